@@ -1,0 +1,76 @@
+"""The `electra` command line: a table of subcommands, each defined beside the code it drives.
+
+Each module in `COMMAND_MODULES` has a `register(commands)` function that adds its parsers and sets
+`func` to the function to call with the parsed arguments. This is the one place that turns a
+`UserError` into a single line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from electra.errors import UserError
+
+COMMAND_MODULES = (
+    "electra.commands.detect",
+)
+
+GROUPS = {
+    "finetune": "fine-tune a pre-trained discriminator on a task",
+    "predict": "write a fine-tuned model's predictions",
+    "evaluate": "score predictions with a task's official metric",
+}
+
+
+class Commands:
+    """What a command module registers into: top-level subcommands and the task groups."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._top = parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._top.required = True
+        self._groups: dict[str, argparse._SubParsersAction] = {}
+
+    def add(self, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return self._top.add_parser(name, help=help, description=help, **kwargs)
+
+    def add_to_group(self, group: str, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        if group not in self._groups:
+            group_parser = self._top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
+            self._groups[group] = group_parser.add_subparsers(dest="task", metavar="TASK")
+            self._groups[group].required = True
+        return self._groups[group].add_parser(name, help=help, description=help, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="electra",
+        description="ELECTRA: pre-train text encoders by replaced token detection, fine-tune, infer.",
+    )
+    commands = Commands(parser)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except UserError as e:
+        print(f"electra: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("electra: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `electra detect ... | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line subcommands; each module registers itself in `electra.cli`."""

@@ -1,0 +1,10 @@
+"""The one exception type for mistakes a user can make.
+
+Anything raised as `UserError` is printed by the CLI as a single line and exits with code 2; its
+message names the file or field at fault and what was expected. `assert` is kept for our own
+invariants, never for user input.
+"""
+
+
+class UserError(Exception):
+    """Bad input from the user: a path, a file's contents, a flag value."""
