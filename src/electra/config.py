@@ -113,6 +113,93 @@ class ModelConfig:
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
 
 
+# Pre-training recipes (../shared/ELECTRA.md, "Model sizes"); `tiny` is sized for a few minutes on
+# two CPU cores.  lr     batch  steps      seq_len mask_prob warmup_steps
+_PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
+    "tiny": (2e-3, 32, 600, 128, 0.15, 60),
+    "small": (5e-4, 128, 1_000_000, 128, 0.15, 10_000),
+    "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
+    "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
+}
+OBJECTIVES = ("rtd", "mlm")
+PRECISIONS = ("fp32", "bf16", "fp16")
+ON_NONFINITE = ("skip", "stop")
+
+
+@dataclass
+class PretrainConfig:
+    """How to pre-train: objective, data, optimisation, bookkeeping. Saved as RUN_DIR/pretrain.json."""
+
+    # objective
+    objective: str = "rtd"  # "rtd" (ELECTRA) or "mlm" (BERT-style baseline, discriminator-sized)
+    mask_prob: float = 0.15  # fraction of non-special tokens chosen for prediction
+    mask_token_prob: float = 0.85  # of the chosen positions, shown as [MASK] (rest: original)
+    temperature: float = 1.0  # of the generator softmax that replacements are sampled from
+    gen_weight: float = 1.0  # weight of the generator (MLM) loss in the total
+    disc_weight: float = 50.0  # weight of the discriminator loss in the total
+    # data
+    seq_len: int = 128  # tokens per example; must equal the shards' length
+    batch_size: int = 128  # sequences per optimizer step, summed over processes and accumulation
+    grad_accum: int = 1  # micro-batches per optimizer step
+    # optimisation (AdamW; the learning rate warms up linearly, times a linear decay to 0)
+    steps: int = 1_000_000  # optimizer steps
+    lr: float = 5e-4  # peak learning rate
+    warmup_steps: int = 10_000  # optimizer steps
+    weight_decay: float = 0.01  # not applied to LayerNorm weights and biases
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-6
+    max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
+    precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (autocast + gradient scaler)
+    compile: bool = False  # torch.compile the networks
+    seed: int = 0
+    on_nonfinite: str = "skip"  # a NaN/inf loss: "skip" the step or "stop" the run
+    # bookkeeping
+    log_every: int = 100  # optimizer steps between metric lines
+    save_every: int = 1000  # optimizer steps between checkpoints; 0: only at the end
+    keep_checkpoints: int = 3  # newest checkpoints kept
+    export_every_checkpoint: bool = False  # also refresh RUN_DIR/discriminator and /generator
+    eval_batches: int = 8  # held-out batches scored at the end (replaced-token precision/recall)
+
+    def __post_init__(self) -> None:
+        problems = []
+        choices = {"objective": OBJECTIVES, "precision": PRECISIONS, "on_nonfinite": ON_NONFINITE}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        for name in ("seq_len", "batch_size", "grad_accum", "steps"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        counts = ("warmup_steps", "log_every", "save_every", "eval_batches")
+        for name in (*counts, "max_grad_norm", "weight_decay"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.keep_checkpoints < 1:
+            problems.append(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
+        for name in ("mask_prob", "mask_token_prob"):
+            if not 0 < getattr(self, name) <= 1:
+                problems.append(f"{name} {getattr(self, name)} is not in (0, 1]")
+        if self.lr <= 0 or self.temperature <= 0:
+            problems.append(f"lr ({self.lr}) and temperature ({self.temperature}) must be positive")
+        if self.batch_size % self.grad_accum:
+            problems.append(f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}")
+        if problems:
+            raise UserError("pre-training config: " + "; ".join(problems))
+
+    @property
+    def max_predictions(self) -> int:
+        """Positions predicted per sequence at most, as the official code: 19 at length 128."""
+        return max(1, int((self.mask_prob + 0.005) * self.seq_len))
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> PretrainConfig:
+        if name not in _PRETRAIN_PRESETS:
+            raise UserError(f"unknown preset {name!r}; known: {', '.join(_PRETRAIN_PRESETS)}")
+        lr, batch, steps, seq_len, mask_prob, warmup = _PRETRAIN_PRESETS[name]
+        values = dict(lr=lr, batch_size=batch, steps=steps, seq_len=seq_len, mask_prob=mask_prob)
+        return cls(**{**values, "warmup_steps": warmup, **overrides})
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
@@ -145,3 +232,92 @@ def load_json(cls: type[T], path: str | Path) -> T:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not valid JSON ({e})") from None
     return from_dict(cls, values, source=str(path))
+
+
+# The paper's fine-tuning recipe (../shared/ELECTRA.md, "Fine-tuning", Table 7).
+#              learning_rate layerwise_lr_decay
+_FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
+    "small": (3e-4, 0.8),
+    "base": (1e-4, 0.8),
+    "large": (5e-5, 0.9),
+}
+_TASK_EPOCHS = {"rte": 10, "stsb": 10, "squad": 2}  # every other task: 3
+_TASK_MAX_SEQ_LENGTH = {"squad": 512, "tagging": 256}  # GLUE and the rest: 128
+
+
+def recipe_size(model: ModelConfig) -> str:
+    """Which row of the fine-tuning table a model follows: its preset, else the nearest by width.
+
+    `tiny` and custom shapes narrower than base follow the small recipe.
+    """
+    for name in _FINETUNE_PRESETS:
+        layers, hidden = _MODEL_PRESETS[name][:2]
+        if (model.num_layers, model.hidden_size) == (layers, hidden):
+            return name
+    if model.hidden_size >= 1024:
+        return "large"
+    return "base" if model.hidden_size >= 768 else "small"
+
+
+@dataclass
+class FinetuneConfig:
+    """One fine-tuning run; `recipe(size, task)` fills in the paper's values, flags override them.
+
+    Layer-wise learning-rate decay: of a model with n encoder layers, the embeddings are layer 0
+    and encoder layer i (1..n) trains at `learning_rate * layerwise_lr_decay ** (n - i)`; the task
+    head trains at `learning_rate`, as does the top encoder layer. The official code
+    (`model/optimization.py`) counts depths one step off, so its top encoder layer already gets
+    lr * decay: a known, confirmed bug. We follow the paper's formula instead.
+    """
+
+    learning_rate: float = 3e-4  # peak learning rate of the head (and the top encoder layer)
+    layerwise_lr_decay: float = 0.8  # 1.0 turns layer-wise decay off
+    epochs: int = 3
+    batch_size: int = 32  # training examples per step
+    eval_batch_size: int = 128  # evaluation only needs forward passes: larger batches are cheaper
+    max_seq_length: int = 128  # tokens per example, [CLS] and [SEP]s included; batches pad per batch
+    warmup_fraction: float = 0.1  # linear warm-up over this fraction of the steps, then linear decay
+    weight_decay: float = 0.0  # the paper's value (the official code's default is 0.01)
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-6
+    max_grad_norm: float = 1.0  # clip the global gradient norm
+    seed: int = 0  # initialisation of the head, shuffling, dropout
+    keep: str = "best"  # save the model of the epoch with the best dev score, or of the "last"
+    swap_pairs: bool = True  # MRPC and STS-B also train on every pair with its sentences swapped
+    max_train_examples: int = 0  # train on a seeded random subset of this size; 0 = all
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_seq_length > 512:
+            problems.append(f"max_seq_length {self.max_seq_length} exceeds 512 positions")
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.layerwise_lr_decay <= 1:
+            problems.append(f"layerwise_lr_decay {self.layerwise_lr_decay} is not in (0, 1]")
+        if not 0 <= self.warmup_fraction < 1:
+            problems.append(f"warmup_fraction {self.warmup_fraction} is not in [0, 1)")
+        if self.keep not in ("best", "last"):
+            problems.append(f"keep {self.keep!r} is not 'best' or 'last'")
+        if self.max_train_examples < 0:
+            problems.append(f"max_train_examples must be >= 0, got {self.max_train_examples}")
+        if problems:
+            raise UserError("fine-tuning config: " + "; ".join(problems))
+
+    @classmethod
+    def recipe(cls, size: str, task: str, **overrides: Any) -> FinetuneConfig:
+        """The paper's values for a model size and task; `overrides` (not None) win."""
+        if size not in _FINETUNE_PRESETS:
+            raise UserError(f"unknown model size {size!r}; known: {', '.join(_FINETUNE_PRESETS)}")
+        learning_rate, decay = _FINETUNE_PRESETS[size]
+        values = dict(
+            learning_rate=learning_rate,
+            layerwise_lr_decay=decay,
+            epochs=_TASK_EPOCHS.get(task, 3),
+            max_seq_length=_TASK_MAX_SEQ_LENGTH.get(task, 128),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return from_dict(cls, values, source="fine-tuning config")
