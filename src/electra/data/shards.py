@@ -1,0 +1,229 @@
+"""Prepared pre-training sets on disk: fixed-length token shards read through `numpy.memmap`.
+
+A prepared directory holds `manifest.json` (written last, so its presence means the set is
+complete), `shard-NNNNN.bin` files of `(rows, seq_len)` token ids in the smallest unsigned dtype
+that fits the vocabulary, right-padded with `[PAD]`, and the tokenizer files it was made with.
+Training reads random rows through memmaps, so a corpus larger than RAM costs only page cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from electra.errors import UserError
+
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """The smallest unsigned integer type that holds every id of a `vocab_size` vocabulary."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if vocab_size <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    raise UserError(f"vocabulary of {vocab_size} tokens is too large (at most 2**32)")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: dict) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+class ShardWriter:
+    """Streams rows of one shard to `NAME.tmp`; renamed to `NAME` only when the block ends
+    without an exception, so an interrupted run leaves no shard that looks complete."""
+
+    def __init__(self, path: Path, seq_len: int, dtype: np.dtype) -> None:
+        self.path, self.seq_len, self.dtype = path, seq_len, np.dtype(dtype)
+        self._tmp = path.with_name(path.name + ".tmp")
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 -- held across write() calls
+        self.rows = 0
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self._commit()
+        else:
+            self._file.close()
+            self._tmp.unlink(missing_ok=True)
+
+    def write(self, rows: np.ndarray) -> None:
+        assert rows.ndim == 2 and rows.shape[1] == self.seq_len, rows.shape
+        self._file.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+        self.rows += len(rows)
+
+    def _commit(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+
+def write_manifest(
+    directory: Path,
+    seq_len: int,
+    dtype: np.dtype,
+    vocab_size: int,
+    shards: list[tuple[str, int]],
+    **fields,
+) -> dict:
+    """Write `manifest.json` last: its presence marks the set complete. Returns the manifest."""
+    manifest = {
+        "format": FORMAT_VERSION,
+        "seq_len": seq_len,
+        "dtype": np.dtype(dtype).name,
+        "vocab_size": vocab_size,
+        "num_examples": sum(rows for _, rows in shards),
+        **fields,
+        "shards": [{"file": name, "examples": rows} for name, rows in shards],
+    }
+    write_json_atomic(directory / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def _corrupt(directory: Path, problem: str) -> UserError:
+    return UserError(f"{directory}: {problem}; run `electra prepare` again to finish or rebuild it")
+
+
+class Shards:
+    """A prepared pre-training set: DIR/manifest.json + memmapped token shards + DIR/vocab.txt
+    (+ tokenizer_config.json), copied there by `electra prepare` so the tokenizer travels with
+    the data."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        manifest_path = self.directory / MANIFEST_FILE
+        if not self.directory.is_dir():
+            raise UserError(
+                f"{self.directory}: no such directory (expected the --out of `electra prepare`)"
+            )
+        if not manifest_path.is_file():
+            raise _corrupt(self.directory, f"no {MANIFEST_FILE}, so the preparation is incomplete")
+        try:
+            self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            self.seq_len = int(self.manifest["seq_len"])
+            self.vocab_size = int(self.manifest["vocab_size"])
+            self.dtype = np.dtype(self.manifest["dtype"])
+            rows = [int(s["examples"]) for s in self.manifest["shards"]]
+            self._files = [self.directory / s["file"] for s in self.manifest["shards"]]
+        except (ValueError, KeyError, TypeError) as e:
+            raise _corrupt(
+                self.directory, f"{MANIFEST_FILE} is not a valid manifest ({e!r})"
+            ) from None
+        if self.manifest.get("format") != FORMAT_VERSION:
+            raise _corrupt(
+                self.directory,
+                f"{MANIFEST_FILE} has format {self.manifest.get('format')!r}, expected {FORMAT_VERSION}",
+            )
+        for file, n in zip(self._files, rows, strict=True):
+            expected = n * self.seq_len * self.dtype.itemsize
+            size = file.stat().st_size if file.is_file() else None
+            if size != expected:
+                raise _corrupt(
+                    self.directory, f"{file.name} has {size} bytes, the manifest says {expected}"
+                )
+        self._ends = np.cumsum(rows, dtype=np.int64)
+        self._starts = self._ends - np.asarray(rows, dtype=np.int64)
+        self.num_examples = int(self._ends[-1]) if rows else 0
+        self._maps: dict[int, np.memmap] = {}
+
+    def __len__(self) -> int:
+        return self.num_examples
+
+    def _shard(self, index: int) -> np.ndarray:
+        if index not in self._maps:
+            rows = int(self._ends[index] - self._starts[index])
+            self._maps[index] = np.memmap(
+                self._files[index], dtype=self.dtype, mode="r", shape=(rows, self.seq_len)
+            )
+        return self._maps[index]
+
+    def examples(self, indices: np.ndarray) -> np.ndarray:
+        """(len(indices), seq_len) int64 token ids, right-padded with the [PAD] id."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= self.num_examples):
+            raise IndexError(f"example index out of range [0, {self.num_examples})")
+        shard_of = np.searchsorted(self._ends, indices, side="right")  # (N,)
+        out = np.empty((len(indices), self.seq_len), dtype=np.int64)
+        for shard in np.unique(shard_of):
+            rows = shard_of == shard
+            out[rows] = self._shard(int(shard))[indices[rows] - self._starts[shard]]
+        return out
+
+
+def _epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
+    order = np.arange(num_examples, dtype=np.int32 if num_examples < 2**31 else np.int64)
+    np.random.default_rng([seed, epoch]).shuffle(order)
+    return order
+
+
+def iterate_batches(
+    shards: Shards,
+    batch_size: int,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+    start_batch: int = 0,
+) -> Iterator[np.ndarray]:
+    """Deterministic endless stream of (batch_size, seq_len) id arrays: epoch e visits a
+    permutation seeded by (seed, e); rank r of world_size takes a disjoint share; start_batch
+    jumps straight to that batch (no replay) so a resumed run sees exactly the batches it would
+    have seen.
+
+    Rank r's share of an epoch is `permutation[r::world_size]`; its stream is the concatenation
+    of its shares over epochs, cut into batches, so a batch may straddle two epochs and a set
+    smaller than a batch still works.
+    """
+    assert 0 <= rank < world_size and batch_size > 0 and start_batch >= 0
+    share = (shards.num_examples - rank + world_size - 1) // world_size  # examples per epoch
+    if share == 0:
+        raise UserError(
+            f"{shards.directory}: {shards.num_examples} examples, too few for {world_size} processes"
+        )
+    position = start_batch * batch_size  # in this rank's endless stream
+    epoch, order = -1, np.empty(0, dtype=np.int64)
+    while True:
+        parts, needed = [], batch_size
+        while needed:
+            if position // share != epoch:
+                epoch = position // share
+                order = _epoch_order(shards.num_examples, seed, epoch)[rank::world_size]
+            offset = position % share
+            take = min(needed, share - offset)
+            parts.append(order[offset : offset + take])
+            position, needed = position + take, needed - take
+        yield shards.examples(np.concatenate(parts))
+
+
+def model_inputs(
+    ids: np.ndarray | torch.Tensor, pad_id: int, sep_id: int
+) -> dict[str, torch.Tensor]:
+    """input_ids (B,L) long, attention_mask (B,L) bool (not padding), token_type_ids (B,L) long
+    (1 after the first [SEP], 0 on padding) — vectorised, no Python loop over rows."""
+    input_ids = torch.as_tensor(ids).long()  # (B, L)
+    attention_mask = input_ids != pad_id
+    is_sep = (input_ids == sep_id).long()
+    seps_before = torch.cumsum(is_sep, dim=1) - is_sep  # [SEP]s strictly before each position
+    token_type_ids = ((seps_before > 0) & attention_mask).long()
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "token_type_ids": token_type_ids,
+    }
