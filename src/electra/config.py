@@ -275,8 +275,8 @@ class FinetuneConfig:
     epochs: int = 3
     batch_size: int = 32  # training examples per step
     eval_batch_size: int = 128  # evaluation only needs forward passes: larger batches are cheaper
-    max_seq_length: int = 128  # tokens per example, [CLS] and [SEP]s included; batches pad per batch
-    warmup_fraction: float = 0.1  # linear warm-up over this fraction of the steps, then linear decay
+    max_seq_length: int = 128  # tokens per example, specials included; padded per batch
+    warmup_fraction: float = 0.1  # linear warm-up over this fraction of the steps
     weight_decay: float = 0.0  # the paper's value (the official code's default is 0.01)
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
