@@ -15,9 +15,7 @@ from collections.abc import Sequence
 
 from electra.errors import UserError
 
-COMMAND_MODULES = (
-    "electra.commands.detect",
-)
+COMMAND_MODULES = ("electra.commands.detect",)
 
 GROUPS = {
     "finetune": "fine-tune a pre-trained discriminator on a task",
@@ -39,7 +37,9 @@ class Commands:
 
     def add_to_group(self, group: str, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
         if group not in self._groups:
-            group_parser = self._top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
+            group_parser = self._top.add_parser(
+                group, help=GROUPS[group], description=GROUPS[group]
+            )
             self._groups[group] = group_parser.add_subparsers(dest="task", metavar="TASK")
             self._groups[group].required = True
         return self._groups[group].add_parser(name, help=help, description=help, **kwargs)

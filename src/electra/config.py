@@ -50,12 +50,23 @@ class ModelConfig:
     def __post_init__(self) -> None:
         problems = []
         if self.hidden_size % self.num_heads:
-            problems.append(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+            problems.append(
+                f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
+            )
         if self.hidden_act not in ACTIVATIONS:
-            problems.append(f"hidden_act {self.hidden_act!r} is not one of {', '.join(ACTIVATIONS)}")
+            problems.append(
+                f"hidden_act {self.hidden_act!r} is not one of {', '.join(ACTIVATIONS)}"
+            )
         if not 0 < self.generator_fraction <= 1:
             problems.append(f"generator_fraction {self.generator_fraction} is not in (0, 1]")
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
+        for name in (
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         if problems:
@@ -166,7 +177,9 @@ class PretrainConfig:
         choices = {"objective": OBJECTIVES, "precision": PRECISIONS, "on_nonfinite": ON_NONFINITE}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                problems.append(f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+                problems.append(
+                    f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}"
+                )
         for name in ("seq_len", "batch_size", "grad_accum", "steps"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
@@ -182,7 +195,9 @@ class PretrainConfig:
         if self.lr <= 0 or self.temperature <= 0:
             problems.append(f"lr ({self.lr}) and temperature ({self.temperature}) must be positive")
         if self.batch_size % self.grad_accum:
-            problems.append(f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}")
+            problems.append(
+                f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}"
+            )
         if problems:
             raise UserError("pre-training config: " + "; ".join(problems))
 
@@ -209,7 +224,9 @@ def from_dict(cls: type[T], values: dict[str, Any], source: str = "config") -> T
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - known)
     if unknown:
-        raise UserError(f"{source}: unknown fields {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
+        raise UserError(
+            f"{source}: unknown fields {', '.join(unknown)}; expected some of {', '.join(sorted(known))}"
+        )
     return cls(**values)
 
 
@@ -217,7 +234,9 @@ def save_json(config: Any, path: str | Path) -> None:
     """Write a config (or several, as a dict of name -> dataclass) as indented JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {k: to_dict(v) for k, v in config.items()} if isinstance(config, dict) else to_dict(config)
+    data = (
+        {k: to_dict(v) for k, v in config.items()} if isinstance(config, dict) else to_dict(config)
+    )
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)

@@ -61,7 +61,9 @@ def _assemble(model: WordPiece, lowercase: bool) -> Tokenizer:
 def _vocab_file(path: Path) -> Path:
     vocab = path / VOCAB_FILE if path.is_dir() else path
     if not vocab.is_file():
-        raise UserError(f"{vocab}: no vocabulary file (expected a vocab.txt or a directory holding one)")
+        raise UserError(
+            f"{vocab}: no vocabulary file (expected a vocab.txt or a directory holding one)"
+        )
     return vocab
 
 
@@ -113,7 +115,9 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: str | Path) -> None:
         "cls_token": CLS,
         "mask_token": MASK,
     }
-    (out_dir / TOKENIZER_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (out_dir / TOKENIZER_CONFIG_FILE).write_text(
+        json.dumps(config, indent=2) + "\n", encoding="utf-8"
+    )
 
 
 def train_tokenizer(
@@ -121,7 +125,9 @@ def train_tokenizer(
 ) -> Tokenizer:
     """Learn a WordPiece vocabulary of `vocab_size` tokens from an iterable of lines of text."""
     if vocab_size < len(SPECIAL_TOKENS) + 1:
-        raise UserError(f"--size {vocab_size}: a vocabulary needs more than {len(SPECIAL_TOKENS)} tokens")
+        raise UserError(
+            f"--size {vocab_size}: a vocabulary needs more than {len(SPECIAL_TOKENS)} tokens"
+        )
     tokenizer = _assemble(WordPiece(unk_token=UNK, max_input_chars_per_word=100), lowercase)
     trainer = WordPieceTrainer(
         vocab_size=vocab_size,

@@ -1,0 +1,316 @@
+"""The ELECTRA network in data-flow order.
+
+Embeddings -> SelfAttention (SDPA) -> FeedForward -> Layer -> Encoder -> ElectraModel, then the
+heads that read its hidden states: DiscriminatorHead, GeneratorHead and the task heads. One
+`ElectraModel` serves generator and discriminator; only the width in its config differs. A
+generator built with `embeddings=` shares that module (word, position, token-type embeddings and
+their LayerNorm) with the discriminator, as the paper does, and its output projection is tied to
+the shared word embeddings.
+
+Parameter names are ours; `electra.hf` maps them to and from the Hugging Face layout.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from electra.config import ModelConfig
+
+
+def activation(name: str):
+    """The named nonlinearity; `gelu` is the exact (erf) form that ELECTRA and BERT use."""
+    if name == "gelu":
+        return F.gelu
+    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name == "relu":
+        return F.relu
+    raise ValueError(f"unknown activation {name!r}")
+
+
+class Embeddings(nn.Module):
+    """Word + position + token-type embeddings, LayerNorm, dropout: the module the pair shares."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.word = nn.Embedding(
+            config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id
+        )
+        self.position = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
+        length = input_ids.shape[1]
+        x = self.word(input_ids) + self.position.weight[:length]  # (B, L, E) + (L, E)
+        if token_type_ids is None:
+            x = x + self.token_type.weight[0]
+        else:
+            x = x + self.token_type(token_type_ids)
+        return self.dropout(self.norm(x))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention through `scaled_dot_product_attention` (fused kernels)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_heads
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)  # one GEMM for q, k, v
+        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = config.attention_dropout
+
+    def forward(self, x: Tensor, attn_mask: Tensor | None) -> Tensor:
+        batch, length, hidden = x.shape
+        qkv = self.qkv(x).view(batch, length, 3, self.num_heads, hidden // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, heads, L, d)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out(y.transpose(1, 2).reshape(batch, length, hidden))  # (B, L, H)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.down = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.act = activation(config.hidden_act)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(self.act(self.up(x)))
+
+
+class Layer(nn.Module):
+    """A post-LayerNorm transformer block, as in BERT and ELECTRA."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.attention = SelfAttention(config)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.ffn = FeedForward(config)
+        self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, x: Tensor, attn_mask: Tensor | None) -> Tensor:
+        x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
+        return self.ffn_norm(x + self.dropout(self.ffn(x)))
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_layers))
+
+    def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
+        attn_mask = None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            attn_mask = attention_mask.bool()[:, None, None, :]  # (B, L) -> (B, 1, 1, L) keys
+        for layer in self.layers:
+            x = layer(x, attn_mask)
+        return x
+
+
+class ElectraModel(nn.Module):
+    """Embeddings (+ projection to the hidden width when it differs) and the encoder."""
+
+    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = embeddings if embeddings is not None else Embeddings(config)
+        self.projection = (
+            nn.Linear(config.embedding_size, config.hidden_size)
+            if config.embedding_size != config.hidden_size
+            else None
+        )
+        self.encoder = Encoder(config)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
+        x = self.embeddings(input_ids, token_type_ids)  # (B, L, E)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, L, E) -> (B, L, H)
+        return self.encoder(x, attention_mask)  # (B, L, H)
+
+
+def init_weights(module: nn.Module, std: float) -> None:
+    """BERT/ELECTRA initialisation: normal(0, std) weights, zero biases, unit LayerNorms."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=std)
+            if m.padding_idx is not None:
+                with torch.no_grad():
+                    m.weight[m.padding_idx].zero_()
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class _WithEncoder(nn.Module):
+    """Base of every full model: an `ElectraModel` named `electra` plus a head."""
+
+    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.electra = ElectraModel(config, embeddings)
+
+    def _init(self, shared_embeddings: bool) -> None:
+        for name, child in self.named_children():
+            if name == "electra" and shared_embeddings:
+                # The shared embeddings belong to (and were initialised by) their owner.
+                init_weights(child.encoder, self.config.initializer_range)
+                if child.projection is not None:
+                    init_weights(child.projection, self.config.initializer_range)
+            else:
+                init_weights(child, self.config.initializer_range)
+
+
+class DiscriminatorHead(nn.Module):
+    """dense -> activation -> dense: one replaced/original logit per token."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.out = nn.Linear(config.hidden_size, 1)
+        self.act = activation(config.hidden_act)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return self.out(self.act(self.dense(hidden))).squeeze(-1)  # (..., H) -> (...)
+
+
+class Discriminator(_WithEncoder):
+    """The model users keep: P(token was replaced) for every position (as a logit)."""
+
+    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__(config, embeddings)
+        self.head = DiscriminatorHead(config)
+        self._init(shared_embeddings=embeddings is not None)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
+        return self.head(self.electra(input_ids, attention_mask, token_type_ids))  # (B, L)
+
+
+class GeneratorHead(nn.Module):
+    """dense -> GELU -> LayerNorm -> projection onto the tied word embeddings, plus a bias."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+        self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:
+        """`word_embeddings` (V, E) is the tied projection: the shared embedding table itself."""
+        x = self.norm(F.gelu(self.dense(hidden)))  # (..., H) -> (..., E)
+        return F.linear(x, word_embeddings, self.bias)  # (..., E) -> (..., V)
+
+
+class Generator(_WithEncoder):
+    """The small masked-LM that proposes replacements during pre-training."""
+
+    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__(config, embeddings)
+        self.head = GeneratorHead(config)
+        self._init(shared_embeddings=embeddings is not None)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        positions: Tensor | None = None,
+    ) -> Tensor:
+        """Vocabulary logits; with `positions`, only there: the projection onto the vocabulary is
+        the generator's most expensive step and pre-training needs it at masked positions only.
+
+        `positions` is a (B, L) bool mask -> (N, V) logits in row-major order, or (B, P) indices
+        -> (B, P, V); without it -> (B, L, V).
+        """
+        hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, L, H)
+        if positions is not None:
+            if positions.dtype == torch.bool:
+                hidden = hidden[positions]  # (N, H)
+            else:
+                index = positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+                hidden = hidden.gather(1, index)  # (B, P, H)
+        return self.head(hidden, self.electra.embeddings.word.weight)
+
+
+class SequenceClassifier(_WithEncoder):
+    """[CLS] -> dropout -> dense -> GELU -> dropout -> labels (Hugging Face's classification head).
+
+    `num_labels=1` is regression (STS-B).
+    """
+
+    def __init__(self, config: ModelConfig, num_labels: int) -> None:
+        super().__init__(config)
+        self.num_labels = num_labels
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.out = nn.Linear(config.hidden_size, num_labels)
+        self._init(shared_embeddings=False)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
+        cls = self.electra(input_ids, attention_mask, token_type_ids)[:, 0]  # (B, H)
+        x = self.dropout(F.gelu(self.dense(self.dropout(cls))))
+        return self.out(x)  # (B, num_labels)
+
+
+class TokenClassifier(_WithEncoder):
+    """dropout -> linear on every token: sequence tagging (chunking, NER)."""
+
+    def __init__(self, config: ModelConfig, num_labels: int) -> None:
+        super().__init__(config)
+        self.num_labels = num_labels
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.out = nn.Linear(config.hidden_size, num_labels)
+        self._init(shared_embeddings=False)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
+        hidden = self.electra(input_ids, attention_mask, token_type_ids)
+        return self.out(self.dropout(hidden))  # (B, L, num_labels)
+
+
+class QuestionAnswerer(_WithEncoder):
+    """Start and end logits per token: extractive question answering."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self.out = nn.Linear(config.hidden_size, 2)
+        self._init(shared_embeddings=False)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        logits = self.out(self.electra(input_ids, attention_mask, token_type_ids))  # (B, L, 2)
+        start, end = logits.unbind(-1)
+        return start, end
