@@ -175,7 +175,7 @@ def to_hf(model: nn.Module) -> dict[str, Tensor]:
             inner = name[len("electra.") :]
             if m := re.fullmatch(r"encoder\.layers\.(\d+)\.attention\.qkv\.(weight|bias)", inner):
                 layer, kind = m.groups()
-                for part, chunk in zip(_QKV, tensor.chunk(3)):
+                for part, chunk in zip(_QKV, tensor.chunk(3), strict=True):
                     state[f"electra.encoder.layer.{layer}.attention.self.{part}.{kind}"] = chunk
                 continue
             matched, target = _rename(inner, encoder)

@@ -35,7 +35,7 @@ class SpecialIds:
     @classmethod
     def of(cls, tokenizer: Tokenizer) -> SpecialIds:
         ids = [tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
-        missing = [t for t, i in zip(SPECIAL_TOKENS, ids) if i is None]
+        missing = [t for t, i in zip(SPECIAL_TOKENS, ids, strict=True) if i is None]
         if missing:
             raise UserError(f"vocabulary lacks the special tokens {', '.join(missing)}")
         return cls(*ids)
