@@ -1,0 +1,292 @@
+"""The one fine-tuning loop. Task families (GLUE, own classification data, tagging, SQuAD) plug in.
+
+A family builds a `Task`; `finetune(task, model_dir, config, out_dir)` does the rest:
+
+    task = Task(
+        name="rte",                           # names the run in logs and results.json
+        model_class=SequenceClassifier,       # a class `electra.hf.load` knows
+        model_kwargs={"num_labels": 2},       # passed to `electra.hf.load(path, model_class, ...)`
+        train=[{"input_ids": [...], "token_type_ids": [...], "label": 1}, ...],  # features
+        loss=lambda outputs, batch: F.cross_entropy(outputs, batch["label"]),
+        evaluate=score_dev,                   # (predict) -> (metrics, predictions), see below
+        main_metric="accuracy",               # picks the best epoch; higher is better
+        write_predictions=write_dev_tsv,      # (predictions, out_dir) for the saved epoch
+        pad_id=tokenizer.token_to_id("[PAD]"),
+        config_extra={"id2label": ..., "label2id": ...},  # into the saved config.json
+    )
+
+Features are dicts. `input_ids` and `token_type_ids` (lists of ints) are required; `collate` pads
+them per batch (with `pad_id` and 0) and adds `attention_mask`; any key in `task.sequence_pad`
+(e.g. tagging's `labels`, padded with -100) is padded the same way; other int or float values
+become tensors; anything else (ids, offsets, texts) stays out of the batch but remains in the
+feature for the family's own decoding. The model is called as `model(input_ids, attention_mask,
+token_type_ids)`; `loss(outputs, batch)` returns the scalar to minimise.
+
+`evaluate(predict)` is given `predict(features) -> list`, which runs the model in eval mode in
+large, length-sorted batches and returns one output per feature, in the order given: a tensor row
+(`outputs[i]`, still padded to its batch's length for token-level outputs; trim with the feature's
+`len(input_ids)`), or a tuple of rows for models returning tuples (SQuAD's start and end logits).
+A family with several dev sets (MNLI matched and mismatched) calls `predict` once per set.
+
+The loop owns everything else: seeds, AdamW with layer-wise learning-rate decay (see
+`FinetuneConfig`), linear warm-up then linear decay, gradient clipping, a progress bar (step, loss,
+ETA), evaluation after each epoch, saving the best (or last) model in the Hugging Face layout under
+`OUT_DIR/model/`, the family's prediction file, and `OUT_DIR/results.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from electra import hf
+from electra.config import FinetuneConfig, save_json
+from electra.errors import UserError
+
+Feature = dict[str, Any]
+Predict = Callable[[Sequence[Feature]], list[Any]]
+MODEL_DIR = "model"
+RESULTS_FILE = "results.json"
+CONFIG_FILE = "finetune_config.json"
+
+
+@dataclass
+class Task:
+    """What a task family supplies to the loop (see the module docstring)."""
+
+    name: str
+    model_class: type[nn.Module]
+    model_kwargs: dict[str, Any]
+    train: Sequence[Feature]
+    loss: Callable[[Any, dict[str, Tensor]], Tensor]
+    evaluate: Callable[[Predict], tuple[dict[str, float], Any]]
+    main_metric: str
+    write_predictions: Callable[[Any, Path], None]
+    pad_id: int = 0
+    config_extra: dict[str, Any] = field(default_factory=dict)
+    sequence_pad: dict[str, int] = field(default_factory=dict)
+
+
+def collate(
+    features: Sequence[Feature], pad_id: int, sequence_pad: dict[str, int]
+) -> dict[str, Tensor]:
+    """Pad the sequences of one batch to its longest member, not to the maximum length."""
+    lengths = [len(f["input_ids"]) for f in features]
+    shape = (len(features), max(lengths))
+    padding = {"input_ids": pad_id, "token_type_ids": 0, **sequence_pad}
+    batch: dict[str, Tensor] = {}
+    for key, pad in padding.items():
+        if key not in features[0]:
+            continue
+        array = np.full(shape, pad, dtype=np.int64)
+        for row, f in enumerate(features):
+            array[row, : len(f[key])] = f[key]
+        batch[key] = torch.from_numpy(array)
+    batch["attention_mask"] = torch.arange(shape[1])[None, :] < torch.tensor(lengths)[:, None]
+    for key, value in features[0].items():
+        if key not in padding and isinstance(value, (int, float)):
+            batch[key] = torch.tensor([f[key] for f in features])
+    return batch
+
+
+def layer_lrs(model: nn.Module, learning_rate: float, decay: float) -> dict[str, float]:
+    """Each parameter's learning rate: layer i of n (embeddings 0) gets lr * decay ** (n - i).
+
+    Everything under `model.electra` outside the encoder layers (the embeddings and their
+    projection) is layer 0; the head, outside `model.electra`, gets `learning_rate`.
+    """
+    n = len(model.electra.encoder.layers)
+    rates = {}
+    for name, _ in model.named_parameters():
+        if name.startswith("electra.encoder.layers."):
+            depth = int(name.split(".")[3]) + 1
+        elif name.startswith("electra."):
+            depth = 0
+        else:
+            depth = n
+        rates[name] = learning_rate * decay ** (n - depth)
+    return rates
+
+
+def build_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.AdamW:
+    """AdamW, one parameter group per (learning rate, decayed or not); no weight decay on biases
+    and LayerNorm weights (`ndim < 2`). Each group keeps its peak rate as `base_lr`."""
+    rates = layer_lrs(model, config.learning_rate, config.layerwise_lr_decay)
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        groups.setdefault((rates[name], param.ndim >= 2), []).append(param)
+    param_groups = [
+        {
+            "params": params,
+            "lr": lr,
+            "base_lr": lr,
+            "weight_decay": config.weight_decay if decayed else 0.0,
+        }
+        for (lr, decayed), params in sorted(groups.items(), key=lambda kv: kv[0])
+    ]
+    return torch.optim.AdamW(
+        param_groups, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps
+    )
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over `warmup` steps multiplied onto a linear decay to 0 from step 0 (the
+    official schedule): the factor applied to each group's peak rate at `step` (0-based)."""
+    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    return warm * max(0.0, 1.0 - step / total)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_model(task: Task, model_dir: str | Path, random_init: bool = False) -> nn.Module:
+    """The pre-trained encoder under a fresh task head; `random_init` keeps only its shape (the
+    control run a benchmark compares pre-training against)."""
+    if random_init:
+        return task.model_class(hf.load_config(model_dir), **task.model_kwargs)
+    return hf.load(model_dir, task.model_class, **task.model_kwargs)
+
+
+def make_predict(model: nn.Module, task: Task, batch_size: int, device: torch.device) -> Predict:
+    """`predict(features)` for `task.evaluate`: eval mode, no gradients, batches sorted by length
+    so little is padded, outputs returned per feature in the original order."""
+
+    @torch.inference_mode()
+    def predict(features: Sequence[Feature]) -> list[Any]:
+        was_training = model.training
+        model.eval()
+        order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
+        results: list[Any] = [None] * len(features)
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            batch = _to(
+                collate([features[i] for i in index], task.pad_id, task.sequence_pad), device
+            )
+            outputs = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            if isinstance(outputs, tuple):
+                rows = list(zip(*(o.float().cpu() for o in outputs), strict=True))
+            else:
+                rows = list(outputs.float().cpu())
+            for i, row in zip(index, rows, strict=True):
+                results[i] = row
+        model.train(was_training)
+        return results
+
+    return predict
+
+
+def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _subsample(train: Sequence[Feature], limit: int, seed: int) -> Sequence[Feature]:
+    if not limit or limit >= len(train):
+        return train
+    index = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:limit]
+    return [train[i] for i in sorted(index.tolist())]
+
+
+def finetune(
+    task: Task,
+    model_dir: str | Path,
+    config: FinetuneConfig,
+    out_dir: str | Path,
+    tokenizer: Tokenizer | None = None,
+    random_init: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train `task` from the checkpoint at `model_dir`; write the model, predictions and
+    results.json under `out_dir`; return the results."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_json(config, out_dir / CONFIG_FILE)
+    seed_everything(config.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(task, model_dir, random_init).to(device)
+    train = _subsample(task.train, config.max_train_examples, config.seed)
+    if not train:
+        raise UserError(f"{task.name}: no training examples")
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = int(config.warmup_fraction * total)
+    optimizer = build_optimizer(model, config)
+    predict = make_predict(model, task, config.eval_batch_size, device)
+    shuffle = torch.Generator().manual_seed(config.seed)
+
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    started = time.perf_counter()
+    bar = tqdm(total=total, desc=task.name, unit="step", disable=not progress, dynamic_ncols=True)
+    step = 0
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        loss_sum = torch.zeros((), device=device)
+        for index in torch.randperm(len(train), generator=shuffle).split(config.batch_size):
+            batch = _to(collate([train[i] for i in index], task.pad_id, task.sequence_pad), device)
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * lr_factor(step, total, warmup)
+            outputs = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            loss = task.loss(outputs, batch)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.detach()
+            step += 1
+            bar.update()
+            if step % 10 == 0 or step == total:
+                bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")
+        metrics, predictions = task.evaluate(predict)
+        if task.main_metric not in metrics:
+            raise KeyError(f"{task.name}: evaluate() returned no {task.main_metric!r}")
+        record = {"epoch": epoch, "train_loss": loss_sum.item() / steps_per_epoch, **metrics}
+        history.append(record)
+        bar.write(
+            f"{task.name} epoch {epoch}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
+        )
+        improved = best is None or metrics[task.main_metric] > best["metrics"][task.main_metric]
+        if config.keep == "last" or improved:
+            best = {"epoch": epoch, "metrics": metrics}
+            hf.save(model, out_dir / MODEL_DIR, tokenizer=tokenizer, config_extra=task.config_extra)
+            task.write_predictions(predictions, out_dir)
+    bar.close()
+    assert best is not None
+    results = {
+        "task": task.name,
+        "main_metric": task.main_metric,
+        "dev": best["metrics"],
+        "saved_epoch": best["epoch"],
+        "keep": config.keep,
+        "epochs": history,
+        "train_examples": len(train),
+        "steps": total,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "random_init": random_init,
+        "model": str(model_dir),
+        "config": asdict(config),
+    }
+    write_json(results, out_dir / RESULTS_FILE)
+    return results
+
+
+def write_json(data: Any, path: Path) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
