@@ -1,0 +1,72 @@
+"""Replaced-token detection on text: what the discriminator says about each WordPiece token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from electra import hf
+from electra.model import Discriminator
+from electra.tokenizer import SpecialIds, load_tokenizer
+
+
+@dataclass
+class Detection:
+    text: str
+    tokens: list[str]  # WordPiece tokens, without [CLS] and [SEP]
+    replaced_prob: list[float]  # sigmoid of the discriminator's logit for each token
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "tokens": self.tokens, "replaced_prob": self.replaced_prob}
+
+
+class Detector:
+    """A discriminator and its tokenizer, ready to score texts in batches."""
+
+    def __init__(self, model: Discriminator, tokenizer: Tokenizer) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.pad_id = SpecialIds.of(tokenizer).pad
+        tokenizer.enable_truncation(model.config.max_position_embeddings)
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Detector:
+        return cls(hf.load(model_dir, Discriminator), load_tokenizer(model_dir))
+
+    @torch.inference_mode()
+    def __call__(self, texts: list[str]) -> list[Detection]:
+        encodings = self.tokenizer.encode_batch(texts)
+        length = max(len(e.ids) for e in encodings)
+        input_ids = torch.full((len(texts), length), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(texts), length), dtype=torch.bool)
+        for row, encoding in enumerate(encodings):
+            input_ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
+            attention_mask[row, : len(encoding.ids)] = True
+        probs = torch.sigmoid(self.model(input_ids, attention_mask).float())  # (B, L)
+        detections = []
+        for row, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
+            keep = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
+            detections.append(
+                Detection(text, [encoding.tokens[i] for i in keep], probs[row, keep].tolist())
+            )
+        return detections
+
+    def stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[Detection]:
+        """Score texts lazily in batches, so a large file or a pipe is never held whole."""
+        batch: list[str] = []
+        for text in texts:
+            batch.append(text)
+            if len(batch) == batch_size:
+                yield from self(batch)
+                batch = []
+        if batch:
+            yield from self(batch)
+
+
+def detect(model_dir: str | Path, texts: list[str], batch_size: int = 32) -> list[Detection]:
+    """Probability that each token of each text was replaced, from the discriminator in `model_dir`."""
+    return list(Detector.load(model_dir).stream(texts, batch_size))
