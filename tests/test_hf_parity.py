@@ -188,3 +188,9 @@ def test_bad_checkpoints_raise_one_line_errors(tmp_path):
     (tmp_path / "shapes" / "config.json").write_text(json.dumps(config))
     with pytest.raises(UserError, match="mismatched shapes"):
         hf.load(tmp_path / "shapes", Discriminator)
+
+
+def test_hub_name_offline_fails_with_one_line(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="google/electra-small-discriminator: no such directory"):
+        hf.load("google/electra-small-discriminator", Discriminator)

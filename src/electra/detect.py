@@ -35,7 +35,8 @@ class Detector:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Detector:
-        return cls(hf.load(model_dir, Discriminator), load_tokenizer(model_dir))
+        directory = hf.resolve(model_dir)
+        return cls(hf.load(directory, Discriminator), load_tokenizer(directory))
 
     @torch.inference_mode()
     def __call__(self, texts: list[str]) -> list[Detection]:

@@ -232,8 +232,32 @@ def load_config(path: str | Path) -> ModelConfig:
 # ----------------------------------------------------------------------------------------- files
 
 
-def _checkpoint_dir(path: str | Path) -> Path:
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+_HUB_FILES = ["*.json", "*.safetensors", "pytorch_model.bin", "vocab.txt"]
+
+
+def resolve(path: str | Path) -> Path:
+    """A local directory as is; a hub name such as `google/electra-small-discriminator` that is
+    not a local path is downloaded (needs `huggingface_hub` and a network)."""
     directory = Path(path)
+    if directory.exists() or not _HUB_ID.fullmatch(str(path)):
+        return directory
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise UserError(
+            f"{path}: no such directory (install huggingface_hub to fetch hub models)"
+        ) from None
+    try:
+        return Path(snapshot_download(str(path), allow_patterns=_HUB_FILES))
+    except Exception as e:  # offline, unknown repository, network errors
+        raise UserError(
+            f"{path}: no such directory, and fetching it from the Hugging Face Hub failed ({type(e).__name__})"
+        ) from None
+
+
+def _checkpoint_dir(path: str | Path) -> Path:
+    directory = resolve(path)
     if not directory.exists():
         raise UserError(f"{directory}: no such directory")
     if not directory.is_dir():
