@@ -148,6 +148,10 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return warm * max(0.0, 1.0 - step / total)
 
 
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -162,9 +166,15 @@ def load_model(task: Task, model_dir: str | Path, random_init: bool = False) -> 
     return hf.load(model_dir, task.model_class, **task.model_kwargs)
 
 
-def make_predict(model: nn.Module, task: Task, batch_size: int, device: torch.device) -> Predict:
-    """`predict(features)` for `task.evaluate`: eval mode, no gradients, batches sorted by length
-    so little is padded, outputs returned per feature in the original order."""
+def make_predict(
+    model: nn.Module,
+    pad_id: int,
+    batch_size: int,
+    device: torch.device,
+    sequence_pad: dict[str, int] | None = None,
+) -> Predict:
+    """`predict(features)` for `task.evaluate` (and test-set prediction): eval mode, no gradients,
+    batches sorted by length so little is padded, one output per feature in the original order."""
 
     @torch.inference_mode()
     def predict(features: Sequence[Feature]) -> list[Any]:
@@ -174,9 +184,7 @@ def make_predict(model: nn.Module, task: Task, batch_size: int, device: torch.de
         results: list[Any] = [None] * len(features)
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            batch = _to(
-                collate([features[i] for i in index], task.pad_id, task.sequence_pad), device
-            )
+            batch = _to(collate([features[i] for i in index], pad_id, sequence_pad or {}), device)
             outputs = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
             if isinstance(outputs, tuple):
                 rows = list(zip(*(o.float().cpu() for o in outputs), strict=True))
@@ -216,7 +224,7 @@ def finetune(
     out_dir.mkdir(parents=True, exist_ok=True)
     save_json(config, out_dir / CONFIG_FILE)
     seed_everything(config.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device()
     model = load_model(task, model_dir, random_init).to(device)
     train = _subsample(task.train, config.max_train_examples, config.seed)
     if not train:
@@ -225,7 +233,7 @@ def finetune(
     total = steps_per_epoch * config.epochs
     warmup = int(config.warmup_fraction * total)
     optimizer = build_optimizer(model, config)
-    predict = make_predict(model, task, config.eval_batch_size, device)
+    predict = make_predict(model, task.pad_id, config.eval_batch_size, device, task.sequence_pad)
     shuffle = torch.Generator().manual_seed(config.seed)
 
     history: list[dict[str, Any]] = []
