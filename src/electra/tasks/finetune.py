@@ -77,6 +77,11 @@ class Task:
     pad_id: int = 0
     config_extra: dict[str, Any] = field(default_factory=dict)
     sequence_pad: dict[str, int] = field(default_factory=dict)
+    # Optional: a family's own parts beyond the Hugging Face head (SQuAD 2.0's answerability
+    # classifier). `wrap_model` turns the loaded model into the module trained, which must keep
+    # the encoder as `.electra`; `save_model(model, dir, tokenizer, config_extra)` then writes it.
+    wrap_model: Callable[[nn.Module], nn.Module] | None = None
+    save_model: Callable[[nn.Module, Path, Tokenizer | None, dict[str, Any]], Any] = hf.save
 
 
 def collate(
@@ -162,8 +167,10 @@ def load_model(task: Task, model_dir: str | Path, random_init: bool = False) -> 
     """The pre-trained encoder under a fresh task head; `random_init` keeps only its shape (the
     control run a benchmark compares pre-training against)."""
     if random_init:
-        return task.model_class(hf.load_config(model_dir), **task.model_kwargs)
-    return hf.load(model_dir, task.model_class, **task.model_kwargs)
+        model = task.model_class(hf.load_config(model_dir), **task.model_kwargs)
+    else:
+        model = hf.load(model_dir, task.model_class, **task.model_kwargs)
+    return task.wrap_model(model) if task.wrap_model else model
 
 
 def make_predict(
@@ -271,7 +278,7 @@ def finetune(
         improved = best is None or metrics[task.main_metric] > best["metrics"][task.main_metric]
         if config.keep == "last" or improved:
             best = {"epoch": epoch, "metrics": metrics}
-            hf.save(model, out_dir / MODEL_DIR, tokenizer=tokenizer, config_extra=task.config_extra)
+            task.save_model(model, out_dir / MODEL_DIR, tokenizer, task.config_extra)
             task.write_predictions(predictions, out_dir)
     bar.close()
     assert best is not None
