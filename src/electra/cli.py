@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from electra.errors import UserError
 
-COMMAND_MODULES = ("electra.commands.detect",)
+COMMAND_MODULES = ("electra.commands.detect", "electra.commands.pretrain")
 
 GROUPS = {
     "finetune": "fine-tune a pre-trained discriminator on a task",
