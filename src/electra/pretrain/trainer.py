@@ -1,0 +1,512 @@
+"""The pre-training loop: one function, read top to bottom, for one process or many.
+
+`torchrun --nproc_per_node N` sets RANK/WORLD_SIZE/LOCAL_RANK and the same code runs under
+DistributedDataParallel (NCCL on GPUs, gloo on CPUs); every process reads its own share of the
+batches and draws its own masks. The optimizer is AdamW with the official betas, epsilon and
+decay (none on biases and LayerNorm weights). The official TensorFlow optimizer has no bias
+correction; we keep PyTorch's bias-corrected AdamW: the two differ only while the second-moment
+average is young (the first ~1-2k steps), which the 10k-step warm-up covers, and the corrected
+form is the safer one for the short warm-ups of small runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from electra import hf
+from electra.config import ModelConfig, PretrainConfig, from_dict, save_json
+from electra.data.shards import Shards, iterate_batches, model_inputs
+from electra.errors import UserError
+from electra.pretrain import checkpoint
+from electra.pretrain.objective import COUNT_METRICS, build
+from electra.tokenizer import SpecialIds, load_tokenizer
+
+CONFIG_FILE = "pretrain.json"  # {"model": ModelConfig, "pretrain": PretrainConfig}
+METRICS_FILE = "metrics.jsonl"
+EVAL_FILE = "eval.json"
+TENSORBOARD_DIR = "tensorboard"
+MAX_CONSECUTIVE_NONFINITE = 20  # with on_nonfinite=skip: a run that only skips is broken, stop
+
+
+def lr_at(step: int, config: PretrainConfig) -> float:
+    """Official schedule: linear warm-up multiplied onto a linear decay to 0 that starts at step 0
+    (counted from 1 in the warm-up, so the first update is not wasted at rate 0)."""
+    warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    return config.lr * warmup * max(0.0, 1.0 - step / config.steps)
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices and embeddings only, not on biases and LayerNorm weights."""
+    params = list(model.parameters())  # each shared parameter once
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+
+
+def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return from_dict(ModelConfig, values["model"], str(path)), from_dict(
+            PretrainConfig, values["pretrain"], str(path)
+        )
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: no such file; is {run_dir} a pre-training run directory?"
+        ) from None
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UserError(
+            f"{path}: expected JSON with 'model' and 'pretrain' objects ({e!r})"
+        ) from None
+
+
+class _Process:
+    """This process's place in the job, from torchrun's environment variables."""
+
+    def __init__(self, device: str | None) -> None:
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+    def sum(self, values: Tensor) -> Tensor:
+        if self.world_size > 1:
+            dist.all_reduce(values)
+        return values
+
+    def close(self) -> None:
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class _Range:
+    """Examples [start, stop) of a prepared set, with the interface `iterate_batches` reads."""
+
+    def __init__(self, shards: Shards, start: int, stop: int) -> None:
+        self.shards, self.start, self.num_examples = shards, start, stop - start
+        self.directory, self.seq_len = shards.directory, shards.seq_len
+
+    def __len__(self) -> int:
+        return self.num_examples
+
+    def examples(self, indices: np.ndarray) -> np.ndarray:
+        return self.shards.examples(np.asarray(indices, dtype=np.int64) + self.start)
+
+
+class _Signals:
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step; a second
+    SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous = {
+            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received == signal.SIGINT == signum:
+            raise KeyboardInterrupt
+        self.received = signum
+        print(
+            f"\nelectra: {signal.Signals(signum).name}: saving a checkpoint, then stopping",
+            file=sys.stderr,
+        )
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+class _Log:
+    """What the user sees (rank 0 only): progress bar, metrics.jsonl, TensorBoard scalars."""
+
+    def __init__(self, run_dir: Path, start_step: int, total_steps: int, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start_step,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not enabled,
+        )
+        if not enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only where used
+
+        self.metrics_path = run_dir / METRICS_FILE
+        _truncate_metrics(self.metrics_path, start_step)
+        self.writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=start_step + 1)
+
+    def record(self, step: int, values: dict[str, float], prefix: str = "train") -> None:
+        if not self.enabled:
+            return
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": step, **values}) + "\n")
+        for name, value in values.items():
+            self.writer.add_scalar(f"{prefix}/{name}", value, step)
+        self.writer.flush()
+        shown = {
+            k: f"{values[k]:.4g}" for k in ("gen_loss", "disc_loss", "disc_acc") if k in values
+        }
+        self.bar.set_postfix(**shown, tok_s=f"{values['tokens_per_s']:.0f}", refresh=False)
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            self.bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.enabled:
+            self.writer.close()
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after `step`: a resumed run rewrites them, so curves never double back."""
+    if not path.is_file():
+        return
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if json.loads(line)["step"] <= step
+    ]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(kept), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _accumulate(window: dict[str, Tensor], metrics: dict[str, Tensor]) -> None:
+    for name, value in metrics.items():
+        window[name] = window.get(name, 0) + value.double()
+
+
+def _summarise(
+    window: dict[str, Tensor], micro_batches: int, process: _Process | None = None
+) -> dict[str, float]:
+    """Window sums -> means over the micro-batches of every process (counts stay sums), in one
+    synchronisation; `process=None` summarises this process alone."""
+    if not window:
+        return {}
+    names = sorted(window)
+    totals = torch.stack([window[n] for n in names])
+    if process is not None:
+        totals = process.sum(totals)
+        micro_batches *= process.world_size
+    totals = totals.tolist()
+    values = {
+        n: v if n in COUNT_METRICS else v / micro_batches
+        for n, v in zip(names, totals, strict=True)
+    }
+    if "true_positives" in values:  # the discriminator on replaced tokens
+        values["disc_precision"] = values["true_positives"] / max(values["predicted_replaced"], 1.0)
+        values["disc_recall"] = values["true_positives"] / max(values["replaced"], 1.0)
+        for name in COUNT_METRICS:
+            del values[name]
+    return values
+
+
+def _autocast(device: torch.device, precision: str):
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+
+
+def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
+    return {
+        k: v.to(device, non_blocking=True)
+        for k, v in model_inputs(ids, special.pad, special.sep).items()
+    }
+
+
+def evaluate(
+    module: nn.Module,
+    examples: _Range,
+    batch_size: int,
+    special: SpecialIds,
+    config: PretrainConfig,
+    device: torch.device,
+) -> dict[str, float]:
+    """The objective's metrics on held-out examples, dropout off, with fixed masks and samples."""
+    window: dict[str, Tensor] = {}
+    starts = range(0, len(examples), batch_size)
+    module.eval()
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        for start in starts:
+            ids = examples.examples(np.arange(start, min(start + batch_size, len(examples))))
+            with _autocast(device, config.precision):
+                _accumulate(window, module(**_inputs(ids, special, device)).metrics())
+    module.train()
+    return {"sequences": len(examples), **_summarise(window, len(starts))}
+
+
+def export(module: nn.Module, run_dir: Path, tokenizer: Any) -> list[Path]:
+    """Write each network of `module` to RUN_DIR/<name> in the Hugging Face layout, swapping in
+    a complete folder so a reader never sees half an export."""
+    written = []
+    for name, network in module.exported().items():
+        final, tmp, old = run_dir / name, run_dir / f".{name}.tmp", run_dir / f".{name}.old"
+        shutil.rmtree(tmp, ignore_errors=True)
+        hf.save(network, tmp, tokenizer=tokenizer)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+        written.append(final)
+    return written
+
+
+def train(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    model_config: ModelConfig,
+    config: PretrainConfig,
+    resume: bool = False,
+    device: str | None = None,
+) -> int:
+    """Pre-train on the prepared set `data_dir` into `run_dir`. Returns the exit code: 0 when
+    the run finished, 128 + signal number when a signal stopped it after a checkpoint."""
+    process = _Process(device)
+    run_dir = Path(run_dir)
+    try:
+        return _train(process, Path(data_dir), run_dir, model_config, config, resume)
+    finally:
+        process.close()
+
+
+def _train(
+    process: _Process,
+    data_dir: Path,
+    run_dir: Path,
+    model_config: ModelConfig,
+    config: PretrainConfig,
+    resume: bool,
+) -> int:
+    # The data, the tokenizer it was made with, and this process's share of each batch.
+    shards = Shards(data_dir)
+    if shards.seq_len != config.seq_len:
+        raise UserError(
+            f"{data_dir}: examples are {shards.seq_len} tokens long, --seq-len is {config.seq_len}"
+        )
+    if shards.vocab_size != model_config.vocab_size:
+        raise UserError(
+            f"{data_dir}: vocabulary of {shards.vocab_size} tokens, the model has {model_config.vocab_size}"
+        )
+    if config.seq_len > model_config.max_position_embeddings:
+        raise UserError(
+            f"--seq-len {config.seq_len} exceeds max_position_embeddings {model_config.max_position_embeddings}"
+        )
+    parts = config.grad_accum * process.world_size
+    micro_batch, rest = divmod(config.batch_size, parts)
+    if rest or not micro_batch:
+        raise UserError(
+            f"--batch-size {config.batch_size} is not a multiple of grad_accum x processes = {parts}"
+        )
+    tokenizer = load_tokenizer(shards.directory)
+    special = SpecialIds.of(tokenizer)
+    # Held out for the final precision/recall: the set's last examples, never trained on.
+    heldout_size = min(config.eval_batches * micro_batch, len(shards) // 10)
+    train_set = _Range(shards, 0, len(shards) - heldout_size)
+    heldout = _Range(shards, len(shards) - heldout_size, len(shards))
+
+    previous = checkpoint.latest(run_dir)
+    if previous is not None and not resume:
+        raise UserError(
+            f"{run_dir}: holds checkpoints already; pass --resume to continue, or choose another --out"
+        )
+    if resume and previous is None:
+        raise UserError(f"{run_dir}: no checkpoint to resume from")
+
+    torch.manual_seed(config.seed)  # the same initial weights in every process
+    module = build(model_config, config, special).to(process.device)
+    optimizer = torch.optim.AdamW(
+        parameter_groups(module, config.weight_decay),
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+        fused=process.device.type == "cuda",
+    )
+    scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
+    torch.manual_seed(config.seed + process.rank)  # each process its own masks and dropout
+    step, tokens_seen = 0, 0
+    if resume:
+        state = checkpoint.load(previous, process.rank, process.world_size)
+        module.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        step, tokens_seen = state["step"], state["tokens_seen"]
+    if process.rank == 0:
+        save_json({"model": model_config, "pretrain": config}, run_dir / CONFIG_FILE)
+        sizes = [sum(p.numel() for p in g["params"]) for g in optimizer.param_groups]
+        print(
+            f"electra: {sizes[0] + sizes[1]:,} parameters ({sizes[1]:,} without weight decay), "
+            f"{process.world_size} process(es) on {process.device}, from step {step}",
+            file=sys.stderr,
+        )
+
+    network: nn.Module = module
+    ddp = None
+    if process.world_size > 1:
+        network = ddp = DistributedDataParallel(
+            module, device_ids=[process.device] if process.device.type == "cuda" else None
+        )
+    if config.compile:
+        network = torch.compile(network)
+    batches = iterate_batches(
+        train_set,
+        micro_batch,
+        config.seed,
+        process.rank,
+        process.world_size,
+        start_batch=step * config.grad_accum,
+    )
+    tokens_per_step = config.batch_size * config.seq_len
+
+    def save(at_step: int) -> None:
+        state = None
+        if process.rank == 0:
+            state = {
+                "step": at_step,
+                "tokens_seen": tokens_seen,
+                "batches_seen": at_step * config.grad_accum,  # per process: the data cursor
+                "world_size": process.world_size,
+                "model": module.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+            }
+        checkpoint.save(
+            run_dir, at_step, state, process.rank, config.keep_checkpoints, process.barrier
+        )
+        if config.export_every_checkpoint and process.rank == 0:
+            export(module, run_dir, tokenizer)
+
+    log = _Log(run_dir, step, config.steps, enabled=process.rank == 0)
+    signals = _Signals()
+    window: dict[str, Tensor] = {}
+    window_batches, window_start, window_tokens, consecutive_nonfinite = (
+        0,
+        time.perf_counter(),
+        0,
+        0,
+    )
+    last_saved = step if resume else -1
+    try:
+        while step < config.steps:
+            lr = lr_at(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            step_metrics: dict[str, Tensor] = {}
+            step_loss = torch.zeros((), device=process.device)
+            for micro in range(config.grad_accum):
+                inputs = _inputs(next(batches), special, process.device)
+                last = micro == config.grad_accum - 1
+                with nullcontext() if ddp is None or last else ddp.no_sync():
+                    with _autocast(process.device, config.precision):
+                        output = network(**inputs)
+                    scaler.scale(output.loss / config.grad_accum).backward()
+                step_loss += output.loss.detach()
+                _accumulate(step_metrics, output.metrics())
+            scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                module.parameters(), config.max_grad_norm or math.inf
+            )
+            # fp16: the scaler itself skips steps with inf gradients and lowers its scale.
+            checked = step_loss if config.precision == "fp16" else step_loss + grad_norm
+            flags = torch.stack(
+                [
+                    (~torch.isfinite(checked)).float(),
+                    torch.tensor(float(signals.received is not None), device=process.device),
+                ]
+            )
+            nonfinite, stopping = (process.sum(flags) > 0).tolist()  # every process decides alike
+            if nonfinite:
+                consecutive_nonfinite += 1
+                problem = f"step {step + 1}: non-finite loss ({step_loss.item():.4g}) or gradient norm ({grad_norm.item():.4g})"
+                if (
+                    config.on_nonfinite == "stop"
+                    or consecutive_nonfinite >= MAX_CONSECUTIVE_NONFINITE
+                ):
+                    save(step)  # the last good state; no update was applied
+                    raise UserError(
+                        f"{problem}; run stopped with a checkpoint at step {step} (try a lower --lr)"
+                    )
+                log.message(f"electra: {problem}; update skipped (on_nonfinite=skip)")
+            else:
+                consecutive_nonfinite = 0
+                scaler.step(optimizer)
+                for name, value in step_metrics.items():
+                    window[name] = window.get(name, 0) + value
+                window_batches += config.grad_accum
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens_seen += tokens_per_step
+            window_tokens += tokens_per_step
+            log.bar.update(1)
+
+            if (config.log_every and step % config.log_every == 0) or step == config.steps:
+                now = time.perf_counter()
+                values = _summarise(window, window_batches, process)
+                values.update(
+                    lr=lr,
+                    grad_norm=grad_norm.item(),
+                    tokens=tokens_seen,
+                    tokens_per_s=window_tokens / (now - window_start),
+                )
+                log.record(step, values)
+                window, window_batches, window_start, window_tokens = {}, 0, now, 0
+            if (config.save_every and step % config.save_every == 0) or stopping:
+                save(step)
+                last_saved = step
+            if stopping:
+                signum = signals.received or signal.SIGTERM  # another process got it
+                log.message(f"electra: stopped at step {step}; continue with --resume")
+                return 128 + int(signum)
+    finally:
+        signals.restore()
+        log.close()
+
+    if last_saved != step:
+        save(step)
+    if process.rank == 0:
+        for path in export(module, run_dir, tokenizer):
+            print(f"electra: exported {path}", file=sys.stderr)
+        if len(heldout):
+            results = evaluate(module, heldout, micro_batch, special, config, process.device)
+            (run_dir / EVAL_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            print(_describe(results), file=sys.stderr)
+    process.barrier()
+    return 0
+
+
+def _describe(results: dict[str, float]) -> str:
+    text = f"electra: held-out ({results['sequences']} sequences): generator accuracy {results['gen_acc']:.3f}"
+    if "disc_precision" in results:
+        text += (
+            f"; replaced tokens found with precision {results['disc_precision']:.3f}, recall "
+            f"{results['disc_recall']:.3f} (chance precision: {results['replaced_frac']:.3f})"
+        )
+    return text

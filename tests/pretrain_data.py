@@ -1,0 +1,57 @@
+"""A small prepared pre-training set for the pre-training tests: real book text, tiny vocabulary.
+
+Rows are consecutive lines of one book packed as `[CLS] A [SEP] B [SEP]`, a few right-padded, so
+the set has segments, padding and real word statistics while staying a few hundred KB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from electra.config import ModelConfig
+from electra.data.shards import ShardWriter, token_dtype, write_manifest
+from electra.tokenizer import SpecialIds, save_tokenizer, train_tokenizer
+
+BOOK = "corpus/gutenberg/pg1661.txt"  # The Adventures of Sherlock Holmes
+
+
+def tiny_model(vocab_size: int) -> ModelConfig:
+    return ModelConfig(
+        vocab_size=vocab_size,
+        embedding_size=32,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        generator_fraction=0.5,
+    )
+
+
+def make_prepared(
+    shared_data: Path, out: Path, seq_len: int = 32, rows: int = 256, vocab_size: int = 400
+) -> Path:
+    lines = [line.strip() for line in (shared_data / BOOK).read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line][: rows * 4]
+    tokenizer = train_tokenizer(lines, vocab_size)
+    special = SpecialIds.of(tokenizer)
+    ids = [tokenizer.encode(line, add_special_tokens=False).ids for line in lines]
+    examples = []
+    for k in range(0, len(ids) - 1, 2):
+        room = seq_len - 3 - (seq_len // 3 if k % 10 == 0 else 0)  # every fifth row padded
+        a = ids[k][: room // 2]
+        b = ids[k + 1][: room - len(a)]
+        row = [special.cls, *a, special.sep, *b, special.sep]
+        examples.append(row + [special.pad] * (seq_len - len(row)))
+    array = np.asarray(examples[:rows], dtype=np.int64)
+    out.mkdir(parents=True, exist_ok=True)
+    dtype = token_dtype(tokenizer.get_vocab_size())
+    with ShardWriter(out / "shard-00000.bin", seq_len, dtype) as writer:
+        writer.write(array)
+    save_tokenizer(tokenizer, out)
+    write_manifest(
+        out, seq_len, dtype, tokenizer.get_vocab_size(), [("shard-00000.bin", len(array))]
+    )
+    return out
