@@ -1,0 +1,378 @@
+"""SQuAD 1.1/2.0 extractive question answering: reader, sliding-window features, n-best decoding.
+
+Text flows one way: a SQuAD JSON file -> validated `Example`s -> `Features` (windows of
+`[CLS] question [SEP] context [SEP]` with each context token's character span in the original
+context, from the tokenizer's offsets) -> start/end logits -> spans mapped back to the original
+context text. Because answers are cut out of the original string by character offsets, Unicode
+normalisation, odd whitespace and removed control characters in a context never corrupt them.
+
+Windows follow BERT/ELECTRA: `doc_stride` tokens apart, and a token seen by several windows is
+answered only from the window where it has the most context on both sides ("max context").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from electra.errors import UserError
+from electra.tokenizer import SpecialIds
+
+
+@dataclass
+class SquadConfig:
+    """Windowing, decoding and loss settings; defaults from the ELECTRA recipe (ELECTRA.md).
+
+    The window length itself is `FinetuneConfig.max_seq_length` (512 in the SQuAD recipe).
+    """
+
+    doc_stride: int = 128  # tokens between the starts of consecutive windows of one context
+    max_query_length: int = 64  # question tokens kept (the rest are cut)
+    max_answer_length: int = 30  # longest answer span, in tokens
+    n_best_size: int = 20  # start and end candidates per window
+    null_threshold: float = 0.0  # SQuAD 2.0: answer "" when the null odds exceed this
+    answerable_weight: float = 0.5  # SQuAD 2.0: weight of the answerability loss (ELECTRA's)
+
+    def __post_init__(self) -> None:
+        for name in ("doc_stride", "max_query_length", "max_answer_length", "n_best_size"):
+            if getattr(self, name) < 1:
+                raise UserError(
+                    f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}"
+                )
+
+
+# ------------------------------------------------------------------------------------------ reader
+
+
+@dataclass
+class Example:
+    qid: str
+    question: str
+    context: str
+    answers: list[tuple[str, int]] = field(default_factory=list)  # (text, character start)
+    is_impossible: bool = False
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, expected a JSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not valid JSON ({e})") from None
+
+
+def _typed(obj: dict, key: str, kind: type, where: str, problems: list[str]) -> Any:
+    """`obj[key]` when it has type `kind` (a bool is no int here), else None and a problem noted."""
+    value = obj.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        found = "missing" if value is None else f"a {type(value).__name__}"
+        problems.append(f"{where}: {key!r} is {found}, expected a {kind.__name__}")
+        return None
+    return value
+
+
+def _read_answers(qa: dict, qid: str, context: str, problems: list[str]) -> list[tuple[str, int]]:
+    answers = []
+    for k, answer in enumerate(qa.get("answers") or []):
+        where = f"question {qid} answer {k}"
+        if not isinstance(answer, dict):
+            problems.append(f"{where}: expected an object with 'text' and 'answer_start'")
+            continue
+        text = _typed(answer, "text", str, where, problems)
+        start = _typed(answer, "answer_start", int, where, problems)
+        if text is None or start is None:
+            continue
+        found = context[start : start + len(text)] if start >= 0 else ""
+        if not text.strip() or found != text:
+            problems.append(
+                f"question {qid}: answer_start {start} does not match the answer {text!r} "
+                f"(the context there reads {found!r})"
+            )
+            continue
+        answers.append((text, start))
+    return answers
+
+
+def parse_squad(dataset: Any, source: str, need_answers: bool = True) -> list[Example]:
+    """Validate a loaded SQuAD JSON object; every problem is collected, then raised as one line.
+
+    `need_answers` (training and scoring) requires each question to have answers or, in SQuAD 2.0,
+    `is_impossible: true`; prediction-only files may leave answers out.
+    """
+    data = dataset.get("data") if isinstance(dataset, dict) else None
+    if not isinstance(data, list):
+        raise UserError(f"{source}: expected a JSON object with a 'data' list (the SQuAD format)")
+    examples, problems = [], []
+    for a, article in enumerate(data):
+        if not isinstance(article, dict):
+            problems.append(f"data[{a}]: expected an object with 'paragraphs'")
+            continue
+        paragraphs = _typed(article, "paragraphs", list, f"data[{a}]", problems)
+        for p, paragraph in enumerate(paragraphs or []):
+            where = f"data[{a}].paragraphs[{p}]"
+            if not isinstance(paragraph, dict):
+                problems.append(f"{where}: expected an object with 'context' and 'qas'")
+                continue
+            context = _typed(paragraph, "context", str, where, problems)
+            qas = _typed(paragraph, "qas", list, where, problems)
+            for q, qa in enumerate(qas or []):
+                if not isinstance(qa, dict):
+                    problems.append(
+                        f"{where}.qas[{q}]: expected an object with 'id' and 'question'"
+                    )
+                    continue
+                qid = _typed(qa, "id", str, f"{where}.qas[{q}]", problems)
+                if qid is None:
+                    continue
+                question = _typed(qa, "question", str, f"question {qid}", problems)
+                impossible = qa.get("is_impossible", False)
+                if not isinstance(impossible, bool):
+                    problems.append(
+                        f"question {qid}: 'is_impossible' is {impossible!r}, expected true or false"
+                    )
+                    continue
+                if "answers" in qa and not isinstance(qa["answers"], list):
+                    problems.append(f"question {qid}: 'answers' is not a list")
+                    continue
+                if context is None or question is None:
+                    continue
+                answers = _read_answers(qa, qid, context, problems)
+                if impossible and answers:
+                    problems.append(f"question {qid}: is_impossible is true but it has answers")
+                elif need_answers and not impossible and not qa.get("answers"):
+                    problems.append(
+                        f"question {qid}: no answers (expected at least one, or is_impossible: true)"
+                    )
+                examples.append(Example(qid, question, context, answers, impossible))
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise UserError(f"{source}: {problems[0]}{more}")
+    if not examples:
+        raise UserError(f"{source}: no questions found")
+    return examples
+
+
+def load_squad(path: str | Path, need_answers: bool = True) -> tuple[Any, list[Example]]:
+    """(the raw JSON, its validated examples) of a SQuAD-format file."""
+    dataset = read_json(path)
+    return dataset, parse_squad(dataset, str(path), need_answers)
+
+
+# ---------------------------------------------------------------------------------------- features
+
+
+@dataclass
+class Features:
+    """One row per window; arrays are padded to `max_seq_length`."""
+
+    input_ids: np.ndarray  # (N, L) int64
+    token_type_ids: np.ndarray  # (N, L) int64: 0 for [CLS] question [SEP], 1 for context [SEP]
+    attention_mask: np.ndarray  # (N, L) bool
+    offsets: np.ndarray  # (N, L, 2) int64: context character span per token, -1 elsewhere
+    max_context: np.ndarray  # (N, L) bool: this window is where the token has most context
+    example_index: np.ndarray  # (N,) int64: which example the window belongs to
+    start_positions: np.ndarray  # (N,) int64: answer start token, 0 ([CLS]) when not in the window
+    end_positions: np.ndarray  # (N,) int64
+    is_impossible: np.ndarray  # (N,) float32: 1 when the window holds no answer to train on
+
+    def __len__(self) -> int:
+        return len(self.example_index)
+
+
+def _windows(num_tokens: int, room: int, stride: int) -> list[tuple[int, int]]:
+    """(start, length) of each window over `num_tokens` context tokens, as BERT cuts them."""
+    spans, start = [], 0
+    while True:
+        length = min(room, num_tokens - start)
+        spans.append((start, length))
+        if start + length >= num_tokens:
+            return spans
+        start += min(length, stride)
+
+
+def _best_window(spans: list[tuple[int, int]], num_tokens: int) -> np.ndarray:
+    """For each context token, the window where min(left, right) context + 0.01 * length is largest."""
+    best = np.full(num_tokens, -1)
+    best_score = np.full(num_tokens, -np.inf)
+    for w, (start, length) in enumerate(spans):
+        position = np.arange(length)
+        score = np.minimum(position, length - 1 - position) + 0.01 * length
+        better = score > best_score[start : start + length]  # ties keep the earlier window
+        best[start : start + length][better] = w
+        best_score[start : start + length][better] = score[better]
+    return best
+
+
+def _answer_tokens(offsets: np.ndarray, start_char: int, end_char: int) -> tuple[int, int] | None:
+    """First and last context token overlapping [start_char, end_char), or None."""
+    first = int(np.searchsorted(offsets[:, 1], start_char, side="right"))
+    last = int(np.searchsorted(offsets[:, 0], end_char, side="left")) - 1
+    return (first, last) if first <= last else None
+
+
+def build_features(
+    examples: Sequence[Example],
+    tokenizer: Tokenizer,
+    config: SquadConfig,
+    max_seq_length: int,
+    training: bool,
+) -> Features:
+    """Tokenize each question and context once and cut the context into overlapping windows.
+
+    In training a window whose context does not contain the whole (first) answer points at
+    [CLS], as in BERT and ELECTRA; an answer whose characters no token covers drops its example.
+    """
+    special = SpecialIds.of(tokenizer)
+    contexts = list(dict.fromkeys(e.context for e in examples))
+    encoded = dict(
+        zip(contexts, tokenizer.encode_batch(contexts, add_special_tokens=False), strict=True)
+    )
+    questions = tokenizer.encode_batch([e.question for e in examples], add_special_tokens=False)
+    length = max_seq_length
+    if length - config.max_query_length - 3 < 1:
+        raise UserError(
+            f"--max-seq-length {length} leaves no room for context after "
+            f"--max-query-length {config.max_query_length} and 3 special tokens"
+        )
+    rows: dict[str, list] = {k: [] for k in Features.__dataclass_fields__}
+    for index, (example, question) in enumerate(zip(examples, questions, strict=True)):
+        context = encoded[example.context]
+        context_ids = np.asarray(context.ids, dtype=np.int64)
+        context_offsets = np.asarray(context.offsets, dtype=np.int64).reshape(-1, 2)
+        query = question.ids[: config.max_query_length]
+        room = length - len(query) - 3
+        answer = None
+        if training and not example.is_impossible:
+            text, start = example.answers[0]
+            answer = _answer_tokens(context_offsets, start, start + len(text))
+            if answer is None:
+                continue
+        spans = _windows(len(context_ids), room, config.doc_stride)
+        best = _best_window(spans, len(context_ids))
+        head = [special.cls, *query, special.sep]
+        for w, (start, count) in enumerate(spans):
+            used = len(head) + count + 1
+            ids = np.full(length, special.pad, dtype=np.int64)
+            ids[:used] = np.concatenate([head, context_ids[start : start + count], [special.sep]])
+            types = np.zeros(length, dtype=np.int64)
+            types[len(head) : used] = 1
+            offsets = np.full((length, 2), -1, dtype=np.int64)
+            offsets[len(head) : len(head) + count] = context_offsets[start : start + count]
+            max_context = np.zeros(length, dtype=bool)
+            max_context[len(head) : len(head) + count] = best[start : start + count] == w
+            inside = answer is not None and start <= answer[0] and answer[1] < start + count
+            first, last = (
+                (answer[0] - start + len(head), answer[1] - start + len(head)) if inside else (0, 0)
+            )
+            for key, value in (
+                ("input_ids", ids),
+                ("token_type_ids", types),
+                ("attention_mask", np.arange(length) < used),
+                ("offsets", offsets),
+                ("max_context", max_context),
+                ("example_index", index),
+                ("start_positions", first),
+                ("end_positions", last),
+                ("is_impossible", float(not inside)),
+            ):
+                rows[key].append(value)
+    if not rows["input_ids"]:
+        raise UserError(
+            "no question could be turned into features (every answer fell outside the tokens)"
+        )
+    return Features(
+        **{
+            k: np.asarray(v, dtype=np.float32 if k == "is_impossible" else None)
+            for k, v in rows.items()
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------- decoding
+
+
+@dataclass
+class Answer:
+    text: str
+    score: float  # start logit + end logit of the best span
+    null_odds: float | None  # SQuAD 2.0: higher means "no answer" is more likely
+
+
+def _window_spans(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    starts_ok: np.ndarray,
+    ends_ok: np.ndarray,
+    config: SquadConfig,
+) -> list[tuple[float, int, int]]:
+    """(score, start, end) of the valid spans among one window's n-best starts and ends."""
+    k = config.n_best_size
+    start_top = np.flatnonzero(starts_ok)[np.argsort(-start_logits[starts_ok], kind="stable")[:k]]
+    end_top = np.flatnonzero(ends_ok)[np.argsort(-end_logits[ends_ok], kind="stable")[:k]]
+    span_length = end_top[None, :] - start_top[:, None] + 1  # (k, k)
+    valid = (span_length >= 1) & (span_length <= config.max_answer_length)
+    scores = start_logits[start_top][:, None] + end_logits[end_top][None, :]
+    rows, cols = np.nonzero(valid)
+    return [
+        (float(scores[r, c]), int(start_top[r]), int(end_top[c]))
+        for r, c in zip(rows, cols, strict=True)
+    ]
+
+
+def decode(
+    examples: Sequence[Example],
+    features: Features,
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    null_logits: np.ndarray | None,
+    config: SquadConfig,
+    version_2: bool,
+) -> dict[str, Answer]:
+    """The best answer per question id from its windows' logits (`(N, L)` and `(N,)`).
+
+    SQuAD 2.0 null odds follow ELECTRA: the smallest answerability ("no answer") logit over the
+    question's windows. A model without that head (e.g. one fine-tuned elsewhere) falls back to
+    BERT's rule: the best [CLS] start+end score minus the best span score.
+    """
+    by_example: dict[int, list[int]] = {}
+    for f, e in enumerate(features.example_index.tolist()):
+        by_example.setdefault(e, []).append(f)
+    answers = {}
+    for e, example in enumerate(examples):
+        candidates, null_scores = [], []
+        for f in by_example.get(e, []):
+            in_context = features.offsets[f, :, 0] >= 0
+            for score, first, last in _window_spans(
+                start_logits[f],
+                end_logits[f],
+                in_context & features.max_context[f],
+                in_context,
+                config,
+            ):
+                candidates.append((score, f, first, last))
+            null_scores.append(
+                float(null_logits[f])
+                if null_logits is not None
+                else float(start_logits[f, 0] + end_logits[f, 0])
+            )
+        text, best = "", 0.0
+        if candidates:
+            best, f, first, last = max(candidates, key=lambda c: c[0])
+            text = example.context[features.offsets[f, first, 0] : features.offsets[f, last, 1]]
+        null_odds = None
+        if version_2 and null_scores:
+            null_odds = min(null_scores) - (0.0 if null_logits is not None else best)
+            if null_odds > config.null_threshold:
+                text = ""
+        answers[example.qid] = Answer(text, best, null_odds)
+    return answers

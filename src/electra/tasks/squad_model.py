@@ -1,0 +1,251 @@
+"""The SQuAD model around Hugging Face's `ElectraForQuestionAnswering`, its loss, and its files.
+
+`QuestionAnswerer` (HF layout: one `qa_outputs` linear layer giving start and end logits) is what
+`transformers` can load. ELECTRA's SQuAD 2.0 model adds an answerability classifier (official
+`qa_tasks.py`): [CLS]'s final vector and the start-probability-weighted average of all final
+vectors -> dense(512) -> GELU -> dense(1), a logit that the question has *no* answer, trained with
+binary cross-entropy at weight 0.5 beside the mean of the start and end losses.
+
+That head has no place in the HF layout, so it is saved beside the model as
+`answerability.safetensors`: `transformers` loads the directory as is (and can still use the
+[CLS] null-span scores, which are trained too, since unanswerable windows point at [CLS]); we load
+both, and decode SQuAD 2.0 null odds from the classifier as ELECTRA does. Start and end logits
+outside the context (except [CLS]) are masked before the softmax, as in the official code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from torch import Tensor, nn
+
+from electra import hf
+from electra.errors import UserError
+from electra.model import QuestionAnswerer, activation
+from electra.tasks.finetune import Predict, Task, write_json
+from electra.tasks.squad import Answer, Example, Features, SquadConfig, build_features, decode
+from electra.tasks.squad_eval import evaluate_v1, evaluate_v2
+from electra.tokenizer import SpecialIds
+
+ANSWERABILITY_FILE = "answerability.safetensors"
+ANSWERABILITY_HIDDEN = 512  # the official classifier's width, whatever the model's
+PREDICTIONS_FILE = "predictions.json"
+NULL_ODDS_FILE = "null_odds.json"
+VERSION_KEY = "squad_version"  # in config.json: which SQuAD the model was fine-tuned for
+_OUTSIDE = -10000.0  # added to logits outside the context: effectively zero probability
+
+
+class AnswerabilityHead(nn.Module):
+    """ELECTRA's SQuAD 2.0 classifier: a logit that the window holds no answer."""
+
+    def __init__(self, hidden_size: int, hidden_act: str = "gelu", std: float = 0.02) -> None:
+        super().__init__()
+        self.dense = nn.Linear(2 * hidden_size, ANSWERABILITY_HIDDEN)
+        self.act = activation(hidden_act)
+        self.out = nn.Linear(ANSWERABILITY_HIDDEN, 1)
+        for layer in (self.dense, self.out):
+            nn.init.normal_(layer.weight, std=std)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, hidden: Tensor, start_logits: Tensor) -> Tensor:
+        start_probs = start_logits.softmax(-1)  # (B, L)
+        start_feature = torch.einsum("bl,blh->bh", start_probs, hidden)  # (B, H)
+        features = torch.cat([hidden[:, 0], start_feature], -1)  # (B, 2H)
+        return self.out(self.act(self.dense(features))).squeeze(-1)  # (B,)
+
+
+class SquadModel(nn.Module):
+    """`QuestionAnswerer`'s encoder and `out` layer (same modules, same parameter names) plus the
+    optional answerability head; returns (start_logits, end_logits, null_logits or zeros)."""
+
+    def __init__(self, qa: QuestionAnswerer, answerability: AnswerabilityHead | None) -> None:
+        super().__init__()
+        self.config = qa.config
+        self.electra = qa.electra
+        self.out = qa.out
+        self.answerability = answerability
+        self._hf_model = (qa,)  # a plain tuple: its modules are registered once, above
+
+    @property
+    def question_answerer(self) -> QuestionAnswerer:
+        """The Hugging Face part, sharing this model's weights, for `hf.save`."""
+        return self._hf_model[0]
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None, token_type_ids: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, L, H)
+        start, end = self.out(hidden).unbind(-1)  # (B, L) each
+        if token_type_ids is not None:
+            # The answer lies in the context (segment 1, its final [SEP] included) or at [CLS].
+            context = token_type_ids.bool()
+            if attention_mask is not None:
+                context &= attention_mask.bool()
+            context[:, 0] = True
+            start = start.masked_fill(~context, _OUTSIDE)
+            end = end.masked_fill(~context, _OUTSIDE)
+        if self.answerability is None:
+            return start, end, start.new_zeros(start.shape[0])
+        return start, end, self.answerability(hidden, start)
+
+
+def with_answerability(qa: QuestionAnswerer, version_2: bool) -> SquadModel:
+    """The trained module: a loaded HF model plus, for SQuAD 2.0, a fresh answerability head."""
+    head = None
+    if version_2:
+        config = qa.config
+        head = AnswerabilityHead(config.hidden_size, config.hidden_act, config.initializer_range)
+    return SquadModel(qa, head)
+
+
+def squad_loss(
+    outputs: tuple[Tensor, Tensor, Tensor], batch: dict[str, Tensor], answerable_weight: float
+) -> Tensor:
+    """Mean of the start and end cross-entropies, plus the weighted answerability loss (2.0)."""
+    start, end, null = outputs
+    loss = (
+        F.cross_entropy(start, batch["start_positions"])
+        + F.cross_entropy(end, batch["end_positions"])
+    ) / 2
+    if answerable_weight:
+        loss = loss + answerable_weight * F.binary_cross_entropy_with_logits(
+            null, batch["is_impossible"].float()
+        )
+    return loss
+
+
+def save_model(
+    model: SquadModel, out_dir: Path, tokenizer: Tokenizer | None, config_extra: dict | None
+) -> None:
+    """The HF directory, plus `answerability.safetensors` when the model has that head."""
+    hf.save(model.question_answerer, out_dir, tokenizer=tokenizer, config_extra=config_extra)
+    if model.answerability is not None:
+        state = {
+            k: v.detach().float().contiguous() for k, v in model.answerability.state_dict().items()
+        }
+        tmp = out_dir / f".{ANSWERABILITY_FILE}.tmp"
+        save_file(state, tmp, metadata={"format": "pt"})
+        tmp.replace(out_dir / ANSWERABILITY_FILE)
+
+
+def load_model(model_dir: str | Path) -> tuple[SquadModel, bool]:
+    """A fine-tuned SQuAD model and whether it answers SQuAD 2.0 (may say "no answer").
+
+    A directory without `answerability.safetensors` (e.g. fine-tuned with `transformers`) is 2.0
+    when its config.json says so; its null odds then come from the [CLS] span scores.
+    """
+    model_dir = Path(model_dir)
+    qa = hf.load(model_dir, QuestionAnswerer)
+    if getattr(qa, "head_initialized", False):
+        raise UserError(
+            f"{model_dir}: has no question-answering head (fine-tune it with `electra finetune squad`)"
+        )
+    version_2 = str(hf.read_config_json(model_dir).get(VERSION_KEY, "1.1")) == "2.0"
+    head = None
+    if (model_dir / ANSWERABILITY_FILE).is_file():
+        config = qa.config
+        head = AnswerabilityHead(config.hidden_size, config.hidden_act)
+        try:
+            head.load_state_dict(load_file(model_dir / ANSWERABILITY_FILE))
+        except Exception as e:  # a truncated file or other shapes surface as several types
+            raise UserError(
+                f"{model_dir / ANSWERABILITY_FILE}: cannot load ({type(e).__name__}: {e})"
+            ) from None
+        version_2 = True
+    return SquadModel(qa, head).eval(), version_2
+
+
+# ------------------------------------------------------------------------------- the shared loop
+
+
+def loop_features(features: Features) -> list[dict[str, Any]]:
+    """`Features` as the loop's per-window dicts: unpadded ids and the training targets."""
+    lengths = features.attention_mask.sum(1).tolist()
+    return [
+        {
+            "input_ids": features.input_ids[i, :n].tolist(),
+            "token_type_ids": features.token_type_ids[i, :n].tolist(),
+            "start_positions": int(features.start_positions[i]),
+            "end_positions": int(features.end_positions[i]),
+            "is_impossible": float(features.is_impossible[i]),
+        }
+        for i, n in enumerate(lengths)
+    ]
+
+
+def predict_answers(
+    predict: Predict,
+    examples: Sequence[Example],
+    features: Features,
+    config: SquadConfig,
+    version_2: bool,
+    has_classifier: bool,
+) -> dict[str, Answer]:
+    """Run `predict` (from `finetune.make_predict`) over every window and decode the answers."""
+    rows = predict(loop_features(features))
+    start = np.zeros(features.input_ids.shape, dtype=np.float32)  # (N, L), padding never decoded
+    end = np.zeros_like(start)
+    for i, (start_row, end_row, _) in enumerate(rows):
+        start[i, : len(start_row)] = start_row.numpy()
+        end[i, : len(end_row)] = end_row.numpy()
+    null = np.array([float(row[2]) for row in rows], dtype=np.float32) if has_classifier else None
+    return decode(examples, features, start, end, null, config, version_2)
+
+
+def write_predictions(answers: dict[str, Answer], out_dir: Path) -> None:
+    """`predictions.json` ({id: text}) and, for SQuAD 2.0, `null_odds.json` ({id: odds}): the
+    files the official evaluation scripts read as the prediction and `--na-prob-file`."""
+    write_json({qid: a.text for qid, a in answers.items()}, out_dir / PREDICTIONS_FILE)
+    if any(a.null_odds is not None for a in answers.values()):
+        write_json({qid: a.null_odds for qid, a in answers.items()}, out_dir / NULL_ODDS_FILE)
+
+
+def score(dataset: dict[str, Any], answers: dict[str, Answer], version_2: bool) -> dict[str, Any]:
+    """The official metrics of `answers` against a validated SQuAD file's contents."""
+    predictions = {qid: a.text for qid, a in answers.items()}
+    if not version_2:
+        return evaluate_v1(dataset["data"], predictions)
+    return evaluate_v2(
+        dataset["data"], predictions, {qid: a.null_odds for qid, a in answers.items()}
+    )
+
+
+def squad_task(
+    train: Sequence[Example],
+    dev: Sequence[Example],
+    dev_dataset: dict[str, Any],
+    tokenizer: Tokenizer,
+    config: SquadConfig,
+    max_seq_length: int,
+    version_2: bool,
+) -> Task:
+    """SQuAD as a `Task` of the shared fine-tuning loop; the best epoch is chosen by dev F1."""
+    train_features = build_features(train, tokenizer, config, max_seq_length, training=True)
+    dev_features = build_features(dev, tokenizer, config, max_seq_length, training=False)
+
+    def evaluate(predict: Predict) -> tuple[dict[str, Any], dict[str, Answer]]:
+        answers = predict_answers(predict, dev, dev_features, config, version_2, version_2)
+        return score(dev_dataset, answers, version_2), answers
+
+    weight = config.answerable_weight if version_2 else 0.0
+    return Task(
+        name="squad2" if version_2 else "squad",
+        model_class=QuestionAnswerer,
+        model_kwargs={},
+        train=loop_features(train_features),
+        loss=lambda outputs, batch: squad_loss(outputs, batch, weight),
+        evaluate=evaluate,
+        main_metric="f1",
+        write_predictions=write_predictions,
+        pad_id=SpecialIds.of(tokenizer).pad,
+        config_extra={VERSION_KEY: "2.0" if version_2 else "1.1"},
+        wrap_model=lambda qa: with_answerability(qa, version_2),
+        save_model=save_model,
+    )
