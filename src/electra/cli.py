@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 from electra.errors import UserError
 
-COMMAND_MODULES = ("electra.commands.detect", "electra.commands.pretrain")
+COMMAND_MODULES = (
+    "electra.commands.data",
+    "electra.commands.detect",
+    "electra.commands.pretrain",
+    "electra.commands.finetune",
+    "electra.commands.squad",
+)
 
 GROUPS = {
     "finetune": "fine-tune a pre-trained discriminator on a task",

@@ -1,0 +1,477 @@
+"""GLUE and your own sentence(-pair) classification data: readers, label sets, official metrics,
+prediction files, and the `Task` that the shared loop (`electra.tasks.finetune`) trains.
+
+Each GLUE task is one `Spec`: which columns hold the text and the label, the label strings in the
+order of the classifier's outputs (none for STS-B's regression), the official metrics and which
+files hold the dev and test sets in the standard layout written by `download_glue_data.py`. The
+files' quirks are data here, not code: CoLA's train and dev files have no header, MRPC's start
+with a byte-order mark, MNLI has matched and mismatched dev and test sets (and the AX diagnostic
+set is predicted with the MNLI model), QQP has a few malformed rows the official readers skip.
+TSVs are read without quote processing, as GLUE's own readers do: a `"` is part of the text.
+
+Your own data is the same `Spec`, built from `--text-columns` and `--label-column`, read from
+CSV, TSV or JSON Lines files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from tokenizers import Tokenizer
+
+from electra.errors import UserError
+from electra.model import SequenceClassifier
+from electra.tasks.finetune import Feature, Predict, Task
+from electra.tokenizer import SpecialIds
+
+csv.field_size_limit(sys.maxsize)  # MNLI's parse columns and long user texts exceed the default
+
+
+def _correlation(statistic: Callable) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Pearson or Spearman; 0 when either side is constant (the correlation is undefined there,
+    and a model that predicts one value for everything has learned nothing)."""
+
+    def metric(gold: np.ndarray, predicted: np.ndarray) -> float:
+        if np.ptp(gold) == 0 or np.ptp(predicted) == 0:
+            return 0.0
+        return float(statistic(gold, predicted)[0])
+
+    return metric
+
+
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "accuracy": lambda gold, predicted: float(accuracy_score(gold, predicted)),
+    "f1": lambda gold, predicted: float(f1_score(gold, predicted, pos_label=1, zero_division=0)),
+    "macro_f1": lambda gold, predicted: float(
+        f1_score(gold, predicted, average="macro", zero_division=0)
+    ),
+    "mcc": lambda gold, predicted: float(matthews_corrcoef(gold, predicted)),
+    "pearson": _correlation(pearsonr),
+    "spearman": _correlation(spearmanr),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One classification (or regression) task: its columns, labels, metrics and files."""
+
+    name: str
+    text_columns: tuple[str, ...]  # one column, or two for sentence pairs
+    label_column: str
+    labels: tuple[str, ...]  # output i of the classifier is labels[i]; () = regression
+    metrics: tuple[str, ...]  # names in METRICS; the first picks the best epoch
+    folder: str = ""  # the task's folder in the GLUE layout
+    header: tuple[str, ...] = ()  # column names of headerless train/dev files (CoLA)
+    dev_sets: tuple[tuple[str, str, str], ...] = (("dev.tsv", "", "dev_predictions.tsv"),)
+    # (file, suffix added to its metric names, prediction file)
+    test_sets: tuple[tuple[str, str], ...] = ()  # (file under the data dir, leaderboard file)
+    swap_pairs: bool = False  # the official recipe also trains on (B, A) for symmetric tasks
+    skip_malformed: bool = False  # QQP: rows with missing fields are skipped, as GLUE's readers do
+
+    @property
+    def regression(self) -> bool:
+        return not self.labels
+
+
+_BINARY = ("0", "1")
+_NLI2 = ("entailment", "not_entailment")
+_PAIR = ("sentence1", "sentence2")
+
+GLUE: dict[str, Spec] = {
+    spec.name: spec
+    for spec in (
+        Spec(
+            "cola", ("sentence",), "label", _BINARY, ("mcc",), "CoLA",
+            header=("source", "label", "author_mark", "sentence"),
+            test_sets=(("test.tsv", "CoLA.tsv"),),
+        ),
+        Spec("sst2", ("sentence",), "label", _BINARY, ("accuracy",), "SST-2",
+             test_sets=(("test.tsv", "SST-2.tsv"),)),
+        Spec("mrpc", ("#1 String", "#2 String"), "Quality", _BINARY, ("accuracy", "f1"), "MRPC",
+             test_sets=(("test.tsv", "MRPC.tsv"),), swap_pairs=True),
+        Spec("stsb", _PAIR, "score", (), ("spearman", "pearson"), "STS-B",
+             test_sets=(("test.tsv", "STS-B.tsv"),), swap_pairs=True),
+        Spec("qqp", ("question1", "question2"), "is_duplicate", _BINARY, ("accuracy", "f1"), "QQP",
+             test_sets=(("test.tsv", "QQP.tsv"),), skip_malformed=True),
+        Spec(
+            "mnli", _PAIR, "gold_label", ("contradiction", "entailment", "neutral"), ("accuracy",),
+            "MNLI",
+            dev_sets=(
+                ("dev_matched.tsv", "", "dev_predictions.tsv"),
+                ("dev_mismatched.tsv", "_mm", "dev_mismatched_predictions.tsv"),
+            ),
+            test_sets=(
+                ("test_matched.tsv", "MNLI-m.tsv"),
+                ("test_mismatched.tsv", "MNLI-mm.tsv"),
+                ("../diagnostic/diagnostic.tsv", "AX.tsv"),
+            ),
+        ),
+        Spec("qnli", ("question", "sentence"), "label", _NLI2, ("accuracy",), "QNLI",
+             test_sets=(("test.tsv", "QNLI.tsv"),)),
+        Spec("rte", _PAIR, "label", _NLI2, ("accuracy",), "RTE", test_sets=(("test.tsv", "RTE.tsv"),)),
+        Spec("wnli", _PAIR, "label", _BINARY, ("accuracy",), "WNLI",
+             test_sets=(("test.tsv", "WNLI.tsv"),)),
+    )
+}  # fmt: skip
+OPTIONAL_TEST_SETS = {"AX.tsv"}  # the diagnostic set is often not downloaded
+PAPER_AVERAGE_EXCLUDES = {"wnli"}  # the paper's GLUE average leaves WNLI out
+
+
+def glue_spec(name: str) -> Spec:
+    key = name.lower().replace("-", "")
+    if key not in GLUE:
+        raise UserError(f"--task {name!r}: not a GLUE task; expected one of {', '.join(GLUE)}, all")
+    return GLUE[key]
+
+
+def task_dir(data_dir: str | Path, spec: Spec) -> Path:
+    """The task's folder: DATA_DIR/<Folder> (the GLUE root was given) or DATA_DIR itself."""
+    data_dir = Path(data_dir)
+    for candidate in (data_dir / spec.folder, data_dir):
+        if (candidate / "train.tsv").is_file() or (candidate / spec.dev_sets[0][0]).is_file():
+            return candidate
+    raise UserError(
+        f"{data_dir}: no {spec.folder}/train.tsv or train.tsv (expected the GLUE layout of "
+        "download_glue_data.py)"
+    )
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Example:
+    index: int  # position in its file, the `index` of prediction files
+    texts: tuple[str, ...]
+    label: str | None  # as written in the file; None in test sets
+    line: int  # line number in the file, for error messages
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str] | dict]]:
+    """(line number, row) pairs; TSV/CSV rows are lists after the header, JSONL rows dicts."""
+    suffix = path.suffix.lower()
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")  # -sig: MRPC's byte-order mark
+    except OSError as e:
+        raise UserError(f"{path}: cannot open ({e.strerror})") from None
+    with handle:
+        try:
+            if suffix in (".jsonl", ".json"):
+                for number, line in enumerate(handle, 1):
+                    if line.strip():
+                        yield number, _json_row(path, number, line)
+                return
+            if suffix == ".csv":
+                reader = csv.reader(handle)
+            else:
+                reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            for row in reader:
+                if row:
+                    yield reader.line_num, row
+        except UnicodeDecodeError as e:
+            raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        except csv.Error as e:
+            raise UserError(f"{path}: not valid {suffix[1:].upper()} ({e})") from None
+
+
+def _json_row(path: Path, number: int, line: str) -> dict:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+    if not isinstance(row, dict):
+        raise UserError(f"{path}:{number}: expected a JSON object per line")
+    return row
+
+
+def read_examples(
+    path: str | Path,
+    text_columns: Sequence[str],
+    label_column: str | None,
+    header: tuple[str, ...] = (),
+    skip_malformed: bool = False,
+) -> list[Example]:
+    """Examples of one file; `label_column=None` for unlabelled (test) files.
+
+    `header` names the columns of a file that has no header line; otherwise the first line does.
+    """
+    path = Path(path)
+    wanted = [*text_columns, *([label_column] if label_column else [])]
+    examples: list[Example] = []
+    names: list[str] | None = list(header) or None
+    for number, row in _rows(path):
+        if isinstance(row, dict):
+            missing = [c for c in wanted if c not in row]
+            if missing:
+                raise UserError(
+                    f"{path}:{number}: no {_quoted(missing)} field; found {_quoted(row)}"
+                )
+            values = {c: _text(row[c]) for c in wanted}
+        elif names is None:
+            names = [n.strip() for n in row]
+            missing = [c for c in wanted if c not in names]
+            if missing:
+                raise UserError(
+                    f"{path}:{number}: no {_quoted(missing)} column; found {_quoted(names)}"
+                )
+            continue
+        elif len(row) != len(names):
+            if skip_malformed:
+                continue
+            raise UserError(
+                f"{path}:{number}: expected {len(names)} fields ({_quoted(names)}), found {len(row)}"
+            )
+        else:
+            values = dict(zip(names, row, strict=True))
+        examples.append(
+            Example(
+                index=len(examples),
+                texts=tuple(values[c] for c in text_columns),
+                label=values[label_column].strip() if label_column else None,
+                line=number,
+            )
+        )
+    if not examples:
+        raise UserError(f"{path}: no examples (the file is empty or holds only a header)")
+    return examples
+
+
+def _quoted(names: Sequence[str] | dict) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# ------------------------------------------------------------------------------------- features
+
+
+def encode(
+    tokenizer: Tokenizer, examples: Sequence[Example], max_seq_length: int, swap: bool = False
+) -> list[Feature]:
+    """`[CLS] A [SEP] (B [SEP])` token and segment ids, the longer text truncated first (as BERT
+    does) until the pair fits; `swap` encodes `B, A` instead."""
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: truncation is tokenizer state
+    tokenizer.enable_truncation(max_seq_length, strategy="longest_first")
+    inputs = [e.texts[::-1] if swap else e.texts for e in examples]
+    inputs = [t if len(t) == 2 else t[0] for t in inputs]
+    return [
+        {"input_ids": enc.ids, "token_type_ids": enc.type_ids}
+        for enc in tokenizer.encode_batch(inputs)
+    ]
+
+
+def targets(spec: Spec, path: Path, examples: Sequence[Example]) -> list[int] | list[float]:
+    """Each example's label as the classifier's output index, or its score for regression."""
+    if spec.regression:
+        scores = []
+        for e in examples:
+            try:
+                scores.append(float(e.label))  # type: ignore[arg-type]
+            except ValueError:
+                raise UserError(f"{path}:{e.line}: score {e.label!r} is not a number") from None
+            if not math.isfinite(scores[-1]):
+                raise UserError(f"{path}:{e.line}: score {e.label!r} is not a finite number")
+        return scores
+    index = {label: i for i, label in enumerate(spec.labels)}
+    for e in examples:
+        if e.label not in index:
+            raise UserError(
+                f"{path}:{e.line}: label {e.label!r} is not one of {_quoted(spec.labels)}"
+            )
+    return [index[e.label] for e in examples]  # type: ignore[index]
+
+
+def labelled_features(
+    spec: Spec, path: Path, tokenizer: Tokenizer, max_seq_length: int, swap: bool = False
+) -> tuple[list[Example], list[Feature]]:
+    examples = read_examples(
+        path, spec.text_columns, spec.label_column, spec.header, spec.skip_malformed
+    )
+    labels = targets(spec, path, examples)
+    features = encode(tokenizer, examples, max_seq_length)
+    if swap and len(spec.text_columns) == 2:
+        features += encode(tokenizer, examples, max_seq_length, swap=True)
+        labels = labels + labels
+    for feature, label in zip(features, labels, strict=True):
+        feature["label"] = label
+    return examples, features
+
+
+# -------------------------------------------------------------------------- scoring and writing
+
+
+def decode(spec: Spec, outputs: Sequence[torch.Tensor]) -> np.ndarray:
+    """Model outputs -> predicted label indices (or scores for regression)."""
+    logits = torch.stack(list(outputs))
+    return logits[:, 0].numpy() if spec.regression else logits.argmax(-1).numpy()
+
+
+def prediction_strings(spec: Spec, predicted: np.ndarray) -> list[str]:
+    """GLUE's label strings, or the STS-B score with three decimals."""
+    if spec.regression:
+        return [f"{p:.3f}" for p in predicted]
+    return [spec.labels[p] for p in predicted]
+
+
+def score(
+    spec: Spec, gold: Sequence[float], predicted: np.ndarray, suffix: str = ""
+) -> dict[str, float]:
+    """The task's official metrics of `predicted` against `gold` (indices or scores)."""
+    gold_array = np.asarray(gold)
+    return {name + suffix: METRICS[name](gold_array, predicted) for name in spec.metrics}
+
+
+def write_predictions(rows: dict[str, list[str]], out_dir: Path) -> None:
+    """One `index<TAB>prediction` file per entry of `rows` (file name -> predictions in order)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, predictions in rows.items():
+        path = out_dir / name
+        tmp = path.with_name(f".{name}.tmp")
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            f.write("index\tprediction\n")
+            f.writelines(f"{i}\t{p}\n" for i, p in enumerate(predictions))
+        tmp.replace(path)
+
+
+def glue_score(results: dict[str, dict[str, float]]) -> float:
+    """The paper's GLUE average: each task's first metric (CoLA MCC, STS-B Spearman, MNLI matched
+    accuracy, the others accuracy), WNLI excluded, as a percentage."""
+    values = [
+        results[name][GLUE[name].metrics[0]]
+        for name in results
+        if name not in PAPER_AVERAGE_EXCLUDES
+    ]
+    return 100 * float(np.mean(values)) if values else float("nan")
+
+
+# ---------------------------------------------------------------------------------- the task
+
+
+def build_task(
+    spec: Spec,
+    tokenizer: Tokenizer,
+    train_path: Path,
+    dev_paths: Sequence[tuple[Path, str, str]],
+    max_seq_length: int,
+    swap_pairs: bool = True,
+) -> Task:
+    """The loop's `Task` for `spec`: train features, and an evaluation over each dev set
+    (`(path, metric suffix, prediction file)`) that returns metrics and prediction rows."""
+    _, train = labelled_features(
+        spec, train_path, tokenizer, max_seq_length, swap=swap_pairs and spec.swap_pairs
+    )
+    dev_sets = [
+        (labelled_features(spec, path, tokenizer, max_seq_length)[1], suffix, out_name)
+        for path, suffix, out_name in dev_paths
+    ]
+
+    def evaluate(predict: Predict) -> tuple[dict[str, float], dict[str, list[str]]]:
+        metrics: dict[str, float] = {}
+        rows: dict[str, list[str]] = {}
+        for features, suffix, out_name in dev_sets:
+            predicted = decode(spec, predict(features))
+            metrics.update(score(spec, [f["label"] for f in features], predicted, suffix))
+            rows[out_name] = prediction_strings(spec, predicted)
+        return metrics, rows
+
+    if spec.regression:
+
+        def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            return F.mse_loss(outputs[:, 0], batch["label"].float())
+
+    else:
+
+        def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            return F.cross_entropy(outputs, batch["label"])
+
+    return Task(
+        name=spec.name,
+        model_class=SequenceClassifier,
+        model_kwargs={"num_labels": len(spec.labels) or 1},
+        train=train,
+        loss=loss,
+        evaluate=evaluate,
+        main_metric=spec.metrics[0],
+        write_predictions=write_predictions,
+        pad_id=SpecialIds.of(tokenizer).pad,
+        config_extra=hf_labels(spec),
+    )
+
+
+def hf_labels(spec: Spec) -> dict[str, Any]:
+    """config.json entries that make `transformers` pick the right loss and label names."""
+    if spec.regression:
+        return {"id2label": {"0": spec.label_column}, "label2id": {spec.label_column: 0},
+                "problem_type": "regression"}  # fmt: skip
+    return {
+        "id2label": {str(i): label for i, label in enumerate(spec.labels)},
+        "label2id": {label: i for i, label in enumerate(spec.labels)},
+        "problem_type": "single_label_classification",
+    }
+
+
+def spec_from_config(config: dict[str, Any], base: Spec) -> Spec:
+    """`base` with the labels a fine-tuned model was saved with (its config.json)."""
+    if config.get("problem_type") == "regression":
+        return replace(base, labels=())
+    id2label = config.get("id2label") or {}
+    return replace(base, labels=tuple(id2label[k] for k in sorted(id2label, key=int)))
+
+
+def glue_dev_paths(spec: Spec, directory: Path) -> list[tuple[Path, str, str]]:
+    return [(directory / name, suffix, out) for name, suffix, out in spec.dev_sets]
+
+
+def custom_spec(
+    text_columns: Sequence[str],
+    label_column: str,
+    train_path: Path,
+    labels: Sequence[str] = (),
+    regression: bool = False,
+    name: str = "custom",
+) -> Spec:
+    """A `Spec` for your own data; the label set is `labels` or, when empty, the train file's."""
+    if not 1 <= len(text_columns) <= 2:
+        raise UserError(
+            f"--text-columns: expected one or two column names, got {len(text_columns)}"
+        )
+    if regression:
+        label_set: tuple[str, ...] = ()
+        metrics = ("spearman", "pearson")
+    else:
+        found = read_examples(train_path, text_columns, label_column)
+        label_set = tuple(labels) or tuple(sorted({e.label for e in found}))  # type: ignore[misc]
+        if len(label_set) < 2:
+            raise UserError(
+                f"{train_path}: only one label ({_quoted(label_set)}); nothing to learn"
+            )
+        metrics = ("accuracy", "macro_f1")
+    return Spec(name, tuple(text_columns), label_column, label_set, metrics)
+
+
+def predict_file(
+    spec: Spec,
+    path: Path,
+    tokenizer: Tokenizer,
+    predict: Predict,
+    max_seq_length: int,
+) -> list[str]:
+    """Label strings (or scores) for every example of an unlabelled file."""
+    examples = read_examples(path, spec.text_columns, None)
+    return prediction_strings(
+        spec, decode(spec, predict(encode(tokenizer, examples, max_seq_length)))
+    )

@@ -1,0 +1,220 @@
+"""Sequence tagging (CoNLL-2000 chunking, CoNLL-2003 NER): the CoNLL reader, labels on each word's
+first sub-word, and span F1 scored as conlleval does (`seqeval`'s default mode emulates it).
+
+A CoNLL file has one token per line, whitespace-separated columns (`word POS tag` for chunking,
+`word POS chunk tag` for NER), a blank line between sentences and optional `-DOCSTART-` lines. The
+tag column is chosen by index (default: the last). Only the first sub-word of each word is trained
+and predicted; a word that is cut off by `max_seq_length` (or tokenizes to nothing) is predicted
+`O`, so the score always covers every word of the file, as conlleval's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+from tokenizers import Tokenizer
+
+from electra.errors import UserError
+from electra.model import TokenClassifier
+from electra.tasks.finetune import Feature, Predict, Task
+from electra.tokenizer import SpecialIds
+
+IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)
+OUTSIDE = "O"
+TRAIN_FILES = ("train.txt", "eng.train", "train.conll")
+DEV_FILES = (
+    "dev.txt",
+    "valid.txt",
+    "eng.testa",
+    "dev.conll",
+    "test.txt",
+    "eng.testb",
+    "test.conll",
+)
+PREDICTIONS_FILE = "dev_predictions.txt"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    words: tuple[str, ...]
+    tags: tuple[str, ...]
+    line: int  # line number of its first word, for error messages
+
+
+def read_conll(path: str | Path, tag_column: int = -1) -> list[Sentence]:
+    """Sentences of a CoNLL file, their tags from column `tag_column` (negative: from the end)."""
+    path = Path(path)
+    sentences: list[Sentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+    start = width = 0
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for number, line in enumerate([*lines, ""], 1):
+        columns = line.split()
+        if not columns or columns[0] == "-DOCSTART-":
+            if words:
+                sentences.append(Sentence(tuple(words), tuple(tags), start))
+                words, tags = [], []
+            continue
+        width = width or len(columns)
+        if len(columns) != width:
+            raise UserError(
+                f"{path}:{number}: {len(columns)} columns, but earlier lines have {width}"
+            )
+        if not -width <= tag_column < width or tag_column in (0, -width):
+            raise UserError(
+                f"{path}:{number}: --tag-column {tag_column} is not a tag column of a line with "
+                f"{width} columns (the word is column 0)"
+            )
+        start = start if words else number
+        words.append(columns[0])
+        tags.append(columns[tag_column])
+    if not sentences:
+        raise UserError(f"{path}: no sentences (expected CoNLL lines: word ... tag)")
+    return sentences
+
+
+def find_file(data_dir: Path, names: Sequence[str], what: str) -> Path:
+    for name in names:
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise UserError(f"{data_dir}: no {what} file (looked for {', '.join(names)})")
+
+
+def label_set(
+    files: Sequence[tuple[Path, list[Sentence]]], labels: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """`labels` when given (every tag must be one), else every tag seen, sorted. The official
+    code also builds its tag set from all splits: CoNLL-2000's test set has an I-LST that its
+    train set lacks."""
+    if not labels:
+        return tuple(sorted({t for _, sentences in files for s in sentences for t in s.tags}))
+    known = set(labels)
+    for path, sentences in files:
+        for s in sentences:
+            for offset, tag in enumerate(s.tags):
+                if tag not in known:
+                    raise UserError(
+                        f"{path}:{s.line + offset}: tag {tag!r} is not one of {', '.join(labels)}"
+                    )
+    return tuple(labels)
+
+
+def encode(
+    tokenizer: Tokenizer, sentences: Sequence[Sentence], labels: Sequence[str], max_seq_length: int
+) -> list[Feature]:
+    """Token ids with `labels` on each word's first sub-word (IGNORE elsewhere); `first` holds
+    each word's first sub-word position, -1 for a word that was cut off or tokenized to nothing."""
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: truncation is tokenizer state
+    tokenizer.enable_truncation(max_seq_length)
+    index = {label: i for i, label in enumerate(labels)}
+    features = []
+    for sentence, enc in zip(
+        sentences,
+        tokenizer.encode_batch([list(s.words) for s in sentences], is_pretokenized=True),
+        strict=True,
+    ):
+        first = [-1] * len(sentence.words)
+        targets = [IGNORE] * len(enc.ids)
+        previous = None
+        for position, word in enumerate(enc.word_ids):
+            if word is not None and word != previous:
+                first[word] = position
+                targets[position] = index[sentence.tags[word]]
+            previous = word
+        features.append(
+            {
+                "input_ids": enc.ids,
+                "token_type_ids": enc.type_ids,
+                "labels": targets,
+                "first": first,
+            }
+        )
+    return features
+
+
+def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
+    """conlleval's chunk precision, recall and F1 and its token accuracy."""
+    gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
+    return {
+        "f1": float(f1_score(gold, predicted)),
+        "precision": float(precision_score(gold, predicted)),
+        "recall": float(recall_score(gold, predicted)),
+        "accuracy": float(accuracy_score(gold, predicted)),
+    }
+
+
+def decode(
+    features: Sequence[Feature], outputs: Sequence[torch.Tensor], labels: Sequence[str]
+) -> list[list[str]]:
+    """Each word's tag: the argmax at its first sub-word, `O` where it has none."""
+    tags = []
+    for feature, logits in zip(features, outputs, strict=True):
+        best = logits.argmax(-1).tolist()
+        tags.append([labels[best[p]] if p >= 0 else OUTSIDE for p in feature["first"]])
+    return tags
+
+
+def write_predictions(rows: list[str], out_dir: Path) -> None:
+    """`word gold predicted` per line, a blank line between sentences: conlleval's input."""
+    path = out_dir / PREDICTIONS_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(rows), encoding="utf-8")
+    tmp.replace(path)
+
+
+def build_task(
+    tokenizer: Tokenizer,
+    train_path: Path,
+    dev_path: Path,
+    max_seq_length: int,
+    tag_column: int = -1,
+    labels: Sequence[str] = (),
+    name: str = "tagging",
+) -> Task:
+    train_sentences = read_conll(train_path, tag_column)
+    dev_sentences = read_conll(dev_path, tag_column)
+    label_names = label_set([(train_path, train_sentences), (dev_path, dev_sentences)], labels)
+    train = encode(tokenizer, train_sentences, label_names, max_seq_length)
+    dev = encode(tokenizer, dev_sentences, label_names, max_seq_length)
+
+    def evaluate(predict: Predict) -> tuple[dict[str, float], list[str]]:
+        predicted = decode(dev, predict(dev), label_names)
+        metrics = score([s.tags for s in dev_sentences], predicted)
+        rows = [
+            "".join(f"{w} {g} {p}\n" for w, g, p in zip(s.words, s.tags, tags, strict=True)) + "\n"
+            for s, tags in zip(dev_sentences, predicted, strict=True)
+        ]
+        return metrics, rows
+
+    def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(
+            outputs.flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE
+        )
+
+    return Task(
+        name=name,
+        model_class=TokenClassifier,
+        model_kwargs={"num_labels": len(label_names)},
+        train=train,
+        loss=loss,
+        evaluate=evaluate,
+        main_metric="f1",
+        write_predictions=write_predictions,
+        pad_id=SpecialIds.of(tokenizer).pad,
+        config_extra={
+            "id2label": {str(i): label for i, label in enumerate(label_names)},
+            "label2id": {label: i for i, label in enumerate(label_names)},
+        },
+        sequence_pad={"labels": IGNORE},
+    )
