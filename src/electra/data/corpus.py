@@ -1,0 +1,227 @@
+"""Finding and reading a user's text corpus, and the embedded default corpus.
+
+The corpus format is ELECTRA's: one sentence or paragraph per line, a blank line between
+documents. Files are `.txt` or `.txt.gz`, read in blocks so memory does not depend on file size.
+Files that are not text (binary, UTF-16, not UTF-8 at all, a line of megabytes) are refused with
+one line naming the file; a few invalid bytes in an otherwise good file are replaced and counted,
+because aborting a multi-hour job over one bad byte helps nobody.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import gzip
+import os
+import sysconfig
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from electra.errors import UserError
+
+TEXT_SUFFIXES = (".txt", ".txt.gz")
+BLOCK_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20  # one sentence or paragraph; longer means the file is not line-based text
+SNIFF_BYTES = 64 << 10
+MAX_INVALID_FRACTION = 0.01  # of the sniffed bytes; more means another encoding, not a bad byte
+REPLACEMENT = "\ufffd"
+
+
+def is_gzip(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
+def _text_files_under(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.name.endswith(TEXT_SUFFIXES))
+
+
+def find_files(patterns: Sequence[str]) -> list[Path]:
+    """Expand files, directories (their `.txt`/`.txt.gz` files, recursively) and globs, in the
+    order given, each pattern's matches sorted; a pattern that matches nothing is an error."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        if path.is_file():
+            matches = [path]
+        elif path.is_dir():
+            matches = _text_files_under(path)
+            if not matches:
+                raise UserError(f"{pattern}: directory holds no .txt or .txt.gz files")
+        else:
+            matches = sorted(
+                p for p in map(Path, glob.glob(str(path), recursive=True)) if p.is_file()
+            )
+            if not matches:
+                raise UserError(f"{pattern}: matches no file")
+        found.update(dict.fromkeys(matches))
+    if not found:
+        raise UserError("no corpus files given (use --corpus PATH... or --default-corpus)")
+    return list(found)
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def _invalid_bytes(raw: bytes, text: str) -> int:
+    """Byte sequences a lenient UTF-8 decode replaced, not counting genuine U+FFFD characters."""
+    return text.count(REPLACEMENT) - raw.count(REPLACEMENT.encode("utf-8"))
+
+
+def _decode(raw: bytes) -> tuple[str, int]:
+    try:
+        return raw.decode("utf-8"), 0
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        return text, _invalid_bytes(raw, text)
+
+
+def check_file(path: Path) -> None:
+    """Refuse, up front and with one line, a file that is not UTF-8 line-based text."""
+    try:
+        with _open(path) as f:
+            head = f.read(SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error) as e:
+        raise UserError(f"{path}: cannot read ({e})") from None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{path}: UTF-16 text; expected UTF-8 (convert it, e.g. with iconv)")
+    if b"\0" in head:
+        raise UserError(f"{path}: binary file (NUL bytes); expected UTF-8 text")
+    # Drop a multi-byte character the sniff may have cut in half before judging the encoding.
+    text = head[: len(head) - 3].decode("utf-8", errors="replace") if len(head) > 3 else ""
+    invalid = _invalid_bytes(head[: len(head) - 3], text)
+    if invalid > MAX_INVALID_FRACTION * len(head):
+        raise UserError(
+            f"{path}: not UTF-8 text ({invalid} invalid bytes in the first {len(head)}); "
+            "convert it to UTF-8, e.g. with iconv"
+        )
+
+
+@dataclass
+class ReadStats:
+    """What reading found; summed into the manifest's per-source figures."""
+
+    text_bytes: int = 0  # uncompressed bytes consumed
+    lines: int = 0
+    invalid_bytes: int = 0
+
+
+def _long_line(path: Path, offset: int) -> UserError:
+    return UserError(
+        f"{path}: a line longer than {MAX_LINE_BYTES >> 20} MiB starting near byte {offset}; "
+        "expected one sentence or paragraph per line"
+    )
+
+
+def read_lines(
+    path: Path, start: int = 0, end: int | None = None, stats: ReadStats | None = None
+) -> Iterator[list[str]]:
+    """Yield blocks of stripped lines ('' for a blank line): the lines of `path` that start in
+    the byte range [start, end), so adjacent ranges split a file at line boundaries without
+    overlap. `end=None` reads to the end; `.gz` files can only be read whole."""
+    stats = stats if stats is not None else ReadStats()
+    with _open(path) as f:
+        if start:
+            f.seek(start - 1)
+            while True:  # the line holding byte start-1 belongs to the range before
+                line = f.readline(MAX_LINE_BYTES)
+                if not line or line.endswith(b"\n"):
+                    break
+                if f.tell() - start > MAX_LINE_BYTES:
+                    raise _long_line(path, start)
+        offset, buffer = f.tell(), b""  # buffer[0] is at file offset `offset`
+        while end is None or offset < end:  # a line starts at `offset`
+            block = f.read(BLOCK_BYTES)
+            buffer += block
+            if end is not None and offset + len(buffer) >= end:
+                cut = buffer.find(b"\n", max(end - 1 - offset, 0)) + 1  # end of the line at end-1
+                if cut:
+                    yield _lines(buffer[:cut], stats, first=offset == 0)
+                    return
+            if not block:
+                if buffer:
+                    yield _lines(buffer, stats, first=offset == 0)
+                return
+            cut = buffer.rfind(b"\n") + 1
+            if cut:
+                yield _lines(buffer[:cut], stats, first=offset == 0)
+                offset, buffer = offset + cut, buffer[cut:]
+            if len(buffer) > MAX_LINE_BYTES:
+                raise _long_line(path, offset)
+
+
+def _lines(raw: bytes, stats: ReadStats, first: bool) -> list[str]:
+    text, invalid = _decode(raw)
+    if first:
+        text = text.removeprefix("\ufeff")
+    lines = [line.strip() for line in text.split("\n")]
+    if text.endswith("\n"):
+        lines.pop()
+    stats.text_bytes += len(raw)
+    stats.invalid_bytes += invalid
+    stats.lines += len(lines)
+    return lines
+
+
+# --- The embedded default corpus: English from the Python standard library's docstrings ---------
+
+DEFAULT_CORPUS_NAME = "default-corpus.txt"
+_SKIPPED_STDLIB_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"}
+_MIN_DOCSTRING_WORDS = 8
+
+
+def _stdlib_sources(stdlib: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in stdlib.rglob("*.py")
+        if not _SKIPPED_STDLIB_DIRS.intersection(p.relative_to(stdlib).parts)
+    )
+
+
+def _docstring_lines(docstring: str) -> list[str]:
+    """One line per prose paragraph; doctests and indented code blocks are not prose."""
+    lines = []
+    for paragraph in docstring.split("\n\n"):
+        rows = paragraph.split("\n")
+        if not rows[0].strip() or rows[0][:1].isspace():
+            continue
+        if any(row.lstrip().startswith((">>>", "...")) for row in rows):
+            continue
+        lines.append(" ".join(row.strip() for row in rows))
+    return lines
+
+
+def default_corpus_documents(
+    stdlib: Path | None = None, max_files: int | None = None
+) -> Iterator[list[str]]:
+    """Documents (lists of lines) from the docstrings of the standard library's source, parsed
+    with `ast` and never imported, so any machine with Python has the same text offline."""
+    stdlib = Path(stdlib or sysconfig.get_paths()["stdlib"])
+    sources = _stdlib_sources(stdlib)[:max_files]
+    if not sources:
+        raise UserError(
+            f"{stdlib}: no Python standard library sources to build the default corpus; pass --corpus"
+        )
+    for source in sources:
+        try:
+            tree = ast.parse(source.read_bytes())
+        except (SyntaxError, ValueError, OSError):
+            continue  # a source this Python cannot parse (e.g. a test fixture) has no docstrings for us
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = _docstring_lines(ast.get_docstring(node) or "")
+                if sum(len(line.split()) for line in lines) >= _MIN_DOCSTRING_WORDS:
+                    yield lines
+
+
+def write_default_corpus(directory: Path, max_files: int | None = None) -> Path:
+    """Write the default corpus as `directory/default-corpus.txt` (atomically; reused if there)."""
+    path = directory / DEFAULT_CORPUS_NAME
+    if not path.is_file():
+        text = "\n\n".join("\n".join(doc) for doc in default_corpus_documents(max_files=max_files))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return path

@@ -1,0 +1,344 @@
+"""`electra prepare`: a text corpus -> a directory of packed pre-training shards.
+
+The corpus is cut into units of about `unit_mb` MB of text (a large file into several byte
+ranges at line boundaries, small files grouped), and each unit becomes one shard, built by a pool
+of worker processes. A unit's examples depend only on its text, the settings and `seed`, never on
+the number of workers, so the output is deterministic. Each finished shard is renamed into place
+and then recorded in `shard-NNNNN.json`; a re-run after an interruption keeps every shard whose
+record matches and builds the rest. `manifest.json` is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from electra.data.corpus import (
+    ReadStats,
+    check_file,
+    find_files,
+    is_gzip,
+    read_lines,
+    write_default_corpus,
+)
+from electra.data.packing import ExampleBuilder
+from electra.data.shards import (
+    MANIFEST_FILE,
+    ShardWriter,
+    token_dtype,
+    write_json_atomic,
+    write_manifest,
+)
+from electra.errors import UserError
+from electra.tokenizer import SpecialIds, is_lowercase, load_tokenizer, save_tokenizer
+
+MIN_SEQ_LEN = 8
+SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json)")
+Piece = tuple[str, int, int | None]  # (file, start byte, end byte or None for the rest)
+
+
+def plan_units(files: Sequence[Path], unit_bytes: int) -> list[list[Piece]]:
+    """Cut the corpus into units of about `unit_bytes`: big files split, small ones grouped."""
+    units: list[list[Piece]] = [[]]
+    filled = 0
+    for path in files:
+        size = path.stat().st_size
+        step = size if is_gzip(path) else unit_bytes  # a .gz stream cannot be entered mid-way
+        for start in range(0, max(size, 1), max(step, 1)):
+            end = None if start + step >= size else start + step
+            if units[-1] and filled + (end or size) - start > unit_bytes:
+                units.append([])
+                filled = 0
+            units[-1].append((str(path), start, end))
+            filled += (end or size) - start
+    return units
+
+
+def _vocab_sha256(tokenizer) -> str:
+    by_id = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    return hashlib.sha256("".join(f"{token}\n" for token, _ in by_id).encode("utf-8")).hexdigest()
+
+
+def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
+    """Identity of a unit's work: a finished shard is reused only if nothing it depends on changed."""
+    stamps = [(p, s, e, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p, s, e in pieces]
+    blob = json.dumps([settings, index, stamps], sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# --- One unit, in a worker process --------------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _init_worker(vocab: str, lowercase: bool, done_bytes, done_examples, parallel: bool) -> None:
+    if parallel:  # the pool already uses every core; Rust threads on top would only contend
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    tokenizer = load_tokenizer(vocab, lowercase=lowercase)
+    _worker.update(
+        tokenizer=tokenizer, ids=SpecialIds.of(tokenizer), bytes=done_bytes, examples=done_examples
+    )
+
+
+def _add(counter, amount: int) -> None:
+    with counter.get_lock():
+        counter.value += amount
+
+
+def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
+    """Pack one unit into `shard-NNNNN.bin`, then record it in `shard-NNNNN.json`."""
+    index, pieces, key, out, settings = job
+    tokenizer, ids = _worker["tokenizer"], _worker["ids"]
+    rng = random.Random(f"{settings['seed']}/{index}")
+    builder = ExampleBuilder(settings["seq_len"], ids.cls, ids.sep, ids.pad, rng)
+    shard = Path(out) / f"shard-{index:05d}.bin"
+    sources, tokens = [], 0
+    with ShardWriter(shard, settings["seq_len"], np.dtype(settings["dtype"])) as writer:
+
+        def flush() -> int:
+            nonlocal tokens
+            rows = builder.take()  # (N, seq_len)
+            writer.write(rows)
+            tokens += int((rows != ids.pad).sum())
+            _add(_worker["examples"], len(rows))
+            return len(rows)
+
+        for path, start, end in pieces:
+            stats, examples, reported = ReadStats(), 0, 0
+            for lines in read_lines(Path(path), start, end, stats):
+                encodings = iter(
+                    tokenizer.encode_batch([ln for ln in lines if ln], add_special_tokens=False)
+                )
+                for line in lines:
+                    if line:
+                        builder.add_line(next(encodings).ids)
+                    else:
+                        builder.end_document()
+                examples += flush()
+                if not is_gzip(Path(path)):
+                    _add(_worker["bytes"], stats.text_bytes - reported)
+                    reported = stats.text_bytes
+            builder.end_document()  # a file (or range) boundary ends the document
+            examples += flush()
+            if is_gzip(Path(path)):
+                _add(_worker["bytes"], os.path.getsize(path))
+            sources.append(
+                {
+                    "path": path,
+                    "text_bytes": stats.text_bytes,
+                    "lines": stats.lines,
+                    "invalid_bytes": stats.invalid_bytes,
+                    "examples": examples,
+                }
+            )
+    record = {
+        "key": key,
+        "examples": writer.rows,
+        "tokens": tokens,
+        "dropped_tokens": builder.dropped_tokens,
+        "sources": sources,
+    }
+    write_json_atomic(shard.with_suffix(".json"), record)
+
+
+# --- The whole job ------------------------------------------------------------------------------
+
+
+def _load_record(shard_json: Path, key: str, seq_len: int, itemsize: int) -> dict | None:
+    """A finished unit's record, or None when it is absent, stale or its shard is damaged."""
+    try:
+        record = json.loads(shard_json.read_text(encoding="utf-8"))
+        expected = record["examples"] * seq_len * itemsize
+        if record["key"] == key and shard_json.with_suffix(".bin").stat().st_size == expected:
+            return record
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _run_units(
+    jobs: list, vocab: str, lowercase: bool, workers: int, total: int, initial: int, progress: bool
+) -> None:
+    """Build the units on `workers` processes, with a progress bar of MB/s and examples."""
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    done_bytes, done_examples = context.Value("q", 0), context.Value("q", 0)
+    init_args = (vocab, lowercase, done_bytes, done_examples, workers > 1)
+    bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True, disable=not progress)
+
+    def show(finished: int) -> None:
+        bar.set_description(f"prepare: {finished}/{len(jobs)} shards", refresh=False)
+        bar.set_postfix_str(f"{done_examples.value:,} examples", refresh=False)
+        bar.update(initial + done_bytes.value - bar.n)
+
+    try:
+        if workers == 1:
+            _init_worker(*init_args)
+            for finished, job in enumerate(jobs, 1):
+                _build_unit(job)
+                show(finished)
+            return
+        with context.Pool(workers, _init_worker, init_args) as pool:  # leaving it terminates it
+            results = pool.imap_unordered(_build_unit, jobs)
+            for finished in range(1, len(jobs) + 1):
+                while True:
+                    try:
+                        results.next(timeout=0.5)
+                        break
+                    except mp.TimeoutError:
+                        show(finished - 1)
+                show(finished)
+    finally:
+        bar.close()
+
+
+@dataclass
+class Prepared:
+    manifest: dict
+    seconds: float  # spent building shards in this run
+    built_bytes: int  # text bytes tokenized in this run (the rest came from finished shards)
+    reused_shards: int
+
+
+def prepare(
+    corpus: Sequence[str],
+    vocab: str | Path,
+    out: str | Path,
+    seq_len: int = 128,
+    seed: int = 0,
+    workers: int = 2,
+    unit_mb: float = 8.0,
+    default_corpus: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Prepared:
+    """Tokenize and pack `corpus` (files, directories, globs) into shards under `out`.
+    Re-running after an interruption finishes the job; re-running a finished job does nothing."""
+    if seq_len < MIN_SEQ_LEN:
+        raise UserError(f"--seq-len {seq_len}: expected at least {MIN_SEQ_LEN}")
+    if workers < 1:
+        raise UserError(f"--workers {workers}: expected at least 1")
+    if unit_mb <= 0:
+        raise UserError(f"--shard-mb {unit_mb}: expected a positive size")
+    out = Path(out)
+    tokenizer = load_tokenizer(vocab)
+    settings = {
+        "seq_len": seq_len,
+        "seed": seed,
+        "vocab_sha256": _vocab_sha256(tokenizer),
+        "lowercase": is_lowercase(tokenizer),
+        "dtype": token_dtype(tokenizer.get_vocab_size()).name,
+        "shard_mb": unit_mb,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    files = [write_default_corpus(out)] if default_corpus else find_files(corpus)
+    for path in files:
+        check_file(path)
+    sizes = {str(p): p.stat().st_size for p in files}
+    if not any(sizes.values()):
+        raise UserError(f"the corpus is empty: {len(files)} file(s) of 0 bytes, e.g. {files[0]}")
+
+    manifest_path = out / MANIFEST_FILE
+    if manifest_path.is_file():
+        if not overwrite and _same_job(manifest_path, settings, sizes):
+            return Prepared(json.loads(manifest_path.read_text(encoding="utf-8")), 0.0, 0, 0)
+        if not overwrite:
+            raise UserError(
+                f"{out}: already holds a set prepared from other settings or files; "
+                "pass --overwrite to replace it, or choose another --out"
+            )
+        manifest_path.unlink()
+
+    units = plan_units(files, int(unit_mb * 1e6))
+    for old in out.iterdir():  # left by an interrupted or a different run
+        number = SHARD_NAME.fullmatch(old.name)
+        if old.suffix == ".tmp" or (number and int(number[1]) >= len(units)):
+            old.unlink()
+    keys = [_unit_key(settings, i, pieces) for i, pieces in enumerate(units)]
+    itemsize = np.dtype(settings["dtype"]).itemsize
+
+    def record(i: int) -> dict | None:
+        return _load_record(out / f"shard-{i:05d}.json", keys[i], seq_len, itemsize)
+
+    def text_bytes(pieces: list[Piece]) -> int:
+        return sum((sizes[p] if e is None else e) - s for p, s, e in pieces)
+
+    todo = [i for i in range(len(units)) if overwrite or record(i) is None]
+    jobs = [(i, units[i], keys[i], str(out), settings) for i in todo]
+    built = sum(text_bytes(units[i]) for i in todo)
+    started = time.perf_counter()
+    total = sum(sizes.values())
+    workers = min(workers, len(jobs) or 1)
+    _run_units(jobs, str(vocab), settings["lowercase"], workers, total, total - built, progress)
+    seconds = time.perf_counter() - started
+    records = [record(i) for i in range(len(units))]
+    assert all(records), "a unit finished without its record"
+    manifest = _write_manifest(out, tokenizer, settings, sizes, records)
+    return Prepared(manifest, seconds, built, len(units) - len(todo))
+
+
+def _same_job(manifest_path: Path, settings: dict, sizes: dict[str, int]) -> bool:
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        sources = {s["path"]: s["bytes"] for s in manifest["sources"]}
+    except (ValueError, KeyError, TypeError):
+        return False
+    return sources == sizes and all(manifest.get(k) == v for k, v in settings.items())
+
+
+def _write_manifest(
+    out: Path, tokenizer, settings: dict, sizes: dict[str, int], records: list[dict]
+) -> dict:
+    """Sum the units' records per source file, copy the tokenizer beside the shards, and write
+    the manifest, whose presence marks the set complete."""
+    sources = {
+        path: {
+            "path": path,
+            "bytes": size,
+            "text_bytes": 0,
+            "lines": 0,
+            "invalid_bytes": 0,
+            "examples": 0,
+        }
+        for path, size in sizes.items()
+    }
+    for rec in records:
+        for piece in rec["sources"]:
+            for field in ("text_bytes", "lines", "invalid_bytes", "examples"):
+                sources[piece["path"]][field] += piece[field]
+    num_examples = sum(r["examples"] for r in records)
+    if not num_examples:
+        raise UserError(
+            f"the corpus is empty: no text in {len(sizes)} file(s), e.g. {next(iter(sizes))}"
+        )
+    save_tokenizer(tokenizer, out)
+    ids = SpecialIds.of(tokenizer)
+    return write_manifest(
+        out,
+        settings["seq_len"],
+        np.dtype(settings["dtype"]),
+        tokenizer.get_vocab_size(),
+        [(f"shard-{i:05d}.bin", r["examples"]) for i, r in enumerate(records)],
+        **{k: v for k, v in settings.items() if k not in ("seq_len", "dtype")},
+        special_ids={
+            "pad": ids.pad,
+            "unk": ids.unk,
+            "cls": ids.cls,
+            "sep": ids.sep,
+            "mask": ids.mask,
+        },
+        num_tokens=sum(r["tokens"] for r in records),
+        dropped_tokens=sum(r["dropped_tokens"] for r in records),
+        invalid_bytes=sum(s["invalid_bytes"] for s in sources.values()),
+        sources=list(sources.values()),
+    )
