@@ -9,12 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
 from electra.config import ModelConfig
 from electra.data.shards import ShardWriter, token_dtype, write_manifest
 from electra.tokenizer import SpecialIds, save_tokenizer, train_tokenizer
 
 BOOK = "corpus/gutenberg/pg1661.txt"  # The Adventures of Sherlock Holmes
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and two OpenMP threads on a busy 2-core machine
+    spin-wait each other: 30x slower steps were measured."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny_model(vocab_size: int) -> ModelConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from pretrain_data import one_thread  # noqa: F401 (fixture)
 from scipy import stats
 from sklearn.metrics import log_loss
 from torch.nn import functional as F

@@ -51,6 +51,9 @@ def register(commands) -> None:
         "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument(
+        "--until", type=int, metavar="STEP", help="checkpoint and stop after STEP (resume later)"
+    )
     pretrain_fields = tuple(f.name for f in dataclasses.fields(PretrainConfig))
     _add_fields(
         parser.add_argument_group("pre-training (default: the preset's)"),
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from electra.pretrain.trainer import train  # torch.distributed, tensorboard: only when used
 
     model_config, config = resolve(args)
-    return train(args.data, args.out, model_config, config, resume=args.resume, device=args.device)
+    return train(args.data, args.out, model_config, config, args.resume, args.device, args.until)
 
 
 def run_report(args: argparse.Namespace) -> None:

@@ -286,13 +286,16 @@ def train(
     config: PretrainConfig,
     resume: bool = False,
     device: str | None = None,
+    until: int | None = None,
 ) -> int:
     """Pre-train on the prepared set `data_dir` into `run_dir`. Returns the exit code: 0 when
-    the run finished, 128 + signal number when a signal stopped it after a checkpoint."""
+    the run finished or paused at step `until` (a checkpoint, no export: for jobs with a time
+    limit; the schedule still spans `config.steps`), 128 + signal number when a signal stopped
+    it after a checkpoint."""
     process = _Process(device)
     run_dir = Path(run_dir)
     try:
-        return _train(process, Path(data_dir), run_dir, model_config, config, resume)
+        return _train(process, Path(data_dir), run_dir, model_config, config, resume, until)
     finally:
         process.close()
 
@@ -304,6 +307,7 @@ def _train(
     model_config: ModelConfig,
     config: PretrainConfig,
     resume: bool,
+    until: int | None,
 ) -> int:
     # The data, the tokenizer it was made with, and this process's share of each batch.
     shards = Shards(data_dir)
@@ -478,13 +482,14 @@ def _train(
                 )
                 log.record(step, values)
                 window, window_batches, window_start, window_tokens = {}, 0, now, 0
-            if (config.save_every and step % config.save_every == 0) or stopping:
+            pausing = until is not None and step >= until
+            if (config.save_every and step % config.save_every == 0) or stopping or pausing:
                 save(step)
                 last_saved = step
-            if stopping:
-                signum = signals.received or signal.SIGTERM  # another process got it
+            if stopping or pausing:
                 log.message(f"electra: stopped at step {step}; continue with --resume")
-                return 128 + int(signum)
+                signum = signals.received or signal.SIGTERM  # another process may have got it
+                return 128 + int(signum) if stopping else 0
     finally:
         signals.restore()
         log.close()

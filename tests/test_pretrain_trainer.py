@@ -1,0 +1,231 @@
+"""The pre-training loop: exact resume, 2-process gloo, signals, non-finite losses, the Hugging
+Face export (loaded by `transformers`), the schedule and weight-decay groups, `electra report`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (fixture)
+
+from electra import hf
+from electra.cli import main
+from electra.config import PretrainConfig
+from electra.errors import UserError
+from electra.model import Discriminator, Generator
+from electra.pretrain import checkpoint, trainer
+from electra.pretrain.trainer import lr_at, parameter_groups, train
+from electra.report import draw_curves
+
+LOSSES = ("gen_loss", "disc_loss", "gen_acc", "disc_acc", "replaced_frac", "grad_norm")
+# The tiny test model, as flags (the CLI's --preset tiny is 4 x 128).
+MODEL_FLAGS = (
+    "--preset tiny --embedding-size 32 --hidden-size 32 --num-layers 2 --num-heads 2 "
+    "--intermediate-size 64 --max-position-embeddings 64 --generator-fraction 0.5"
+).split()
+
+
+@pytest.fixture
+def data(shared_data, tmp_path_factory) -> Path:
+    return make_prepared(shared_data, tmp_path_factory.mktemp("prepared"))
+
+
+def config(**overrides) -> PretrainConfig:
+    values = dict(
+        seq_len=32,
+        batch_size=8,
+        steps=6,
+        lr=1e-3,
+        warmup_steps=2,
+        log_every=1,
+        save_every=3,
+        eval_batches=2,
+    )
+    return PretrainConfig(**{**values, **overrides})
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, env=ONE_THREAD, timeout=120)
+
+
+def test_resume_continues_the_same_trajectory(data, tmp_path):
+    model = tiny_model(400)
+    assert train(data, tmp_path / "whole", model, config()) == 0
+    assert train(data, tmp_path / "split", model, config(), until=3) == 0
+    assert not (tmp_path / "split" / "discriminator").exists()  # paused, not finished
+    assert train(data, tmp_path / "split", model, config(), resume=True) == 0
+    whole, split = metrics(tmp_path / "whole"), metrics(tmp_path / "split")
+    assert [r["step"] for r in split] == [1, 2, 3, 4, 5, 6]  # nothing logged twice
+    for a, b in zip(whole, split, strict=True):
+        for name in LOSSES:
+            assert a[name] == pytest.approx(b[name], abs=1e-6), (a["step"], name)
+    state = {
+        k: checkpoint.load(checkpoint.latest(tmp_path / k))["model"] for k in ("whole", "split")
+    }
+    for name, tensor in state["whole"].items():
+        torch.testing.assert_close(tensor, state["split"][name], rtol=0, atol=1e-6)
+    assert [p.name for p in checkpoint.all_checkpoints(tmp_path / "whole")] == [
+        "step-00000003",
+        "step-00000006",
+    ]
+    assert json.loads((tmp_path / "whole" / "pretrain.json").read_text())["pretrain"]["steps"] == 6
+
+
+def test_export_loads_in_transformers_with_the_same_outputs(data, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    model = tiny_model(400)
+    train(data, tmp_path, model, config(steps=2, save_every=0))
+    ids = torch.tensor([[2, 50, 60, 70, 3, 80, 90, 3]])
+    theirs = transformers.ElectraForPreTraining.from_pretrained(tmp_path / "discriminator").eval()
+    ours = hf.load(tmp_path / "discriminator", Discriminator).eval()
+    torch.testing.assert_close(theirs(ids).logits, ours(ids), rtol=1e-4, atol=1e-5)
+    theirs = transformers.ElectraForMaskedLM.from_pretrained(tmp_path / "generator").eval()
+    ours = hf.load(tmp_path / "generator", Generator).eval()
+    assert ours.config.hidden_size == 16  # the generator keeps its own width
+    torch.testing.assert_close(theirs(ids).logits, ours(ids), rtol=1e-4, atol=1e-5)
+    # Both carry the one shared embedding table, and the vocabulary the data was made with.
+    embedding = "electra.embeddings.word_embeddings.weight"
+    disc_state = transformers.ElectraForPreTraining.from_pretrained(
+        tmp_path / "discriminator"
+    ).state_dict()
+    torch.testing.assert_close(theirs.state_dict()[embedding], disc_state[embedding])
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "discriminator")
+    assert tokenizer.vocab_size == 400 and tokenizer.mask_token == "[MASK]"
+    evaluation = json.loads((tmp_path / "eval.json").read_text())
+    assert {"disc_precision", "disc_recall", "replaced_frac"} <= set(evaluation)
+
+
+def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch, capsys):
+    real = trainer.build
+
+    def poisoned(*args):  # a network whose loss is NaN at its 3rd call (the 3rd step)
+        module = real(*args)
+        forward, calls = module.forward, []
+
+        def nan_on_third(**inputs):
+            out = forward(**inputs)
+            calls.append(1)
+            if len(calls) == 3:
+                out.loss = out.loss * float("nan")
+            return out
+
+        module.forward = nan_on_third
+        return module
+
+    monkeypatch.setattr(trainer, "build", poisoned)
+    model = tiny_model(400)
+    assert train(data, tmp_path / "skip", model, config(steps=4, save_every=0, eval_batches=0)) == 0
+    assert "step 3: non-finite loss (nan)" in capsys.readouterr().err
+    logged = metrics(tmp_path / "skip")
+    assert all(torch.isfinite(torch.tensor(r["gen_loss"])) for r in logged if "gen_loss" in r)
+    assert "gen_loss" not in logged[2]  # the skipped step contributes no metrics
+    with pytest.raises(UserError, match="step 3: non-finite loss.*checkpoint at step 2"):
+        train(data, tmp_path / "stop", model, config(steps=4, on_nonfinite="stop"))
+    assert checkpoint.latest(tmp_path / "stop").name == "step-00000002"
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_finishes(data, tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "electra.cli",
+        "pretrain",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+    ]
+    command += [
+        *MODEL_FLAGS,
+        "--steps",
+        "100000",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "1",
+        "--save-every",
+        "0",
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
+    deadline = time.time() + 60
+    while not (run / "metrics.jsonl").is_file() or not metrics(run):
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    saved = checkpoint.latest(run)
+    assert saved is not None and "continue with --resume" in err
+    step = int(saved.name.split("-")[1])
+    assert main([*command[3:8], "--resume", "--steps", str(step + 2), "--eval-batches", "0"]) == 0
+    assert metrics(run)[-1]["step"] == step + 2
+
+
+@pytest.mark.slow
+def test_two_processes_with_gloo(data, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    command = [str(torchrun), "--nproc_per_node", "2", "-m", "electra.cli", "pretrain"]
+    command += ["--data", str(data), "--out", str(tmp_path), *MODEL_FLAGS]
+    command += ["--steps", "4", "--batch-size", "8", "--log-every", "2", "--save-every", "2"]
+    result = run_cli(*command)
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = checkpoint.latest(tmp_path)
+    assert sorted(p.name for p in saved.iterdir()) == ["rng-0.pt", "rng-1.pt", "state.pt"]
+    assert checkpoint.load(saved, rank=1, world_size=2)["world_size"] == 2
+    # The two processes drew different masks: their RNG streams differ.
+    rngs = [torch.load(saved / f"rng-{r}.pt", weights_only=True)["torch"] for r in (0, 1)]
+    assert not torch.equal(*rngs)
+    assert [r["step"] for r in metrics(tmp_path)] == [2, 4]
+    with pytest.raises(UserError, match="written by 2 processes"):
+        checkpoint.load(saved, rank=0, world_size=1)
+
+
+def test_cli_errors_are_one_line(data, tmp_path, capsys):
+    common = ["pretrain", "--data", str(data), *MODEL_FLAGS, "--steps", "1", "--batch-size", "8"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--seq-len", "64"]) == 2
+    assert "examples are 32 tokens long, --seq-len is 64" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "b"), "--grad-accum", "3"]) == 2
+    assert "batch_size 8 is not a multiple of grad_accum 3" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "c"), "--eval-batches", "0"]) == 0
+    assert main([*common, "--out", str(tmp_path / "c")]) == 2
+    assert "holds checkpoints already; pass --resume" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "c"), "--resume", "--hidden-size", "64"]) == 2
+    assert "keeps its model shape" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+
+
+def test_report_draws_the_curves(data, tmp_path):
+    train(data, tmp_path, tiny_model(400), config(steps=3, save_every=0, eval_batches=0))
+    image = __import__("matplotlib.image").image.imread(draw_curves(tmp_path))
+    assert image.shape[0] > 300 and image.shape[1] > 900 and image.std() > 0.01
+
+
+def test_schedule_and_weight_decay_groups():
+    c = PretrainConfig(lr=1.0, steps=100, warmup_steps=10)
+    assert [lr_at(s, c) for s in (0, 4, 9, 50, 99)] == pytest.approx(
+        [0.1, 0.5 * 0.96, 0.91, 0.5, 0.01]
+    )
+    decay, no_decay = parameter_groups(Discriminator(tiny_model(100)), 0.01)
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(
+        p.ndim == 1 for p in no_decay["params"]
+    )
+    names = {id(p): n for n, p in Discriminator(tiny_model(100)).named_parameters()}
+    assert len(no_decay["params"]) == sum(
+        n.endswith(("bias", "norm.weight")) for n in names.values()
+    )
