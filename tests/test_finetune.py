@@ -1,0 +1,243 @@
+"""The shared fine-tuning loop: recipe, layer-wise learning rates, schedule, batching, training."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from electra import hf
+from electra.config import FinetuneConfig, ModelConfig, recipe_size
+from electra.errors import UserError
+from electra.model import Discriminator, SequenceClassifier
+from electra.tasks.finetune import (
+    Task,
+    build_optimizer,
+    collate,
+    finetune,
+    layer_lrs,
+    lr_factor,
+    make_predict,
+)
+
+TINY = dict(
+    vocab_size=40,
+    embedding_size=16,
+    hidden_size=32,
+    num_layers=3,
+    num_heads=2,
+    intermediate_size=64,
+)
+
+
+def test_recipe_follows_the_paper_table():
+    small = FinetuneConfig.recipe("small", "rte")
+    assert (small.learning_rate, small.layerwise_lr_decay, small.epochs) == (3e-4, 0.8, 10)
+    assert (small.batch_size, small.max_seq_length, small.warmup_fraction) == (32, 128, 0.1)
+    assert small.weight_decay == 0.0
+    base = FinetuneConfig.recipe("base", "sst2")
+    assert (base.learning_rate, base.layerwise_lr_decay, base.epochs) == (1e-4, 0.8, 3)
+    large = FinetuneConfig.recipe("large", "stsb")
+    assert (large.learning_rate, large.layerwise_lr_decay, large.epochs) == (5e-5, 0.9, 10)
+    squad = FinetuneConfig.recipe("large", "squad")
+    assert (squad.epochs, squad.max_seq_length) == (2, 512)
+    assert FinetuneConfig.recipe("small", "tagging").max_seq_length == 256
+    # Flags override; flags not given (None) do not.
+    tuned = FinetuneConfig.recipe("small", "rte", epochs=2, learning_rate=None, seed=7)
+    assert (tuned.epochs, tuned.learning_rate, tuned.seed) == (2, 3e-4, 7)
+
+
+def test_recipe_size_follows_the_model_shape():
+    assert recipe_size(ModelConfig.small()) == "small"
+    assert recipe_size(ModelConfig.base()) == "base"
+    assert recipe_size(ModelConfig.large()) == "large"
+    assert recipe_size(ModelConfig.tiny()) == "small"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay 1.5 is not in (0, 1]"),
+        ({"keep": "first"}, "keep 'first' is not 'best' or 'last'"),
+        ({"max_seq_length": 1024}, "max_seq_length 1024 exceeds 512"),
+    ],
+)
+def test_recipe_rejects_bad_values(overrides, message):
+    with pytest.raises(
+        UserError, match="fine-tuning config: .*" + message.replace("(", r"\(").replace(")", r"\)")
+    ):
+        FinetuneConfig.recipe("small", "rte", **overrides)
+
+
+def test_layerwise_learning_rates_follow_the_paper_formula():
+    model = SequenceClassifier(ModelConfig(**TINY), num_labels=2)
+    lr, decay, n = 1e-3, 0.8, 3
+    rates = layer_lrs(model, lr, decay)
+    assert set(rates) == {name for name, _ in model.named_parameters()}
+    for name, rate in rates.items():
+        if name.startswith("electra.encoder.layers."):
+            i = int(name.split(".")[3]) + 1  # encoder layer i of n; embeddings are layer 0
+            expected = lr * decay ** (n - i)
+        elif name.startswith("electra."):
+            expected = lr * decay**n  # embeddings and their projection
+        else:
+            expected = lr  # the head
+        assert rate == pytest.approx(expected), name
+    # The top encoder layer trains at the head's rate (the official code's off-by-one does not).
+    assert rates["electra.encoder.layers.2.ffn.up.weight"] == pytest.approx(lr)
+    assert rates["electra.projection.weight"] == pytest.approx(lr * 0.8**3)
+    assert rates["electra.embeddings.word.weight"] == pytest.approx(lr * 0.8**3)
+
+
+def test_optimizer_groups_cover_every_parameter_once_without_decay_on_norms_and_biases():
+    model = SequenceClassifier(ModelConfig(**TINY), num_labels=2)
+    optimizer = build_optimizer(model, FinetuneConfig(weight_decay=0.01))
+    seen = [id(p) for group in optimizer.param_groups for p in group["params"]]
+    assert sorted(seen) == sorted(id(p) for p in model.parameters())
+    by_id = {id(p): name for name, p in model.named_parameters()}
+    rates = layer_lrs(model, 3e-4, 0.8)
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            assert group["base_lr"] == pytest.approx(rates[by_id[id(p)]])
+            assert group["weight_decay"] == (0.01 if p.ndim >= 2 else 0.0), by_id[id(p)]
+    assert optimizer.defaults["eps"] == 1e-6
+
+
+def test_schedule_warms_up_linearly_then_decays_to_zero():
+    total, warmup = 100, 10
+    factors = [lr_factor(step, total, warmup) for step in range(total)]
+    assert factors[0] == pytest.approx(0.1 * 1.0)
+    assert factors[9] == pytest.approx(1.0 * (1 - 9 / 100))  # the peak ends the warm-up
+    assert all(a < b for a, b in zip(factors[:9], factors[1:10], strict=True))
+    assert all(a > b for a, b in zip(factors[9:-1], factors[10:], strict=True))
+    assert factors[-1] == pytest.approx(1 / 100)
+    assert lr_factor(0, 10, 0) == 1.0
+
+
+def test_collate_pads_each_batch_to_its_longest_member():
+    features = [
+        {"input_ids": [2, 5, 6, 3], "token_type_ids": [0, 0, 0, 0], "labels": [-100, 1, 2, -100],
+         "label": 1, "first": [1, 2], "id": "a"},
+        {"input_ids": [2, 7, 3], "token_type_ids": [0, 0, 1], "labels": [-100, 0, -100],
+         "label": 0, "first": [1], "id": "b"},
+    ]  # fmt: skip
+    batch = collate(features, pad_id=0, sequence_pad={"labels": -100})
+    assert batch["input_ids"].tolist() == [[2, 5, 6, 3], [2, 7, 3, 0]]
+    assert batch["token_type_ids"].tolist() == [[0, 0, 0, 0], [0, 0, 1, 0]]
+    assert batch["labels"].tolist() == [[-100, 1, 2, -100], [-100, 0, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[True] * 4, [True, True, True, False]]
+    assert batch["label"].tolist() == [1, 0]
+    assert set(batch) == {"input_ids", "token_type_ids", "labels", "attention_mask", "label"}
+
+
+def test_predict_returns_each_feature_in_order_as_if_run_alone():
+    torch.manual_seed(0)
+    model = SequenceClassifier(ModelConfig(**TINY), num_labels=3).eval()
+    generator = torch.Generator().manual_seed(1)
+    features = []
+    for length in (9, 3, 12, 5, 3, 7, 10):
+        ids = torch.randint(5, 40, (length,), generator=generator).tolist()
+        features.append({"input_ids": ids, "token_type_ids": [0] * length})
+    outputs = make_predict(model, pad_id=0, batch_size=3, device=torch.device("cpu"))(features)
+    for feature, output in zip(features, outputs, strict=True):
+        alone = model(
+            torch.tensor([feature["input_ids"]]), None, torch.tensor([feature["token_type_ids"]])
+        )
+        torch.testing.assert_close(output, alone[0], atol=1e-5, rtol=1e-5)
+
+
+def _toy_task(train, dev):
+    """Label 1 when the text holds a token from 5 to 8: learnable in a few epochs."""
+
+    def evaluate(predict):
+        predicted = torch.stack(predict(dev)).argmax(-1)
+        gold = torch.tensor([f["label"] for f in dev])
+        return {"accuracy": (predicted == gold).float().mean().item()}, predicted.tolist()
+
+    def write(predictions, out_dir):
+        (out_dir / "predictions.json").write_text(json.dumps(predictions))
+
+    return Task(
+        name="toy",
+        model_class=SequenceClassifier,
+        model_kwargs={"num_labels": 2},
+        train=train,
+        loss=lambda outputs, batch: F.cross_entropy(outputs, batch["label"]),
+        evaluate=evaluate,
+        main_metric="accuracy",
+        write_predictions=write,
+        config_extra={"id2label": {"0": "no", "1": "yes"}, "label2id": {"no": 0, "yes": 1}},
+    )
+
+
+def _toy_features(count, seed):
+    generator = torch.Generator().manual_seed(seed)
+    features = []
+    for _ in range(count):
+        length = int(torch.randint(4, 10, (1,), generator=generator))
+        ids = torch.randint(5, 40, (length,), generator=generator).tolist()
+        features.append(
+            {
+                "input_ids": [2, *ids, 3],
+                "token_type_ids": [0] * (length + 2),
+                "label": int(min(ids) <= 8),
+            }
+        )
+    return features
+
+
+@pytest.mark.slow
+def test_finetune_learns_saves_the_best_epoch_and_loads_in_transformers(tmp_path):
+    from transformers import ElectraForSequenceClassification
+
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 2})), tmp_path / "pre")
+    task = _toy_task(_toy_features(256, seed=1), _toy_features(100, seed=2))
+    config = FinetuneConfig(learning_rate=3e-3, epochs=3, batch_size=8, eval_batch_size=64)
+    results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
+
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    assert results["steps"] == 3 * math.ceil(256 / 8)
+    history = [epoch["accuracy"] for epoch in results["epochs"]]
+    assert results["dev"]["accuracy"] == max(history) >= 0.9
+    assert results["saved_epoch"] == history.index(max(history)) + 1
+    assert results["epochs"][-1]["train_loss"] < results["epochs"][0]["train_loss"]
+
+    # The saved model is the best epoch's: transformers loads it whole and predicts what we wrote.
+    model, info = ElectraForSequenceClassification.from_pretrained(
+        tmp_path / "out" / "model", output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert model.config.id2label == {0: "no", 1: "yes"}
+    predicted = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    dev = _toy_features(100, seed=2)
+    batch = collate(dev, pad_id=0, sequence_pad={})
+    with torch.no_grad():
+        logits = model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"].long(),
+            token_type_ids=batch["token_type_ids"],
+        ).logits
+    assert logits.argmax(-1).tolist() == predicted
+
+
+def test_keep_last_saves_the_final_epoch_and_random_init_ignores_the_weights(tmp_path):
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    task = _toy_task(_toy_features(48, seed=1), _toy_features(16, seed=2))
+    config = FinetuneConfig(epochs=2, batch_size=16, keep="last")
+    results = finetune(
+        task, tmp_path / "pre", config, tmp_path / "out", random_init=True, progress=False
+    )
+    assert results["saved_epoch"] == 2 and results["random_init"] is True
+    assert results["dev"] == {"accuracy": results["epochs"][1]["accuracy"]}
+    pretrained = hf.load(tmp_path / "pre", Discriminator).state_dict()[
+        "electra.embeddings.word.weight"
+    ]
+    finetuned = hf.load(tmp_path / "out" / "model", SequenceClassifier).state_dict()
+    assert not torch.allclose(finetuned["electra.embeddings.word.weight"], pretrained, atol=1e-2)
