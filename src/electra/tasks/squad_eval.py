@@ -87,6 +87,8 @@ def evaluate_v1(data: list[dict[str, Any]], predictions: Mapping[str, str]) -> d
         total += 1
         if qid not in predictions:
             continue
+        if not golds:
+            raise UserError(f"question {qid} has no gold answer; v1.1 scoring needs one (use 2.0)")
         prediction = predictions[qid]
         exact_sum += max(exact(prediction, gold) for gold in golds)
         f1_sum += max(f1_v1(prediction, gold) for gold in golds)
