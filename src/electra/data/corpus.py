@@ -22,10 +22,11 @@ from pathlib import Path
 from electra.errors import UserError
 
 TEXT_SUFFIXES = (".txt", ".txt.gz")
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 256 << 10  # bounds the tokenizer's per-block memory (~100 bytes per text byte)
 MAX_LINE_BYTES = 1 << 20  # one sentence or paragraph; longer means the file is not line-based text
 SNIFF_BYTES = 64 << 10
 MAX_INVALID_FRACTION = 0.01  # of the sniffed bytes; more means another encoding, not a bad byte
+MIN_INVALID_REFUSED = 8  # so a short file with a stray bad byte is read, not refused
 REPLACEMENT = "\ufffd"
 
 
@@ -92,7 +93,7 @@ def check_file(path: Path) -> None:
     # Drop a multi-byte character the sniff may have cut in half before judging the encoding.
     text = head[: len(head) - 3].decode("utf-8", errors="replace") if len(head) > 3 else ""
     invalid = _invalid_bytes(head[: len(head) - 3], text)
-    if invalid > MAX_INVALID_FRACTION * len(head):
+    if invalid > max(MIN_INVALID_REFUSED, MAX_INVALID_FRACTION * len(head)):
         raise UserError(
             f"{path}: not UTF-8 text ({invalid} invalid bytes in the first {len(head)}); "
             "convert it to UTF-8, e.g. with iconv"
@@ -173,11 +174,11 @@ _MIN_DOCSTRING_WORDS = 8
 
 
 def _stdlib_sources(stdlib: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in stdlib.rglob("*.py")
-        if not _SKIPPED_STDLIB_DIRS.intersection(p.relative_to(stdlib).parts)
-    )
+    sources = []
+    for folder, subfolders, names in os.walk(stdlib):
+        subfolders[:] = [d for d in subfolders if d not in _SKIPPED_STDLIB_DIRS]
+        sources += [Path(folder, name) for name in names if name.endswith(".py")]
+    return sorted(sources)
 
 
 def _docstring_lines(docstring: str) -> list[str]:
