@@ -16,6 +16,7 @@ outside the context (except [CLS]) are masked before the softmax, as in the offi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from electra import hf
+from electra.config import from_dict
 from electra.errors import UserError
 from electra.model import QuestionAnswerer, activation
 from electra.tasks.finetune import Predict, Task, write_json
@@ -39,6 +41,7 @@ ANSWERABILITY_HIDDEN = 512  # the official classifier's width, whatever the mode
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
 VERSION_KEY = "squad_version"  # in config.json: which SQuAD the model was fine-tuned for
+SETTINGS_KEY = "squad_settings"  # in config.json: the windows and decoding it was trained with
 _OUTSIDE = -10000.0  # added to logits outside the context: effectively zero probability
 
 
@@ -135,8 +138,20 @@ def save_model(
         tmp.replace(out_dir / ANSWERABILITY_FILE)
 
 
-def load_model(model_dir: str | Path) -> tuple[SquadModel, bool]:
-    """A fine-tuned SQuAD model and whether it answers SQuAD 2.0 (may say "no answer").
+@dataclass
+class Finetuned:
+    """A fine-tuned SQuAD model with what prediction needs to know about its training."""
+
+    model: SquadModel
+    version_2: bool  # may answer "" (no answer)
+    squad: (
+        SquadConfig  # the windowing and decoding it was trained with (recipe defaults if unknown)
+    )
+    max_seq_length: int
+
+
+def load_model(model_dir: str | Path) -> Finetuned:
+    """Load a fine-tuned SQuAD model directory.
 
     A directory without `answerability.safetensors` (e.g. fine-tuned with `transformers`) is 2.0
     when its config.json says so; its null odds then come from the [CLS] span scores.
@@ -147,7 +162,11 @@ def load_model(model_dir: str | Path) -> tuple[SquadModel, bool]:
         raise UserError(
             f"{model_dir}: has no question-answering head (fine-tune it with `electra finetune squad`)"
         )
-    version_2 = str(hf.read_config_json(model_dir).get(VERSION_KEY, "1.1")) == "2.0"
+    raw = hf.read_config_json(model_dir)
+    version_2 = str(raw.get(VERSION_KEY, "1.1")) == "2.0"
+    settings = dict(raw.get(SETTINGS_KEY) or {})
+    max_seq_length = settings.pop("max_seq_length", min(512, qa.config.max_position_embeddings))
+    squad = from_dict(SquadConfig, settings, source=f"{model_dir / hf.CONFIG_FILE} {SETTINGS_KEY}")
     head = None
     if (model_dir / ANSWERABILITY_FILE).is_file():
         config = qa.config
@@ -159,7 +178,7 @@ def load_model(model_dir: str | Path) -> tuple[SquadModel, bool]:
                 f"{model_dir / ANSWERABILITY_FILE}: cannot load ({type(e).__name__}: {e})"
             ) from None
         version_2 = True
-    return SquadModel(qa, head).eval(), version_2
+    return Finetuned(SquadModel(qa, head).eval(), version_2, squad, max_seq_length)
 
 
 # ------------------------------------------------------------------------------- the shared loop
@@ -245,7 +264,10 @@ def squad_task(
         main_metric="f1",
         write_predictions=write_predictions,
         pad_id=SpecialIds.of(tokenizer).pad,
-        config_extra={VERSION_KEY: "2.0" if version_2 else "1.1"},
+        config_extra={
+            VERSION_KEY: "2.0" if version_2 else "1.1",
+            SETTINGS_KEY: {**asdict(config), "max_seq_length": max_seq_length},
+        },
         wrap_model=lambda qa: with_answerability(qa, version_2),
         save_model=save_model,
     )

@@ -1,0 +1,273 @@
+"""SQuAD reading, sliding-window features and n-best decoding, on the shared dev set and edge cases."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from electra.errors import UserError
+from electra.tasks.squad import (
+    Example,
+    SquadConfig,
+    _best_window,
+    _windows,
+    build_features,
+    decode,
+    load_squad,
+    parse_squad,
+)
+from electra.tokenizer import train_tokenizer
+
+
+@functools.cache
+def _dev_and_tokenizer(path: Path):
+    dataset, examples = load_squad(path)
+    return (dataset, examples), train_tokenizer((e.context for e in examples[::5]), vocab_size=1500)
+
+
+@pytest.fixture
+def dev(shared_data):
+    return _dev_and_tokenizer(shared_data / "squad" / "dev-v1.1.json")[0]
+
+
+@pytest.fixture
+def tokenizer(shared_data):
+    return _dev_and_tokenizer(shared_data / "squad" / "dev-v1.1.json")[1]
+
+
+def recovered(example: Example, features, row: int, start: int, end: int) -> str:
+    return example.context[features.offsets[row, start, 0] : features.offsets[row, end, 1]]
+
+
+def test_every_answer_is_recoverable_from_its_windows(dev, tokenizer) -> None:
+    """Short windows and stride: many answers sit at or across window edges."""
+    _, examples = dev
+    examples = examples[:1500]
+    config = SquadConfig(doc_stride=32, max_query_length=32)
+    features = build_features(examples, tokenizer, config, 128, training=True)
+    assert len(features) > 2 * len(examples)  # most contexts need several windows
+    found: dict[int, int] = {}  # example -> its first window holding the answer
+    for row in np.flatnonzero(features.is_impossible == 0):
+        start, end = features.start_positions[row], features.end_positions[row]
+        assert features.token_type_ids[row, start] == 1 and start <= end
+        found.setdefault(int(features.example_index[row]), int(row))
+    assert sorted(found) == list(range(len(examples)))  # no answer lost
+    for e, row in found.items():
+        answer, first = examples[e].answers[0]
+        start, end = features.start_positions[row], features.end_positions[row]
+        text = recovered(examples[e], features, row, start, end)
+        on_token_edges = (
+            first in features.offsets[row, :, 0]
+            and first + len(answer) in features.offsets[row, :, 1]
+        )
+        # Exact unless the answer begins or ends inside a word piece (e.g. "8" of "18"); then
+        # the smallest span of whole tokens around it.
+        assert text == answer if on_token_edges else answer in text, (answer, text)
+    # Windows without their answer point at [CLS].
+    missing = features.is_impossible == 1
+    assert missing.any() and not features.start_positions[missing].any()
+
+
+def test_windows_cover_every_token_and_pick_max_context() -> None:
+    assert _windows(10, 4, 2) == [(0, 4), (2, 4), (4, 4), (6, 4)]
+    assert _windows(10, 4, 6) == [(0, 4), (4, 4), (8, 2)]  # the stride never skips tokens
+    assert _windows(3, 8, 2) == [(0, 3)]
+    assert _windows(0, 8, 2) == [(0, 0)]
+    best = _best_window([(0, 4), (2, 4), (4, 4), (6, 4)], 10)
+    # Token 2 is an edge of window 0 and of window 1 (score 0 + 0.04 each; the first wins);
+    # token 3 has one token on each side only in window 1.
+    assert best.tolist() == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
+
+
+def test_answer_at_window_edges_and_long_contexts(tokenizer) -> None:
+    words = [f"w{i}" for i in range(300)]
+    context = " ".join(words)
+    last = len(context) - len(words[-1])
+    examples = [
+        Example("end", "where ends", context, [(words[-1], last)]),
+        Example("start", "where starts", context, [(words[0], 0)]),
+        Example("across", "spans", context, [(" ".join(words[95:105]), context.index("w95 "))]),
+    ]
+    config = SquadConfig(doc_stride=16, max_query_length=8)
+    features = build_features(examples, tokenizer, config, 48, training=True)
+    for e, example in enumerate(examples):
+        rows = np.flatnonzero((features.example_index == e) & (features.is_impossible == 0))
+        assert len(rows) >= 1
+        for row in rows:
+            text = recovered(
+                example, features, row, features.start_positions[row], features.end_positions[row]
+            )
+            assert text == example.answers[0][0]
+
+
+def test_unicode_and_whitespace_oddities(tokenizer) -> None:
+    context = "Ｔｈｅ  café\u00a0au lait\u200b costs\t\t3 €,\n naïve Zoë's   İstanbul 東京タワー."
+    answers = ["café\u00a0au lait", "3 €", "naïve", "Zoë", "İstanbul", "東京", "タワー"]
+    examples = [
+        Example(str(i), "what?", context, [(a, context.index(a))]) for i, a in enumerate(answers)
+    ]
+    features = build_features(examples, tokenizer, SquadConfig(), 128, training=True)
+    assert len(features) == len(examples)
+    for row, example in enumerate(examples):
+        text = recovered(
+            example, features, row, features.start_positions[row], features.end_positions[row]
+        )
+        assert text == example.answers[0][0]
+
+
+def _squad(qas: list[dict], context: str = "The cat sat on the mat.") -> dict:
+    return {
+        "version": "1.1",
+        "data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("qas", "message"),
+    [
+        (
+            [{"id": "q1", "question": "?", "answers": [{"text": "cat", "answer_start": 3}]}],
+            "question q1: answer_start 3 does not match the answer 'cat' (the context there reads ' ca')",
+        ),
+        ([{"id": "q2", "answers": []}], "question q2: 'question' is missing, expected a str"),
+        (
+            [{"question": "?", "answers": []}],
+            "data[0].paragraphs[0].qas[0]: 'id' is missing",
+        ),
+        ([{"id": "q3", "question": "?", "answers": []}], "question q3: no answers"),
+        (
+            [{"id": "q4", "question": "?", "answers": [{"text": "cat", "answer_start": "4"}]}],
+            "question q4 answer 0: 'answer_start' is a str, expected a int",
+        ),
+        (
+            [{"id": "q5", "question": "?", "is_impossible": "no", "answers": []}],
+            "question q5: 'is_impossible' is 'no'",
+        ),
+    ],
+)
+def test_bad_input_names_the_question(qas, message) -> None:
+    with pytest.raises(UserError, match="^" + re.escape(f"src: {message}")):
+        parse_squad(_squad(qas), "src")
+
+
+def test_bad_files_and_problem_counts(tmp_path) -> None:
+    for text, message in (
+        ("[1, 2]", "expected a JSON object with a 'data' list"),
+        ("{", "not valid JSON"),
+    ):
+        (tmp_path / "bad.json").write_text(text, encoding="utf-8")
+        with pytest.raises(UserError, match=message):
+            load_squad(tmp_path / "bad.json")
+    with pytest.raises(UserError, match="no such file"):
+        load_squad(tmp_path / "absent.json")
+    two_bad = [{"id": f"q{i}", "question": "?", "answers": []} for i in range(2)]
+    with pytest.raises(UserError, match=r"question q0: no answers .*\(and 1 more problems\)"):
+        parse_squad(_squad(two_bad), "src")
+    # Prediction-only files may leave answers out; SQuAD 2.0 questions may be impossible.
+    assert len(parse_squad(_squad(two_bad), "src", need_answers=False)) == 2
+    impossible = [{"id": "q", "question": "?", "answers": [], "is_impossible": True}]
+    assert parse_squad(_squad(impossible), "src")[0].is_impossible
+
+
+def _one_window(tokenizer, context: str, question: str = "which?"):
+    example = Example("q", question, context)
+    features = build_features(
+        [example], tokenizer, SquadConfig(max_query_length=16), 64, training=False
+    )
+    assert len(features) == 1
+    return example, features
+
+
+def _logits(
+    features, start: dict[int, float], end: dict[int, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of one window: -10 everywhere but the positions given."""
+    s = np.full(features.input_ids.shape, -10.0, np.float32)
+    e = np.full(features.input_ids.shape, -10.0, np.float32)
+    for i, v in start.items():
+        s[0, i] = v
+    for i, v in end.items():
+        e[0, i] = v
+    return s, e
+
+
+def test_decode_maps_the_best_valid_span_to_the_original_text(tokenizer) -> None:
+    context = "Denver  Broncos beat the Carolina Panthers 24–10 in Santa Clara."
+    example, features = _one_window(tokenizer, context)
+    offsets = features.offsets[0]
+    first = int(np.flatnonzero(offsets[:, 0] >= 0)[0])  # first context token
+    starts = {a: i for i, a in enumerate(offsets[:, 0].tolist()) if a >= 0}
+    ends = {b: i for i, b in enumerate(offsets[:, 1].tolist()) if b >= 0}
+    denver, santa = starts[0], starts[context.index("Santa")]
+    broncos, clara = ends[context.index(" beat")], ends[context.index(".")]
+    panthers = ends[context.index(" 24")]
+    # Highest start in the question (never valid), best valid span "Denver  Broncos".
+    start, end = _logits(features, {1: 9.0, denver: 5.0, santa: 1.0}, {broncos: 4.0, clara: 3.0})
+    answer = decode([example], features, start, end, None, SquadConfig(), version_2=False)["q"]
+    assert first == denver and answer.text == "Denver  Broncos" and answer.score == 9.0
+    assert answer.null_odds is None
+    # An end before its start, or a span over max_answer_length tokens, is never chosen.
+    start, end = _logits(features, {santa: 5.0, denver: 1.0}, {panthers: 6.0, clara: 0.5})
+    short = SquadConfig(max_answer_length=clara - santa + 1)
+    assert panthers - denver > clara - santa
+    assert decode([example], features, start, end, None, short, False)["q"].text == "Santa Clara"
+
+
+def test_decode_null_odds_for_squad_2(tokenizer) -> None:
+    context = "Paris is the capital of France."
+    example, features = _one_window(tokenizer, context)
+    paris = int(np.flatnonzero(features.offsets[0, :, 0] == 0)[0])
+    paris_end = int(np.flatnonzero(features.offsets[0, :, 1] == len("Paris"))[0])
+    start, end = _logits(features, {0: 3.0, paris: 2.0}, {0: 3.0, paris_end: 2.0})
+    config = SquadConfig()
+    # Without a classifier: best [CLS] score minus best span score (6 - 4 = 2 > 0: no answer).
+    answer = decode([example], features, start, end, None, config, version_2=True)["q"]
+    assert (answer.text, answer.null_odds) == ("", 2.0)
+    lenient = SquadConfig(null_threshold=2.5)
+    assert decode([example], features, start, end, None, lenient, True)["q"].text == "Paris"
+    # With the answerability classifier the odds are its smallest logit over the windows.
+    answer = decode([example], features, start, end, np.array([-1.5]), config, True)["q"]
+    assert (answer.text, answer.null_odds) == ("Paris", -1.5)
+
+
+def test_decode_joins_windows_and_uses_max_context(dev, tokenizer) -> None:
+    _, examples = dev
+    example = max(examples[:300], key=lambda e: len(e.context))
+    config = SquadConfig(doc_stride=16, max_query_length=16)
+    features = build_features([example], tokenizer, config, 64, training=False)
+    assert len(features) >= 3
+    # Every context token is the max-context token of exactly one window.
+    per_char = {}
+    for row in range(len(features)):
+        for (a, b), best in zip(features.offsets[row], features.max_context[row], strict=True):
+            if a >= 0 and best:
+                assert (a, b) not in per_char
+                per_char[(a, b)] = row
+    assert len(per_char) == len(tokenizer.encode(example.context, add_special_tokens=False).ids)
+    # Put the best span in the last window: decoding must find it there.
+    row = len(features) - 1
+    position = int(np.flatnonzero(features.max_context[row])[-1])
+    start = np.zeros(features.input_ids.shape, np.float32)
+    end = np.zeros_like(start)
+    start[row, position] = end[row, position] = 10.0
+    answer = decode([example], features, start, end, None, config, False)[example.qid]
+    a, b = features.offsets[row, position]
+    assert answer.text == example.context[a:b]
+
+
+def test_v2_data_reads(shared_data, tmp_path) -> None:
+    raw = json.loads((shared_data / "squad" / "dev-v1.1.json").read_text(encoding="utf-8"))
+    data = copy.deepcopy(raw["data"][:1])
+    qa = data[0]["paragraphs"][0]["qas"][0]
+    qa.update(is_impossible=True, plausible_answers=qa["answers"], answers=[])
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": data}), encoding="utf-8")
+    _, examples = load_squad(path)
+    assert examples[0].is_impossible and not examples[0].answers
+    assert not examples[1].is_impossible
