@@ -177,11 +177,12 @@ def run_glue(args: argparse.Namespace) -> None:
         return _run_custom(args)
     if not args.task or args.data_dir is None:
         raise UserError("give --task and --data-dir for GLUE, or --train/--dev for your own data")
-    tokenizer = load_tokenizer(args.model)
     if args.task.lower() != "all":
         spec = glue.glue_spec(args.task)
-        _run_glue_task(spec, glue.task_dir(args.data_dir, spec), args, args.out, tokenizer)
+        directory = glue.task_dir(args.data_dir, spec)
+        _run_glue_task(spec, directory, args, args.out, load_tokenizer(args.model))
         return
+    tokenizer = load_tokenizer(args.model)
     dev = {}
     for spec in glue.GLUE.values():
         if not (args.data_dir / spec.folder).is_dir():

@@ -321,9 +321,9 @@ def decode(spec: Spec, outputs: Sequence[torch.Tensor]) -> np.ndarray:
 
 
 def prediction_strings(spec: Spec, predicted: np.ndarray) -> list[str]:
-    """GLUE's label strings, or the STS-B score with three decimals."""
+    """GLUE's label strings, or the STS-B score (9 digits: float32 exactly)."""
     if spec.regression:
-        return [f"{p:.3f}" for p in predicted]
+        return [f"{p:.9g}" for p in predicted]
     return [spec.labels[p] for p in predicted]
 
 
