@@ -1,0 +1,216 @@
+"""Sequence tagging: CoNLL reading, first-sub-word labels, conlleval span F1, an end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from finetune_models import tiny_checkpoint
+
+from electra.cli import main
+from electra.errors import UserError
+from electra.tasks import tagging
+from electra.tokenizer import load_tokenizer
+
+
+def conlleval_chunks(tags: list[str]) -> set[tuple[int, int, str]]:
+    """(start, end, type) chunks by conlleval's rules for IOB tags: a chunk starts at B-X, or at
+    I-X after O or after another type; it continues over I-X of the same type."""
+    chunks, start, kind = set(), None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, tag_type = tag.partition("-")
+        continues = prefix == "I" and kind == tag_type and start is not None
+        if start is not None and not continues:
+            chunks.add((start, i, kind))
+            start, kind = None, None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, kind = i, tag_type
+    return chunks
+
+
+def conlleval(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
+    correct = found = expected = tokens = right = 0
+    offset = 0
+    for g, p in zip(gold, predicted, strict=True):
+        gold_chunks = {(s + offset, e + offset, k) for s, e, k in conlleval_chunks(g)}
+        predicted_chunks = {(s + offset, e + offset, k) for s, e, k in conlleval_chunks(p)}
+        correct += len(gold_chunks & predicted_chunks)
+        found += len(predicted_chunks)
+        expected += len(gold_chunks)
+        tokens += len(g)
+        right += sum(a == b for a, b in zip(g, p, strict=True))
+        offset += len(g)
+    precision = correct / found if found else 0.0
+    recall = correct / expected if expected else 0.0
+    return {
+        "f1": 2 * precision * recall / (precision + recall) if correct else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "accuracy": right / tokens,
+    }
+
+
+def test_reads_shared_conll2000_with_either_tag_column(shared_data):
+    train = tagging.read_conll(shared_data / "conll2000" / "train.txt")
+    test = tagging.read_conll(shared_data / "conll2000" / "test.txt")
+    assert (len(train), sum(len(s.words) for s in train)) == (8936, 211727)
+    assert (len(test), sum(len(s.words) for s in test)) == (2012, 47377)
+    assert train[0].words[:3] == ("Confidence", "in", "the")
+    assert train[0].tags[:3] == ("B-NP", "B-PP", "B-NP") and train[0].line == 1
+    pos = tagging.read_conll(shared_data / "conll2000" / "train.txt", tag_column=1)
+    assert [s.words for s in pos] == [s.words for s in train]
+    assert pos[0].tags[:3] == ("NN", "IN", "DT")
+    # The tag set comes from every file scored: CoNLL-2000's test set has an I-LST train lacks.
+    labels = tagging.label_set([(Path("train"), train), (Path("test"), test)])
+    assert "I-LST" in labels and len(labels) == 23
+
+
+def test_conll2003_layout_docstart_and_tag_column(tmp_path):
+    path = tmp_path / "eng.train"
+    path.write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n",
+        encoding="utf-8",
+    )
+    sentences = tagging.read_conll(path)
+    assert [(s.words, s.tags, s.line) for s in sentences] == [
+        (("EU", "rejects"), ("B-ORG", "O"), 3),
+        (("Peter",), ("B-PER",), 6),
+    ]
+    assert tagging.read_conll(path, tag_column=2)[0].tags == ("B-NP", "B-VP")
+
+
+def test_labels_sit_on_each_words_first_sub_word(shared_data):
+    tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
+    sentence = tagging.Sentence(("Confidence", "in", "U.S.", "\x00", "pounds"), ("B-NP", "B-PP", "B-NP", "I-NP", "I-NP"), 1)  # fmt: skip
+    labels = ("B-NP", "B-PP", "I-NP")
+    (feature,) = tagging.encode(tokenizer, [sentence], labels, max_seq_length=32)
+    tokens = [tokenizer.id_to_token(i) for i in feature["input_ids"]]
+    assert tokens == ["[CLS]", "confidence", "in", "u", ".", "s", ".", "pounds", "[SEP]"]
+    assert feature["labels"] == [-100, 0, 1, 0, -100, -100, -100, 2, -100]
+    assert feature["first"] == [1, 2, 3, -1, 7]  # the control character tokenizes to nothing
+    # Cut off by the length limit: the last word has no position, and is predicted O.
+    (short,) = tagging.encode(tokenizer, [sentence], labels, max_seq_length=6)
+    assert short["first"] == [1, 2, 3, -1, -1]
+    logits = torch.zeros(6, 3)
+    logits[:, 2] = 1.0
+    assert tagging.decode([short], [logits], labels) == [["I-NP", "I-NP", "I-NP", "O", "O"]]
+
+
+def _corrupt(tags: list[list[str]], seed: int) -> list[list[str]]:
+    """Predictions with typical tagger mistakes: wrong types, I- starting chunks, splits."""
+    rng = random.Random(seed)
+    kinds = ["NP", "VP", "PP", "ADJP"]
+    out = []
+    for sentence in tags:
+        new = list(sentence)
+        for i in range(len(new)):
+            roll = rng.random()
+            if roll < 0.05:
+                new[i] = "O"
+            elif roll < 0.10:
+                new[i] = "I-" + rng.choice(kinds)
+            elif roll < 0.15:
+                new[i] = "B-" + rng.choice(kinds)
+        out.append(new)
+    return out
+
+
+def test_span_f1_matches_a_conlleval_reimplementation(shared_data):
+    gold = [list(s.tags) for s in tagging.read_conll(shared_data / "conll2000" / "test.txt")[:600]]
+    for seed in (0, 1):
+        predicted = _corrupt(gold, seed)
+        ours = tagging.score(gold, predicted)
+        reference = conlleval(gold, predicted)
+        assert ours == pytest.approx(reference, abs=1e-12)
+        assert 0.5 < ours["f1"] < 0.95
+    assert tagging.score(gold, gold)["f1"] == 1.0
+    # conlleval's rule that matters most: an I- after O starts a chunk.
+    assert tagging.score([["B-NP", "I-NP", "O"]], [["I-NP", "I-NP", "O"]])["f1"] == 1.0
+    assert tagging.score([["B-NP", "B-NP"]], [["B-NP", "I-NP"]])["f1"] == 0.0
+
+
+def _write_slice(source: Path, target: Path, sentences: int) -> None:
+    blocks = source.read_text(encoding="utf-8").split("\n\n")[:sentences]
+    target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_finetune_tagging_end_to_end(tmp_path, shared_data, capsys):
+    from transformers import ElectraForTokenClassification
+
+    data = tmp_path / "chunking"
+    data.mkdir()
+    _write_slice(shared_data / "conll2000" / "train.txt", data / "train.txt", 64)
+    _write_slice(shared_data / "conll2000" / "test.txt", data / "test.txt", 40)
+    tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
+    tiny_checkpoint(tmp_path / "pre", tokenizer)
+    argv = ["finetune", "tagging", "--data-dir", str(data), "--model", str(tmp_path / "pre"),
+            "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "8", "--lr", "1e-2", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert "scoring on" in capsys.readouterr().out
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["config"]["max_seq_length"] == 256 and results["train_examples"] == 64
+
+    # dev_predictions.txt is conlleval's input; the reported scores are conlleval's on it.
+    blocks = (tmp_path / "run" / "dev_predictions.txt").read_text().strip("\n").split("\n\n")
+    rows = [[line.split(" ") for line in block.split("\n")] for block in blocks]
+    gold_sentences = tagging.read_conll(data / "test.txt")
+    assert [[r[0] for r in sentence] for sentence in rows] == [
+        list(s.words) for s in gold_sentences
+    ]
+    gold = [[r[1] for r in sentence] for sentence in rows]
+    predicted = [[r[2] for r in sentence] for sentence in rows]
+    assert results["dev"] == pytest.approx(conlleval(gold, predicted), abs=1e-12)
+    assert results["dev"]["f1"] > 0.2  # it learned: predicting the commonest tag scores 0
+
+    model, info = ElectraForTokenClassification.from_pretrained(
+        tmp_path / "run" / "model", output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert "B-NP" in model.config.label2id and model.config.num_labels == len(model.config.id2label)
+
+
+@pytest.mark.parametrize(
+    "content, tag_column, message",
+    [
+        ("a DT B-NP\nb NN\n", -1, r"x\.txt:2: 2 columns, but earlier lines have 3"),
+        (
+            "a DT B-NP\n",
+            3,
+            r"x\.txt:1: --tag-column 3 is not a tag column of a line with 3 columns",
+        ),
+        ("a DT B-NP\n", 0, r"x\.txt:1: --tag-column 0 is not a tag column"),
+        ("\n\n", -1, r"x\.txt: no sentences"),
+    ],
+)
+def test_bad_conll_files_name_the_file_and_line(tmp_path, content, tag_column, message):
+    (tmp_path / "x.txt").write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match=message):
+        tagging.read_conll(tmp_path / "x.txt", tag_column)
+
+
+def test_tags_outside_the_given_label_set_name_the_line(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_text("a DT B-NP\n\nb NN B-NP\nc VB B-VP\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"x\.txt:4: tag 'B-VP' is not one of B-NP, O"):
+        tagging.label_set([(path, tagging.read_conll(path))], ["B-NP", "O"])
+
+
+def test_cli_without_files_is_one_line(tmp_path, capsys):
+    code = main(
+        [
+            "finetune",
+            "tagging",
+            "--data-dir",
+            str(tmp_path),
+            "--model",
+            str(tmp_path),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no training file (looked for train.txt" in err
