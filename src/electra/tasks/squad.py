@@ -81,12 +81,17 @@ def _typed(obj: dict, key: str, kind: type, where: str, problems: list[str]) -> 
     return value
 
 
+def _is_object(value: Any, where: str, keys: str, problems: list[str]) -> bool:
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected an object with {keys}")
+    return isinstance(value, dict)
+
+
 def _read_answers(qa: dict, qid: str, context: str, problems: list[str]) -> list[tuple[str, int]]:
     answers = []
     for k, answer in enumerate(qa.get("answers") or []):
         where = f"question {qid} answer {k}"
-        if not isinstance(answer, dict):
-            problems.append(f"{where}: expected an object with 'text' and 'answer_start'")
+        if not _is_object(answer, where, "'text' and 'answer_start'", problems):
             continue
         text = _typed(answer, "text", str, where, problems)
         start = _typed(answer, "answer_start", int, where, problems)
@@ -114,22 +119,17 @@ def parse_squad(dataset: Any, source: str, need_answers: bool = True) -> list[Ex
         raise UserError(f"{source}: expected a JSON object with a 'data' list (the SQuAD format)")
     examples, problems = [], []
     for a, article in enumerate(data):
-        if not isinstance(article, dict):
-            problems.append(f"data[{a}]: expected an object with 'paragraphs'")
+        if not _is_object(article, f"data[{a}]", "'paragraphs'", problems):
             continue
         paragraphs = _typed(article, "paragraphs", list, f"data[{a}]", problems)
         for p, paragraph in enumerate(paragraphs or []):
             where = f"data[{a}].paragraphs[{p}]"
-            if not isinstance(paragraph, dict):
-                problems.append(f"{where}: expected an object with 'context' and 'qas'")
+            if not _is_object(paragraph, where, "'context' and 'qas'", problems):
                 continue
             context = _typed(paragraph, "context", str, where, problems)
             qas = _typed(paragraph, "qas", list, where, problems)
             for q, qa in enumerate(qas or []):
-                if not isinstance(qa, dict):
-                    problems.append(
-                        f"{where}.qas[{q}]: expected an object with 'id' and 'question'"
-                    )
+                if not _is_object(qa, f"{where}.qas[{q}]", "'id' and 'question'", problems):
                     continue
                 qid = _typed(qa, "id", str, f"{where}.qas[{q}]", problems)
                 if qid is None:
