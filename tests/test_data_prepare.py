@@ -215,6 +215,12 @@ def test_bad_flags(vocab, books, tmp_path, capsys):
         "4",
     )
     assert code == 2 and "--seq-len 4: expected at least 8" in err
+    twice = tmp_path / "twice.txt"
+    twice.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nthe\ncat\n")
+    code, _, err = cli(
+        capsys, "prepare", "--corpus", *books, "--vocab", str(twice), "--out", str(tmp_path / "o")
+    )
+    assert code == 2 and f"{twice}: the vocabulary lists a token twice" in err
 
 
 def test_invalid_bytes_are_replaced_and_counted(vocab, tmp_path, capsys):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from electra.data.corpus import (
@@ -41,7 +42,13 @@ from electra.data.shards import (
     write_manifest,
 )
 from electra.errors import UserError
-from electra.tokenizer import SpecialIds, is_lowercase, load_tokenizer, save_tokenizer
+from electra.tokenizer import (
+    VOCAB_FILE,
+    SpecialIds,
+    is_lowercase,
+    load_tokenizer,
+    save_tokenizer,
+)
 
 MIN_SEQ_LEN = 8
 SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json)")
@@ -65,9 +72,13 @@ def plan_units(files: Sequence[Path], unit_bytes: int) -> list[list[Piece]]:
     return units
 
 
-def _vocab_sha256(tokenizer) -> str:
-    by_id = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
-    return hashlib.sha256("".join(f"{token}\n" for token, _ in by_id).encode("utf-8")).hexdigest()
+def _copy_tokenizer(vocab: str | Path, out: Path) -> Tokenizer:
+    """Save the tokenizer beside the shards: training and the workers read it from there."""
+    tokenizer = load_tokenizer(vocab)
+    save_tokenizer(tokenizer, out)
+    if load_tokenizer(out).get_vocab() != tokenizer.get_vocab():
+        raise UserError(f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous")
+    return tokenizer
 
 
 def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
@@ -82,10 +93,10 @@ def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
 _worker: dict = {}
 
 
-def _init_worker(vocab: str, lowercase: bool, done_bytes, done_examples, parallel: bool) -> None:
+def _init_worker(out: str, done_bytes, done_examples, parallel: bool) -> None:
     if parallel:  # the pool already uses every core; Rust threads on top would only contend
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    tokenizer = load_tokenizer(vocab, lowercase=lowercase)
+    tokenizer = load_tokenizer(out)
     _worker.update(
         tokenizer=tokenizer, ids=SpecialIds.of(tokenizer), bytes=done_bytes, examples=done_examples
     )
@@ -168,12 +179,12 @@ def _load_record(shard_json: Path, key: str, seq_len: int, itemsize: int) -> dic
 
 
 def _run_units(
-    jobs: list, vocab: str, lowercase: bool, workers: int, total: int, initial: int, progress: bool
+    jobs: list, out: Path, workers: int, total: int, initial: int, progress: bool
 ) -> None:
     """Build the units on `workers` processes, with a progress bar of MB/s and examples."""
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     done_bytes, done_examples = context.Value("q", 0), context.Value("q", 0)
-    init_args = (vocab, lowercase, done_bytes, done_examples, workers > 1)
+    init_args = (str(out), done_bytes, done_examples, workers > 1)
     bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True, disable=not progress)
 
     def show(finished: int) -> None:
@@ -231,16 +242,16 @@ def prepare(
     if unit_mb <= 0:
         raise UserError(f"--shard-mb {unit_mb}: expected a positive size")
     out = Path(out)
-    tokenizer = load_tokenizer(vocab)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = _copy_tokenizer(vocab, out)
     settings = {
         "seq_len": seq_len,
         "seed": seed,
-        "vocab_sha256": _vocab_sha256(tokenizer),
+        "vocab_sha256": hashlib.sha256((out / VOCAB_FILE).read_bytes()).hexdigest(),
         "lowercase": is_lowercase(tokenizer),
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": unit_mb,
     }
-    out.mkdir(parents=True, exist_ok=True)
     files = [write_default_corpus(out)] if default_corpus else find_files(corpus)
     for path in files:
         check_file(path)
@@ -279,7 +290,7 @@ def prepare(
     started = time.perf_counter()
     total = sum(sizes.values())
     workers = min(workers, len(jobs) or 1)
-    _run_units(jobs, str(vocab), settings["lowercase"], workers, total, total - built, progress)
+    _run_units(jobs, out, workers, total, total - built, progress)
     seconds = time.perf_counter() - started
     records = [record(i) for i in range(len(units))]
     assert all(records), "a unit finished without its record"
@@ -299,8 +310,8 @@ def _same_job(manifest_path: Path, settings: dict, sizes: dict[str, int]) -> boo
 def _write_manifest(
     out: Path, tokenizer, settings: dict, sizes: dict[str, int], records: list[dict]
 ) -> dict:
-    """Sum the units' records per source file, copy the tokenizer beside the shards, and write
-    the manifest, whose presence marks the set complete."""
+    """Sum the units' records per source file and write the manifest, whose presence marks the
+    set complete."""
     sources = {
         path: {
             "path": path,
@@ -321,7 +332,6 @@ def _write_manifest(
         raise UserError(
             f"the corpus is empty: no text in {len(sizes)} file(s), e.g. {next(iter(sizes))}"
         )
-    save_tokenizer(tokenizer, out)
     ids = SpecialIds.of(tokenizer)
     return write_manifest(
         out,
