@@ -52,6 +52,12 @@ def register(commands) -> None:
         help="MB of text per shard, the unit of parallel work and of resuming (default 8)",
     )
     prepare.add_argument(
+        "--no-blanks-separate-docs",
+        dest="blanks_separate_docs",
+        action="store_false",
+        help="blank lines do not end a document; each file is one document (e.g. books)",
+    )
+    prepare.add_argument(
         "--overwrite", action="store_true", help="replace a set already prepared in --out"
     )
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -81,6 +87,7 @@ def run_prepare(args: argparse.Namespace) -> None:
         seed=args.seed,
         workers=args.workers,
         unit_mb=args.shard_mb,
+        blanks_separate_docs=args.blanks_separate_docs,
         default_corpus=args.default_corpus,
         overwrite=args.overwrite,
         progress=not args.quiet,

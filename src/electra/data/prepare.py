@@ -134,7 +134,7 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
                 for line in lines:
                     if line:
                         builder.add_line(next(encodings).ids)
-                    else:
+                    elif settings["blanks_separate_docs"]:
                         builder.end_document()
                 examples += flush()
                 if not is_gzip(Path(path)):
@@ -229,12 +229,16 @@ def prepare(
     seed: int = 0,
     workers: int = 2,
     unit_mb: float = 8.0,
+    blanks_separate_docs: bool = True,
     default_corpus: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Prepared:
     """Tokenize and pack `corpus` (files, directories, globs) into shards under `out`.
-    Re-running after an interruption finishes the job; re-running a finished job does nothing."""
+    Re-running after an interruption finishes the job; re-running a finished job does nothing.
+    With `blanks_separate_docs=False` (the official builder's option) blank lines are skipped and
+    a document ends only with its file, for text such as books whose paragraphs are separated by
+    blank lines."""
     if seq_len < MIN_SEQ_LEN:
         raise UserError(f"--seq-len {seq_len}: expected at least {MIN_SEQ_LEN}")
     if workers < 1:
@@ -251,6 +255,7 @@ def prepare(
         "lowercase": is_lowercase(tokenizer),
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": unit_mb,
+        "blanks_separate_docs": blanks_separate_docs,
     }
     files = [write_default_corpus(out)] if default_corpus else find_files(corpus)
     for path in files:
