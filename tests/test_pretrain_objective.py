@@ -16,7 +16,7 @@ from electra.pretrain.objective import (
     MaskedLanguageModel,
     ReplacedTokenDetection,
     choose_positions,
-    gumbel_sample,
+    sample,
 )
 from electra.tokenizer import SpecialIds
 
@@ -142,15 +142,17 @@ def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
     assert out.gen_acc.item() == 1.0
 
 
-def test_gumbel_samples_follow_the_softmax():
+def test_samples_follow_the_softmax():
     torch.manual_seed(0)
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0, 0.5])
     for temperature in (1.0, 2.0):
-        samples = gumbel_sample(logits.expand(40_000, -1), temperature)
+        samples = sample(logits.expand(40_000, -1), temperature)
         observed = np.bincount(samples.numpy(), minlength=5)
         expected = torch.softmax(logits / temperature, -1).double().numpy()
         expected = expected / expected.sum() * 40_000
         assert stats.chisquare(observed, expected).pvalue > 1e-3
+    impossible = torch.tensor([0.0, -torch.inf, 0.0, -torch.inf])
+    assert set(sample(impossible.expand(10_000, -1), 1.0).tolist()) == {0, 2}
 
 
 def test_one_shared_embedding_module_and_tied_projection():

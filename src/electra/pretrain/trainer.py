@@ -60,6 +60,19 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     ]
 
 
+def make_optimizer(
+    module: nn.Module, config: PretrainConfig, device: torch.device
+) -> torch.optim.AdamW:
+    """AdamW with the official betas and epsilon, as one fused kernel where PyTorch has one."""
+    return torch.optim.AdamW(
+        parameter_groups(module, config.weight_decay),
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+        fused=device.type in ("cpu", "cuda"),
+    )
+
+
 def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
     path = Path(run_dir) / CONFIG_FILE
     try:
@@ -346,13 +359,7 @@ def _train(
 
     torch.manual_seed(config.seed)  # the same initial weights in every process
     module = build(model_config, config, special).to(process.device)
-    optimizer = torch.optim.AdamW(
-        parameter_groups(module, config.weight_decay),
-        lr=config.lr,
-        betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_eps,
-        fused=process.device.type == "cuda",
-    )
+    optimizer = make_optimizer(module, config, process.device)
     scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
     torch.manual_seed(config.seed + process.rank)  # each process its own masks and dropout
     step, tokens_seen = 0, 0

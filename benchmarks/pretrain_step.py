@@ -1,0 +1,240 @@
+"""Time one full ELECTRA pre-training step, this package against `transformers`, side by side.
+
+A step is: choose masked positions -> generator -> sampling -> discriminator -> both
+losses -> backward -> gradient clipping -> AdamW update. The `transformers` side builds the same
+model and objective from `ElectraForMaskedLM` + `ElectraForPreTraining` (same config, shared
+embeddings, tied generator projection, the same masking function, SDPA attention), used the
+way their API offers: the generator returns logits at every position and computes its loss
+through `labels`. Both run the same batch at the same precision (fp32 with fp32, bf16 autocast
+with bf16 autocast).
+
+Each (implementation, precision) pair runs in its own child process, so its peak memory is its
+own: the peak resident-set growth over the process's state before the model was built on CPU,
+`torch.cuda.max_memory_allocated` on GPU.
+
+    python benchmarks/pretrain_step.py --preset small --batch-size 32 --seq-len 128
+    python benchmarks/pretrain_step.py --preset base --device cuda --precision bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+
+from electra.config import ModelConfig, PretrainConfig
+from electra.pretrain.objective import ReplacedTokenDetection, choose_positions, sample
+from electra.pretrain.trainer import make_optimizer
+from electra.tokenizer import SpecialIds
+
+SPECIAL = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)  # BERT uncased ids
+IMPLEMENTATIONS = ("electra", "transformers")
+
+
+class TransformersRTD(nn.Module):
+    """The same objective on `transformers`' classes, as their API is meant to be used."""
+
+    def __init__(self, model_config: ModelConfig, config: PretrainConfig) -> None:
+        import transformers
+
+        from electra import hf
+
+        super().__init__()
+        self.config = config
+        gen_config = transformers.ElectraConfig(**hf.config_to_hf(model_config.generator()))
+        disc_config = transformers.ElectraConfig(**hf.config_to_hf(model_config))
+        self.generator = transformers.ElectraForMaskedLM(gen_config)
+        self.discriminator = transformers.ElectraForPreTraining(disc_config)
+        self.discriminator.electra.embeddings = self.generator.electra.embeddings  # shared
+        assert (
+            self.generator.generator_lm_head.weight
+            is self.generator.electra.embeddings.word_embeddings.weight
+        )
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        c = self.config
+        masked = choose_positions(
+            input_ids, attention_mask, SPECIAL, c.mask_prob, c.max_predictions
+        )
+        show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
+        shown = torch.where(show_mask & masked.weights, SPECIAL.mask, masked.original)
+        gen_input = input_ids.scatter(1, masked.positions, shown)
+        labels = torch.full_like(input_ids, -100).scatter(
+            1, masked.positions, masked.original.masked_fill(~masked.weights, -100)
+        )
+        gen = self.generator(
+            input_ids=gen_input,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            labels=labels,
+        )
+        with torch.no_grad():
+            at = masked.positions.unsqueeze(-1).expand(-1, -1, gen.logits.shape[-1])
+            sampled = sample(gen.logits.detach().gather(1, at), c.temperature)
+        disc_input = input_ids.scatter(
+            1, masked.positions, torch.where(masked.weights, sampled, masked.original)
+        )
+        disc = self.discriminator(
+            input_ids=disc_input,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            labels=(disc_input != input_ids).long(),
+        )
+        return c.gen_weight * gen.loss + c.disc_weight * disc.loss
+
+
+def make_batch(
+    batch_size: int, seq_len: int, vocab_size: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Packed `[CLS] A [SEP] B [SEP]` rows of ordinary token ids: no padding, as pre-training."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(SPECIAL.mask + 1, vocab_size, (batch_size, seq_len), generator=g)
+    ids[:, 0], ids[:, seq_len // 2], ids[:, -1] = SPECIAL.cls, SPECIAL.sep, SPECIAL.sep
+    types = torch.zeros_like(ids)
+    types[:, seq_len // 2 + 1 :] = 1
+    batch = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids, dtype=torch.bool),
+        "token_type_ids": types,
+    }
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def train_flops_per_token(config: ModelConfig, seq_len: int, predictions: int) -> float:
+    """Matrix-multiply FLOPs of one training token (3x forward), the useful work only: the
+    generator's vocabulary projection counted at the masked positions."""
+
+    def encoder(c: ModelConfig) -> float:
+        per_layer = 2 * (4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)
+        attention = 2 * 2 * seq_len * c.hidden_size
+        projection = (
+            2 * c.embedding_size * c.hidden_size if c.embedding_size != c.hidden_size else 0
+        )
+        return c.num_layers * (per_layer + attention) + projection
+
+    gen = config.generator()
+    gen_head = 2 * gen.hidden_size * gen.embedding_size + 2 * gen.embedding_size * gen.vocab_size
+    disc_head = 2 * config.hidden_size**2 + 2 * config.hidden_size
+    forward = encoder(config) + disc_head + encoder(gen) + gen_head * predictions / seq_len
+    return 3 * forward
+
+
+def child(args: argparse.Namespace) -> dict:
+    """Build one implementation, run warm-up and timed steps, report speed and peak memory."""
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    model_config = ModelConfig.preset(args.preset)
+    config = PretrainConfig.preset(args.preset, seq_len=args.seq_len, batch_size=args.batch_size)
+    batch = make_batch(args.batch_size, args.seq_len, model_config.vocab_size, device)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if args.impl == "electra":
+        model = ReplacedTokenDetection(model_config, config, SPECIAL)
+    else:
+        model = TransformersRTD(model_config, config)
+    model.to(device).train()
+    optimizer = make_optimizer(model, config, device)  # the trainer's, for both
+    precision = args.precision[0]
+    dtype = {"bf16": torch.bfloat16, "fp32": None}[precision]
+    network = torch.compile(model) if args.compile else model
+
+    def step() -> float:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = network(**batch)
+        loss = out if isinstance(out, torch.Tensor) else out.loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.item()  # waits for the device
+
+    for _ in range(args.warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    if device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
+    tokens_per_s = args.batch_size * args.seq_len / seconds
+    flops = train_flops_per_token(model_config, args.seq_len, config.max_predictions) * tokens_per_s
+    return {
+        "impl": args.impl,
+        "precision": precision,
+        "step_s": seconds,
+        "tokens_per_s": tokens_per_s,
+        "peak_mb": peak_mb,
+        "model_tflops": flops / 1e12,
+        "mfu": flops / (args.peak_tflops * 1e12) if args.peak_tflops else None,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument(
+        "--precision", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"]
+    )
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="torch.compile both models")
+    parser.add_argument(
+        "--peak-tflops", type=float, help="the device's peak, for MFU (H200 bf16 dense: 989)"
+    )
+    parser.add_argument("--impl", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)  # child process
+    args = parser.parse_args()
+    if args.impl:
+        print(json.dumps(child(args)))
+        return
+    print(
+        f"preset {args.preset}, batch {args.batch_size} x {args.seq_len}, {args.device}, torch {torch.__version__}"
+    )
+    print(
+        f"{'precision':<10}{'implementation':<16}{'tokens/s':>10}{'step s':>9}{'peak MB':>10}{'model TFLOP/s':>15}{'MFU':>7}"
+    )
+    for precision in args.precision:
+        results = {}
+        for impl in IMPLEMENTATIONS:
+            command = [
+                sys.executable,
+                __file__,
+                *sys.argv[1:],
+                "--impl",
+                impl,
+                "--precision",
+                precision,
+            ]
+            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            r = results[impl] = json.loads(out.strip().splitlines()[-1])
+            mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
+            print(
+                f"{precision:<10}{impl:<16}{r['tokens_per_s']:>10.0f}{r['step_s']:>9.3f}{r['peak_mb']:>10.0f}"
+                f"{r['model_tflops']:>15.3f}{mfu:>7}"
+            )
+        ours, theirs = results["electra"], results["transformers"]
+        print(
+            f"{precision:<10}{'ratio':<16}{ours['tokens_per_s'] / theirs['tokens_per_s']:>9.2f}x"
+            f"{'':>9}{ours['peak_mb'] / theirs['peak_mb']:>9.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
