@@ -3,10 +3,12 @@
     python benchmarks/prepare_throughput.py [--corpus ../shared/data/corpus] [--vocab VOCAB]
         [--repeats 1 4] [--workers 2]
 
-Runs `electra prepare` in a subprocess for each repeat factor (the repeated corpus is a folder of
-symbolic links to the original files, K times over) and samples the memory of the whole process
-tree from /proc every 50 ms: the peak sum of PSS (shared pages split fairly between the forked
-workers) and the largest single RSS. Peak memory must stay flat as the corpus grows.
+Runs `electra prepare` in a subprocess for each repeat factor (the repeated corpus is a folder
+of symbolic links to the original files, K times over). Throughput is timed by the wall clock and
+by the CPU time of all its processes: MB per CPU-second hardly depends on what else the machine
+runs. Memory is sampled from /proc every 250 ms over the whole process tree: the peak sum of PSS
+(shared pages split fairly between the forked workers) and the largest single RSS. Peak memory
+must stay flat as the corpus grows.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,18 +51,26 @@ def _memory_kb(pid: int, field: str) -> int:
     return 0
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(corpus: Path, vocab: str, out: Path, workers: int) -> dict:
     command = [sys.executable, "-m", "electra.cli", "prepare", "--corpus", str(corpus)]
     command += ["--vocab", vocab, "--out", str(out), "--workers", str(workers), "--quiet"]
+    cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    peak_pss = peak_rss = 0
+    peak_pss = peak_rss = peak_main = 0
     while process.poll() is None:
         pids = _tree(process.pid)
         peak_pss = max(peak_pss, sum(_memory_kb(p, "Pss") for p in pids))
         peak_rss = max(peak_rss, max(_memory_kb(p, "VmRSS") for p in pids))
-        time.sleep(0.05)
+        peak_main = max(peak_main, _memory_kb(process.pid, "VmRSS"))
+        time.sleep(0.25)  # sparse: the sampler must not steal the CPU it measures
     seconds = time.perf_counter() - started
+    cpu_seconds = _children_cpu_seconds() - cpu_before  # the workers were reaped by their parent
     if process.returncode:
         raise SystemExit(f"electra prepare failed with exit code {process.returncode}")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -70,10 +81,29 @@ def run(corpus: Path, vocab: str, out: Path, workers: int) -> dict:
         "tokens": manifest["num_tokens"],
         "wall_s": seconds,
         "mb_per_s": text_mb / seconds,
+        "mb_per_cpu_s": text_mb / cpu_seconds,
         "peak_pss_mb": peak_pss / 1024,
         "peak_rss_mb": peak_rss / 1024,
+        "peak_main_rss_mb": peak_main / 1024,
         "report": process.stdout.read().strip(),
     }
+
+
+def tokenizer_alone(corpus: Path, vocab: str, megabytes: float = 4.0) -> float:
+    """MB/s of the tokenizer by itself on one core: the ceiling for one worker."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    from electra.tokenizer import load_tokenizer
+
+    tokenizer, lines, size = load_tokenizer(vocab), [], 0
+    for path in sorted(corpus.rglob("*.txt")):
+        for line in path.read_text(encoding="utf-8-sig").splitlines():
+            lines.append(line.strip())
+            size += len(line.encode()) + 1
+        if size > megabytes * 1e6:
+            break
+    started = time.perf_counter()
+    tokenizer.encode_batch([line for line in lines if line], add_special_tokens=False)
+    return size / 1e6 / (time.perf_counter() - started)
 
 
 def repeated(corpus: Path, times: int, into: Path) -> Path:
@@ -93,17 +123,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    print(f"cpu: {os.cpu_count()} cores; corpus {args.corpus}")
+    print(
+        f"cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; corpus {args.corpus}"
+    )
+    print(f"tokenizer alone, one process: {tokenizer_alone(args.corpus, args.vocab):.2f} MB/s")
     with tempfile.TemporaryDirectory() as tmp:
         for times in args.repeats:
             corpus = repeated(args.corpus, times, Path(tmp) / f"corpus-x{times}")
             r = run(corpus, args.vocab, Path(tmp) / f"out-x{times}", args.workers)
             print(
                 f"x{times}: {r['text_mb']:.1f} MB of text -> {r['examples']:,} examples "
-                f"({r['tokens']:,} tokens) in {r['wall_s']:.1f} s = {r['mb_per_s']:.2f} MB/s; "
+                f"({r['tokens']:,} tokens) in {r['wall_s']:.1f} s = {r['mb_per_s']:.2f} MB/s "
+                f"({r['mb_per_cpu_s']:.2f} MB per CPU-second); "
                 f"peak PSS of all processes {r['peak_pss_mb']:.0f} MB, "
-                f"largest RSS {r['peak_rss_mb']:.0f} MB"
+                f"largest RSS {r['peak_rss_mb']:.0f} MB (main process {r['peak_main_rss_mb']:.0f} MB)"
             )
+            print(f"    load average after the run: {os.getloadavg()[0]:.1f}")
             print("   ", r["report"].replace("\n", "\n    "))
 
 
