@@ -4,7 +4,9 @@
 `transformers` can load. ELECTRA's SQuAD 2.0 model adds an answerability classifier (official
 `qa_tasks.py`): [CLS]'s final vector and the start-probability-weighted average of all final
 vectors -> dense(512) -> GELU -> dense(1), a logit that the question has *no* answer, trained with
-binary cross-entropy at weight 0.5 beside the mean of the start and end losses.
+binary cross-entropy at weight 0.5 beside the mean of the start and end losses. Its label is
+per window (1 when the window holds no answer, as its start/end targets at [CLS] say) where the
+official code labels by question; decoding takes the smallest logit over a question's windows.
 
 That head has no place in the HF layout, so it is saved beside the model as
 `answerability.safetensors`: `transformers` loads the directory as is (and can still use the
