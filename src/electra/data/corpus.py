@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from electra.data.shards import write_atomic
 from electra.errors import UserError
 
 TEXT_SUFFIXES = (".txt", ".txt.gz")
@@ -222,7 +223,5 @@ def write_default_corpus(directory: Path, max_files: int | None = None) -> Path:
     path = directory / DEFAULT_CORPUS_NAME
     if not path.is_file():
         text = "\n\n".join("\n".join(doc) for doc in default_corpus_documents(max_files=max_files))
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, (text + "\n").encode("utf-8"))
     return path
