@@ -271,3 +271,11 @@ def test_v2_data_reads(shared_data, tmp_path) -> None:
     _, examples = load_squad(path)
     assert examples[0].is_impossible and not examples[0].answers
     assert not examples[1].is_impossible
+
+
+def test_scoring_reads_answer_texts_only() -> None:
+    shifted = [{"id": "q", "question": "?", "answers": [{"text": "cat", "answer_start": 9}]}]
+    with pytest.raises(UserError, match="answer_start 9 does not match"):
+        parse_squad(_squad(shifted), "src")
+    (example,) = parse_squad(_squad(shifted), "src", check_offsets=False)
+    assert example.answers == [("cat", -1)]

@@ -87,13 +87,19 @@ def _is_object(value: Any, where: str, keys: str, problems: list[str]) -> bool:
     return isinstance(value, dict)
 
 
-def _read_answers(qa: dict, qid: str, context: str, problems: list[str]) -> list[tuple[str, int]]:
+def _read_answers(
+    qa: dict, qid: str, context: str, check_offsets: bool, problems: list[str]
+) -> list[tuple[str, int]]:
     answers = []
     for k, answer in enumerate(qa.get("answers") or []):
         where = f"question {qid} answer {k}"
         if not _is_object(answer, where, "'text' and 'answer_start'", problems):
             continue
         text = _typed(answer, "text", str, where, problems)
+        if not check_offsets:  # scoring reads only the texts, as the official scripts do
+            if text is not None:
+                answers.append((text, -1))
+            continue
         start = _typed(answer, "answer_start", int, where, problems)
         if text is None or start is None:
             continue
@@ -108,11 +114,14 @@ def _read_answers(qa: dict, qid: str, context: str, problems: list[str]) -> list
     return answers
 
 
-def parse_squad(dataset: Any, source: str, need_answers: bool = True) -> list[Example]:
+def parse_squad(
+    dataset: Any, source: str, need_answers: bool = True, check_offsets: bool = True
+) -> list[Example]:
     """Validate a loaded SQuAD JSON object; every problem is collected, then raised as one line.
 
     `need_answers` (training and scoring) requires each question to have answers or, in SQuAD 2.0,
-    `is_impossible: true`; prediction-only files may leave answers out.
+    `is_impossible: true`; prediction-only files may leave answers out. `check_offsets` requires
+    each answer's `answer_start` to point at its text in the context (training needs it).
     """
     data = dataset.get("data") if isinstance(dataset, dict) else None
     if not isinstance(data, list):
@@ -146,7 +155,7 @@ def parse_squad(dataset: Any, source: str, need_answers: bool = True) -> list[Ex
                     continue
                 if context is None or question is None:
                     continue
-                answers = _read_answers(qa, qid, context, problems)
+                answers = _read_answers(qa, qid, context, check_offsets, problems)
                 if impossible and answers:
                     problems.append(f"question {qid}: is_impossible is true but it has answers")
                 elif need_answers and not impossible and not qa.get("answers"):
@@ -162,10 +171,12 @@ def parse_squad(dataset: Any, source: str, need_answers: bool = True) -> list[Ex
     return examples
 
 
-def load_squad(path: str | Path, need_answers: bool = True) -> tuple[Any, list[Example]]:
+def load_squad(
+    path: str | Path, need_answers: bool = True, check_offsets: bool = True
+) -> tuple[Any, list[Example]]:
     """(the raw JSON, its validated examples) of a SQuAD-format file."""
     dataset = read_json(path)
-    return dataset, parse_squad(dataset, str(path), need_answers)
+    return dataset, parse_squad(dataset, str(path), need_answers, check_offsets)
 
 
 # ---------------------------------------------------------------------------------------- features
