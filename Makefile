@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO ?= runs/demo
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,20 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
+
+# The main job on the embedded corpus (Python standard library docstrings): vocabulary -> shards
+# -> pre-training -> detection. Each step is a file target, so a re-run skips what is done.
+demo: $(DEMO)/run/discriminator/model.safetensors
+	$(BIN)/electra detect --model $(DEMO)/run/discriminator $(DEMO_TEXTS)
+
+DEMO_TEXTS ?= "Return a new sorted list from the items in iterable." \
+	"Return a new sorted list from the items in banana."
+
+$(DEMO)/vocab/vocab.txt: $(VENV)/.installed
+	$(BIN)/electra vocab --default-corpus --size 8000 --out $(DEMO)/vocab
+
+$(DEMO)/shards/manifest.json: $(DEMO)/vocab/vocab.txt
+	$(BIN)/electra prepare --default-corpus --vocab $(DEMO)/vocab --out $(DEMO)/shards --overwrite
+
+$(DEMO)/run/discriminator/model.safetensors: $(DEMO)/shards/manifest.json
+	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run $(if $(wildcard $(DEMO)/run/checkpoints),--resume)
