@@ -60,9 +60,7 @@ class TransformersRTD(nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         c = self.config
-        masked = choose_positions(
-            input_ids, attention_mask, SPECIAL, c.mask_prob, c.max_predictions
-        )
+        masked = choose_positions(input_ids, SPECIAL, c.mask_prob, c.max_predictions)
         show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
         shown = torch.where(show_mask & masked.weights, SPECIAL.mask, masked.original)
         gen_input = input_ids.scatter(1, masked.positions, shown)

@@ -62,7 +62,7 @@ def test_positions_follow_the_official_counts_and_are_uniform():
     maskable = inputs["attention_mask"] & (inputs["input_ids"] > SPECIAL.mask)
     counts = torch.zeros(40)
     for _ in range(50):
-        masked = choose_positions(inputs["input_ids"], inputs["attention_mask"], SPECIAL, 0.15, 6)
+        masked = choose_positions(inputs["input_ids"], SPECIAL, 0.15, 6)
         chosen = torch.zeros_like(maskable).scatter(1, masked.positions, masked.weights)
         assert not (chosen & ~maskable).any(), "only non-special, non-padding tokens are chosen"
         expected = (maskable.sum(1) * 0.15).round().clamp(1, 6)
@@ -133,7 +133,7 @@ def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
         "electra.pretrain.objective.choose_positions",
         lambda *a: originals.append(real(*a)) or originals[-1],
     )
-    model.generator.forward = lambda ids, mask, types, positions: (
+    model.generator.forward = lambda ids, mask, types, positions, position_ids: (
         F.one_hot(originals[-1].original, VOCAB) * 1e4
     )
     out = model(**inputs)

@@ -43,9 +43,18 @@ class Embeddings(nn.Module):
         self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None) -> Tensor:
-        length = input_ids.shape[1]
-        x = self.word(input_ids) + self.position.weight[:length]  # (B, L, E) + (L, E)
+    def forward(
+        self,
+        input_ids: Tensor,
+        token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+    ) -> Tensor:
+        """`position_ids` (B, L): positions restarting inside a row that packs several examples;
+        without them, 0..L-1."""
+        if position_ids is None:
+            x = self.word(input_ids) + self.position.weight[: input_ids.shape[1]]  # + (L, E)
+        else:
+            x = self.word(input_ids) + self.position(position_ids)  # (B, L, E)
         if token_type_ids is None:
             x = x + self.token_type.weight[0]
         else:
@@ -106,8 +115,12 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_layers))
 
     def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
+        """`attention_mask` (B, L) marks the keys to attend to; (B, L, L) says which query may
+        see which key (block-diagonal when a row packs several examples)."""
         attn_mask = None
-        if attention_mask is not None and not bool(attention_mask.all()):
+        if attention_mask is not None and attention_mask.dim() == 3:
+            attn_mask = attention_mask.bool()[:, None]  # (B, L, L) -> (B, 1, L, L)
+        elif attention_mask is not None and not bool(attention_mask.all()):
             attn_mask = attention_mask.bool()[:, None, None, :]  # (B, L) -> (B, 1, 1, L) keys
         for layer in self.layers:
             x = layer(x, attn_mask)
@@ -133,8 +146,9 @@ class ElectraModel(nn.Module):
         input_ids: Tensor,
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
     ) -> Tensor:
-        x = self.embeddings(input_ids, token_type_ids)  # (B, L, E)
+        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, L, E)
         if self.projection is not None:
             x = self.projection(x)  # (B, L, E) -> (B, L, H)
         return self.encoder(x, attention_mask)  # (B, L, H)
@@ -202,8 +216,10 @@ class Discriminator(_WithEncoder):
         input_ids: Tensor,
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
     ) -> Tensor:
-        return self.head(self.electra(input_ids, attention_mask, token_type_ids))  # (B, L)
+        hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids)
+        return self.head(hidden)  # (B, L)
 
 
 class GeneratorHead(nn.Module):
@@ -235,6 +251,7 @@ class Generator(_WithEncoder):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         positions: Tensor | None = None,
+        position_ids: Tensor | None = None,
     ) -> Tensor:
         """Vocabulary logits; with `positions`, only there: the projection onto the vocabulary is
         the generator's most expensive step and pre-training needs it at masked positions only.
@@ -242,7 +259,7 @@ class Generator(_WithEncoder):
         `positions` is a (B, L) bool mask -> (N, V) logits in row-major order, or (B, P) indices
         -> (B, P, V); without it -> (B, L, V).
         """
-        hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, L, H)
+        hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids)  # (B, L, H)
         if positions is not None:
             if positions.dtype == torch.bool:
                 hidden = hidden[positions]  # (N, H)

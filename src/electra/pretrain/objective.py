@@ -64,15 +64,11 @@ class Masked:
 
 
 def choose_positions(
-    input_ids: Tensor,
-    attention_mask: Tensor,
-    special: SpecialIds,
-    mask_prob: float,
-    max_predictions: int,
+    input_ids: Tensor, special: SpecialIds, mask_prob: float, max_predictions: int
 ) -> Masked:
     """`mask_prob` of each row's maskable tokens (at least 1, at most `max_predictions`), uniformly
     without replacement: the top-P of random keys, with unmaskable tokens keyed below them all."""
-    maskable = attention_mask & (input_ids != special.cls) & (input_ids != special.sep)
+    maskable = (input_ids != special.pad) & (input_ids != special.cls) & (input_ids != special.sep)
     maskable &= input_ids != special.mask  # (B, L)
     count = maskable.sum(1)  # (B,)
     to_predict = torch.minimum((count * mask_prob).round().long().clamp(1, max_predictions), count)
@@ -133,12 +129,18 @@ class ReplacedTokenDetection(nn.Module):
             model_config.generator(), embeddings=self.discriminator.electra.embeddings
         )
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor) -> Output:
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor,
+        position_ids: Tensor | None = None,
+    ) -> Output:
+        """Inputs as `electra.pretrain.batches.pack` makes them; `attention_mask` may be (B, L, L)."""
         c = self.config
+        is_token = input_ids != self.special.pad  # (B, L)
         # 1. Choose ~mask_prob of the maskable tokens.
-        masked = choose_positions(
-            input_ids, attention_mask, self.special, c.mask_prob, c.max_predictions
-        )
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
         # 2. Generator input: [MASK] at mask_token_prob of them, the original token at the rest.
         show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
         gen_input = _write(
@@ -146,7 +148,7 @@ class ReplacedTokenDetection(nn.Module):
         )
         # 3. Generator loss, with the vocabulary projection at the chosen positions only.
         gen_logits = self.generator(
-            gen_input, attention_mask, token_type_ids, positions=masked.positions
+            gen_input, attention_mask, token_type_ids, masked.positions, position_ids
         )
         gen_loss, gen_acc = _mlm_loss(gen_logits, masked)  # (B, P, V) -> scalars
         # 4. Sample replacements from the generator's softmax; no gradient flows through them.
@@ -156,23 +158,23 @@ class ReplacedTokenDetection(nn.Module):
         # 5. Labels: replaced where the token differs; a sample equal to the original is original.
         is_replaced = disc_input != input_ids  # (B, L)
         # 6. Discriminator loss over every non-padding token, special tokens included.
-        disc_logits = self.discriminator(disc_input, attention_mask, token_type_ids)  # (B, L)
+        disc_logits = self.discriminator(disc_input, attention_mask, token_type_ids, position_ids)
         losses = F.binary_cross_entropy_with_logits(
             disc_logits.float(), is_replaced.float(), reduction="none"
         )
-        disc_loss = _weighted_mean(losses, attention_mask)
+        disc_loss = _weighted_mean(losses, is_token)
         # 7. One loss for one optimizer over both networks.
         loss = c.gen_weight * gen_loss + c.disc_weight * disc_loss
         with torch.no_grad():
-            predicted = (disc_logits > 0) & attention_mask
-            actual = is_replaced & attention_mask
+            predicted = (disc_logits > 0) & is_token
+            actual = is_replaced & is_token
             return Output(
                 loss=loss,
                 gen_loss=gen_loss,
                 gen_acc=gen_acc,
                 disc_loss=disc_loss,
-                disc_acc=_weighted_mean((predicted == actual).float(), attention_mask),
-                replaced_frac=_weighted_mean(actual.float(), attention_mask),
+                disc_acc=_weighted_mean((predicted == actual).float(), is_token),
+                replaced_frac=_weighted_mean(actual.float(), is_token),
                 replaced=actual.sum(),
                 predicted_replaced=predicted.sum(),
                 true_positives=(predicted & actual).sum(),
@@ -194,18 +196,26 @@ class MaskedLanguageModel(nn.Module):
         self.config, self.special = config, special
         self.generator = Generator(model_config)
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor) -> Output:
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor,
+        position_ids: Tensor | None = None,
+    ) -> Output:
         c = self.config
-        masked = choose_positions(
-            input_ids, attention_mask, self.special, c.mask_prob, c.max_predictions
-        )
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
         draw = torch.rand(masked.positions.shape, device=input_ids.device)  # (B, P)
         random_tokens = torch.randint_like(masked.original, self.generator.config.vocab_size)
         shown = torch.where(
             draw < 0.8, self.special.mask, torch.where(draw < 0.9, random_tokens, masked.original)
         )
         logits = self.generator(
-            _write(input_ids, masked, shown), attention_mask, token_type_ids, masked.positions
+            _write(input_ids, masked, shown),
+            attention_mask,
+            token_type_ids,
+            masked.positions,
+            position_ids,
         )
         loss, acc = _mlm_loss(logits, masked)
         return Output(loss=loss, gen_loss=loss, gen_acc=acc)

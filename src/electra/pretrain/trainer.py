@@ -31,9 +31,10 @@ from tqdm import tqdm
 
 from electra import hf
 from electra.config import ModelConfig, PretrainConfig, from_dict, save_json
-from electra.data.shards import Shards, iterate_batches, model_inputs
+from electra.data.shards import Shards, iterate_batches
 from electra.errors import UserError
 from electra.pretrain import checkpoint
+from electra.pretrain.batches import pack
 from electra.pretrain.objective import COUNT_METRICS, build
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -248,10 +249,8 @@ def _autocast(device: torch.device, precision: str):
 
 
 def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
-    return {
-        k: v.to(device, non_blocking=True)
-        for k, v in model_inputs(ids, special.pad, special.sep).items()
-    }
+    """Packed model inputs (no compute on padding) on the device."""
+    return {k: v.to(device, non_blocking=True) for k, v in pack(ids, special).items()}
 
 
 def evaluate(

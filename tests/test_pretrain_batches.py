@@ -1,0 +1,85 @@
+"""Packing: examples side by side in fewer rows compute exactly what they compute alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
+
+from electra.config import ModelConfig
+from electra.data.shards import Shards, model_inputs
+from electra.model import Discriminator
+from electra.pretrain.batches import pack
+from electra.tokenizer import SpecialIds, load_tokenizer
+
+SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
+
+
+def examples(lengths: list[int], seq_len: int = 16) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    ids = np.zeros((len(lengths), seq_len), np.int64)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = rng.integers(5, 50, n)
+        ids[row, 0], ids[row, n - 1] = SPECIAL.cls, SPECIAL.sep
+        if n > 4:
+            ids[row, n // 2] = SPECIAL.sep  # a second segment
+    return ids
+
+
+def test_packed_rows_hold_every_token_once_with_its_own_positions_and_segments():
+    ids = examples([16, 9, 7, 5, 4, 3, 12])
+    packed = pack(ids, SPECIAL)
+    rows = packed["input_ids"]
+    assert rows.shape == (4, 16)  # 56 tokens: 16 | 9+7 | 12+4 | 5+3, first fit decreasing
+    assert sorted(rows[rows != 0].tolist()) == sorted(ids[ids != 0].tolist())
+    plain = model_inputs(ids, SPECIAL.pad, SPECIAL.sep)
+    assert packed["token_type_ids"].sum() == plain["token_type_ids"].sum()
+    assert (packed["position_ids"][rows == SPECIAL.cls] == 0).all()  # each example starts at 0
+    mask = packed["attention_mask"]
+    assert mask.shape == (4, 16, 16) and torch.equal(mask, mask.transpose(1, 2))
+    assert mask.any(-1).all(), "every query, padding included, sees some key"
+
+
+def test_full_rows_are_left_alone():
+    ids = examples([16, 16])
+    packed = pack(ids, SPECIAL)
+    assert packed["attention_mask"].shape == (2, 16) and "position_ids" not in packed
+
+
+def test_a_packed_forward_equals_each_example_alone():
+    torch.manual_seed(0)
+    config = ModelConfig(
+        vocab_size=50,
+        embedding_size=16,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+    )
+    model = Discriminator(config).eval()
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = pack(ids, SPECIAL)
+    with torch.no_grad():
+        logits = model(**packed)
+        alone = model(**model_inputs(ids, SPECIAL.pad, SPECIAL.sep))
+    rows = packed["input_ids"]
+    for example in range(len(ids)):
+        n = int((ids[example] != 0).sum())
+        # where the example landed: its tokens, from a position 0 to the next one (or the end)
+        starts = torch.nonzero(packed["position_ids"] == 0).tolist()
+        found = [
+            (r, c)
+            for r, c in starts
+            if torch.equal(rows[r, c : c + n], torch.from_numpy(ids[example, :n]))
+            and (c + n == rows.shape[1] or packed["position_ids"][r, c + n] == 0)
+        ]
+        r, c = found[0]
+        torch.testing.assert_close(logits[r, c : c + n], alone[example, :n], rtol=1e-5, atol=1e-5)
+
+
+def test_the_prepared_demo_data_packs_tighter(shared_data, tmp_path):
+    shards = Shards(make_prepared(shared_data, tmp_path))
+    ids = shards.examples(np.arange(64))
+    packed = pack(ids, SpecialIds.of(load_tokenizer(shards.directory)))
+    assert len(packed["input_ids"]) < 64
+    assert (packed["input_ids"] != 0).sum() == (ids != 0).sum()
