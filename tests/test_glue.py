@@ -313,6 +313,13 @@ def test_finetune_all_on_rte_and_stsb_then_predict(tmp_path, shared_data, capsys
     gold = [label for _, label in raw_rows(shared_data / "glue/RTE/dev.tsv", "rte")]
     assert rte["dev"]["accuracy"] == pytest.approx(accuracy_score(gold, predicted))
     assert summary["dev"]["rte"] == rte["dev"]
+    for task, expected in (("rte", rte["dev"]), ("stsb", None)):
+        argv = ["evaluate", "glue", "--task", task, "--data-dir", str(glue_dir),
+                "--predictions", str(out / task / "dev_predictions.tsv")]  # fmt: skip
+        assert main(argv) == 0
+        printed = json.loads(capsys.readouterr().out)
+        if expected is not None:
+            assert printed == pytest.approx(expected, abs=1e-12)
 
     # STS-B: a regression head, trained on both orders of each pair; correlations from the file.
     stsb = json.loads((out / "stsb" / "results.json").read_text())
@@ -323,6 +330,7 @@ def test_finetune_all_on_rte_and_stsb_then_predict(tmp_path, shared_data, capsys
     )
     assert stsb["dev"]["pearson"] == pytest.approx(pearsonr(gold_scores, scores)[0], abs=1e-6)
     assert stsb["dev"]["spearman"] == pytest.approx(spearmanr(gold_scores, scores)[0], abs=1e-6)
+    assert printed == pytest.approx(stsb["dev"], abs=1e-6)  # `electra evaluate glue` on the file
 
     for task, labels in (("rte", {0: "entailment", 1: "not_entailment"}), ("stsb", {0: "score"})):
         model, info = ElectraForSequenceClassification.from_pretrained(
@@ -427,3 +435,21 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and message in err
+
+
+def test_scoring_a_predictions_file_checks_every_line(tmp_path, shared_data):
+    spec = glue.GLUE["rte"]
+    gold = shared_data / "glue" / "RTE" / "dev.tsv"
+    labels = [label for _, label in raw_rows(gold, "rte")]
+    rows = [["index", "prediction"]] + [[str(i), label] for i, label in enumerate(labels)]
+    assert glue.score_file(spec, gold, _write(tmp_path / "p.tsv", rows)) == {"accuracy": 1.0}
+    bad = [row[:] for row in rows]
+    bad[5][1] = "contradiction"
+    with pytest.raises(UserError, match=r"p\.tsv:6: label 'contradiction' is not one of"):
+        glue.score_file(spec, gold, _write(tmp_path / "p.tsv", bad))
+    with pytest.raises(UserError, match=r"p\.tsv: 276 predictions for the 277 examples"):
+        glue.score_file(spec, gold, _write(tmp_path / "p.tsv", rows[:-1]))
+    with pytest.raises(UserError, match=r"p\.tsv:3: index '7', expected 1"):
+        glue.score_file(
+            spec, gold, _write(tmp_path / "p.tsv", [rows[0], rows[1], ["7", "entailment"]])
+        )

@@ -165,6 +165,9 @@ def test_finetune_tagging_end_to_end(tmp_path, shared_data, capsys):
     predicted = [[r[2] for r in sentence] for sentence in rows]
     assert results["dev"] == pytest.approx(conlleval(gold, predicted), abs=1e-12)
     assert results["dev"]["f1"] > 0.2  # it learned: predicting the commonest tag scores 0
+    argv = ["evaluate", "tagging", "--predictions", str(tmp_path / "run" / "dev_predictions.txt")]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(results["dev"], abs=1e-12)
 
     model, info = ElectraForTokenClassification.from_pretrained(
         tmp_path / "run" / "model", output_loading_info=True

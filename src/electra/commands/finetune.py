@@ -88,6 +88,35 @@ def register(commands) -> None:
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=128, help="examples per forward pass")
     parser.set_defaults(func=run_predict)
+    _register_evaluate(commands)
+
+
+def _register_evaluate(commands) -> None:
+    parser = commands.add_to_group(
+        "evaluate",
+        "glue",
+        help="score an index<TAB>prediction file with a GLUE task's official metrics",
+        epilog="example: electra evaluate glue --task rte --data-dir glue_data "
+        "--predictions runs/rte/dev_predictions.tsv",
+    )
+    parser.add_argument("--task", required=True, help=f"one of {', '.join(glue.GLUE)}")
+    parser.add_argument(
+        "--data-dir", type=Path, required=True, help="the GLUE root (or the task's folder)"
+    )
+    parser.add_argument(
+        "--dev-file", help="labelled file in the task's folder (default: its dev set)"
+    )
+    parser.add_argument("--predictions", type=Path, required=True)
+    parser.set_defaults(func=run_evaluate_glue)
+
+    parser = commands.add_to_group(
+        "evaluate",
+        "tagging",
+        help="conlleval's span F1 of a file whose last two columns are gold and predicted tags",
+        epilog="example: electra evaluate tagging --predictions runs/chunk/dev_predictions.txt",
+    )
+    parser.add_argument("--predictions", type=Path, required=True)
+    parser.set_defaults(func=run_evaluate_tagging)
 
 
 def _add_custom_data(parser: argparse.ArgumentParser) -> None:
@@ -279,3 +308,14 @@ def run_predict(args: argparse.Namespace) -> None:
     print(
         json.dumps({name: len(r) for name, r in rows.items()}), f"predictions written to {args.out}"
     )
+
+
+def run_evaluate_glue(args: argparse.Namespace) -> None:
+    spec = glue.glue_spec(args.task)
+    directory = glue.task_dir(args.data_dir, spec)
+    gold = directory / (args.dev_file or spec.dev_sets[0][0])
+    print(json.dumps(glue.score_file(spec, gold, args.predictions), indent=2))
+
+
+def run_evaluate_tagging(args: argparse.Namespace) -> None:
+    print(json.dumps(tagging.score_file(args.predictions), indent=2))

@@ -347,6 +347,25 @@ def write_predictions(rows: dict[str, list[str]], out_dir: Path) -> None:
         tmp.replace(path)
 
 
+def score_file(spec: Spec, gold_path: Path, predictions_path: Path) -> dict[str, float]:
+    """The official metrics of an `index<TAB>prediction` file against a labelled dev file."""
+    gold_examples = read_examples(
+        gold_path, spec.text_columns, spec.label_column, spec.header, spec.skip_malformed
+    )
+    gold = targets(spec, gold_path, gold_examples)
+    rows = read_examples(predictions_path, ("index",), "prediction")
+    for expected, row in enumerate(rows):
+        if row.texts[0].strip() != str(expected):
+            raise UserError(
+                f"{predictions_path}:{row.line}: index {row.texts[0]!r}, expected {expected}"
+            )
+    if len(rows) != len(gold):
+        raise UserError(
+            f"{predictions_path}: {len(rows)} predictions for the {len(gold)} examples of {gold_path}"
+        )
+    return score(spec, gold, np.asarray(targets(spec, predictions_path, rows)))
+
+
 def glue_score(results: dict[str, dict[str, float]]) -> float:
     """The paper's GLUE average: each task's first metric (CoLA MCC, STS-B Spearman, MNLI matched
     accuracy, the others accuracy), WNLI excluded, as a percentage."""

@@ -165,6 +165,13 @@ def decode(
     return tags
 
 
+def score_file(path: Path) -> dict[str, float]:
+    """conlleval's scores of a file whose last two columns are the gold and predicted tags."""
+    gold = read_conll(path, tag_column=-2)
+    predicted = read_conll(path, tag_column=-1)
+    return score([s.tags for s in gold], [s.tags for s in predicted])
+
+
 def write_predictions(rows: list[str], out_dir: Path) -> None:
     """`word gold predicted` per line, a blank line between sentences: conlleval's input."""
     path = out_dir / PREDICTIONS_FILE
