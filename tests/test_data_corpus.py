@@ -129,7 +129,7 @@ def test_ten_megabyte_line_names_the_file(tmp_path):
         all_lines(path, start=3 << 20)  # entering mid-way through the long line
 
 
-def test_default_corpus_is_english_docstrings_without_imports(tmp_path):
+def test_default_corpus_is_english_docstrings_without_imports(tmp_path, monkeypatch):
     sysconfig.get_paths()  # where the standard library lives; this may load sysconfig's data
     before = set(sys.modules)
     documents = list(corpus.default_corpus_documents(max_files=25))
@@ -140,7 +140,19 @@ def test_default_corpus_is_english_docstrings_without_imports(tmp_path):
     assert all(line and "\n" not in line and not line.startswith(">>>") for line in lines)
     words = " ".join(lines).lower().split()
     assert words.count("the") > 100  # English prose, not code
-    path = corpus.write_default_corpus(tmp_path, max_files=25)
+    real_sources = corpus._stdlib_sources
+    monkeypatch.setattr(corpus, "_stdlib_sources", lambda stdlib: real_sources(stdlib)[:25])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = corpus.default_corpus_file()  # the documents/lines format, cached per Python version
+    assert path.parent == tmp_path / "electra" and f"python{sys.version_info[0]}." in path.name
     text = path.read_text(encoding="utf-8")
-    assert text.split("\n\n")[0].split("\n") == documents[0]
-    assert text.count("\n\n") == len(documents) - 1
+    assert [doc.split("\n") for doc in text.rstrip("\n").split("\n\n")] == documents
+    monkeypatch.setattr(corpus, "default_corpus_documents", None)  # cached: not generated again
+    assert corpus.default_corpus_file() == path
+
+
+def test_default_corpus_cache_must_be_writable(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    with pytest.raises(UserError, match="cannot hold the default corpus.*XDG_CACHE_HOME"):
+        corpus.default_corpus_file()

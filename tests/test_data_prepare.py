@@ -246,6 +246,7 @@ def test_invalid_bytes_are_replaced_and_counted(vocab, tmp_path, capsys):
 def test_vocab_then_prepare_on_the_default_corpus(tmp_path, capsys, monkeypatch):
     real_sources = corpus._stdlib_sources
     monkeypatch.setattr(corpus, "_stdlib_sources", lambda stdlib: real_sources(stdlib)[:20])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code, out, _ = cli(
         capsys, "vocab", "--default-corpus", "--size", "400", "--out", str(tmp_path / "v")
     )
@@ -259,7 +260,8 @@ def test_vocab_then_prepare_on_the_default_corpus(tmp_path, capsys, monkeypatch)
     assert code == 0
     shards = Shards(tmp_path / "d")
     assert (
-        shards.manifest["sources"][0]["path"].endswith("default-corpus.txt") and len(shards) > 100
+        shards.manifest["sources"][0]["path"].startswith(str(tmp_path / "cache" / "electra"))
+        and len(shards) > 100
     )
     text = load_tokenizer(tmp_path / "d").decode(shards.examples(np.arange(50)).ravel().tolist())
     assert text.count(" the ") > 10

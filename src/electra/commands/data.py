@@ -9,7 +9,7 @@ from pathlib import Path
 from electra.data.corpus import (
     ReadStats,
     check_file,
-    default_corpus_documents,
+    default_corpus_file,
     find_files,
     read_lines,
 )
@@ -115,12 +115,7 @@ def run_prepare(args: argparse.Namespace) -> None:
 
 
 def _corpus_lines(args: argparse.Namespace, stats: ReadStats) -> Iterator[str]:
-    if args.default_corpus:
-        for document in default_corpus_documents():
-            stats.lines += len(document)
-            yield from document
-        return
-    files = find_files(args.corpus)
+    files = [default_corpus_file()] if args.default_corpus else find_files(args.corpus)
     for path in files:
         check_file(path)
     for path in files:

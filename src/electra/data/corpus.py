@@ -13,6 +13,7 @@ import ast
 import glob
 import gzip
 import os
+import sys
 import sysconfig
 import zlib
 from collections.abc import Iterator, Sequence
@@ -169,7 +170,6 @@ def _lines(raw: bytes, stats: ReadStats, first: bool) -> list[str]:
 
 # --- The embedded default corpus: English from the Python standard library's docstrings ---------
 
-DEFAULT_CORPUS_NAME = "default-corpus.txt"
 _SKIPPED_STDLIB_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"}
 _MIN_DOCSTRING_WORDS = 8
 
@@ -218,10 +218,19 @@ def default_corpus_documents(
                     yield lines
 
 
-def write_default_corpus(directory: Path, max_files: int | None = None) -> Path:
-    """Write the default corpus as `directory/default-corpus.txt` (atomically; reused if there)."""
-    path = directory / DEFAULT_CORPUS_NAME
+def default_corpus_file() -> Path:
+    """The default corpus as a text file in the usual format, written once per Python version into
+    the user's cache (XDG_CACHE_HOME, else ~/.cache) because parsing the library takes seconds."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "electra"
+    version = ".".join(map(str, sys.version_info[:3]))
+    path = cache / f"default-corpus-python{version}.txt"
     if not path.is_file():
-        text = "\n\n".join("\n".join(doc) for doc in default_corpus_documents(max_files=max_files))
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(
+                f"{cache}: cannot hold the default corpus ({e.strerror}); set XDG_CACHE_HOME to a writable directory"
+            ) from None
+        text = "\n\n".join("\n".join(doc) for doc in default_corpus_documents())
         write_atomic(path, (text + "\n").encode("utf-8"))
     return path

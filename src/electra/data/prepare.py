@@ -28,10 +28,10 @@ from tqdm import tqdm
 from electra.data.corpus import (
     ReadStats,
     check_file,
+    default_corpus_file,
     find_files,
     is_gzip,
     read_lines,
-    write_default_corpus,
 )
 from electra.data.packing import ExampleBuilder
 from electra.data.shards import (
@@ -257,7 +257,7 @@ def prepare(
         "shard_mb": unit_mb,
         "blanks_separate_docs": blanks_separate_docs,
     }
-    files = [write_default_corpus(out)] if default_corpus else find_files(corpus)
+    files = [default_corpus_file()] if default_corpus else find_files(corpus)
     for path in files:
         check_file(path)
     sizes = {str(p): p.stat().st_size for p in files}
