@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -127,6 +128,8 @@ def train_flops_per_token(config: ModelConfig, seq_len: int, predictions: int) -
 def child(args: argparse.Namespace) -> dict:
     """Build one implementation, run warm-up and timed steps, report speed and peak memory."""
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model_config = ModelConfig.preset(args.preset)
     config = PretrainConfig.preset(args.preset, seq_len=args.seq_len, batch_size=args.batch_size)
@@ -195,6 +198,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     parser.add_argument(
+        "--threads", type=int, help="CPU threads (default: PyTorch's, one per core)"
+    )
+    parser.add_argument(
         "--peak-tflops", type=float, help="the device's peak, for MFU (H200 bf16 dense: 989)"
     )
     parser.add_argument("--impl", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)  # child process
@@ -203,7 +209,9 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
     print(
-        f"preset {args.preset}, batch {args.batch_size} x {args.seq_len}, {args.device}, torch {torch.__version__}"
+        f"preset {args.preset}, batch {args.batch_size} x {args.seq_len}, {args.device}, "
+        f"{args.threads or torch.get_num_threads()} threads, torch {torch.__version__}, "
+        f"load average before: {os.getloadavg()[0]:.1f}"
     )
     print(
         f"{'precision':<10}{'implementation':<16}{'tokens/s':>10}{'step s':>9}{'peak MB':>10}{'model TFLOP/s':>15}{'MFU':>7}"
