@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one thread)
 
 from electra import hf
 from electra.config import FinetuneConfig, ModelConfig, recipe_size

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from finetune_models import tiny_checkpoint
+from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one thread)
 from scipy.stats import pearsonr, rankdata, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 

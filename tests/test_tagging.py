@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from finetune_models import tiny_checkpoint
+from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one thread)
 
 from electra.cli import main
 from electra.errors import UserError
