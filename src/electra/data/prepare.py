@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,8 +95,11 @@ _worker: dict = {}
 
 
 def _init_worker(out: str, done_bytes, done_examples, parallel: bool) -> None:
-    if parallel:  # the pool already uses every core; Rust threads on top would only contend
+    if parallel:
+        # The pool already uses every core; Rust threads on top would only contend.
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        # Ctrl-C is the main process's to handle: it stops the pool, and a re-run resumes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     tokenizer = load_tokenizer(out)
     _worker.update(
         tokenizer=tokenizer, ids=SpecialIds.of(tokenizer), bytes=done_bytes, examples=done_examples
