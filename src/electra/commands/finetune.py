@@ -43,7 +43,7 @@ def register(commands) -> None:
     parser.add_argument(
         "--regression", action="store_true", help="your data: the label is a number"
     )
-    _add_recipe(parser)
+    add_recipe_arguments(parser)
     parser.set_defaults(func=run_glue)
 
     parser = commands.add_to_group(
@@ -67,7 +67,7 @@ def register(commands) -> None:
     parser.add_argument(
         "--labels", help="comma-separated tag set (default: every tag in the files)"
     )
-    _add_recipe(parser)
+    add_recipe_arguments(parser)
     parser.set_defaults(func=run_tagging)
 
     parser = commands.add_to_group(
@@ -125,7 +125,7 @@ def _add_custom_data(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_recipe(parser: argparse.ArgumentParser) -> None:
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", type=Path, required=True, help="pre-trained discriminator directory"
     )
@@ -158,7 +158,7 @@ def _add_recipe(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _recipe(args: argparse.Namespace, task: str) -> FinetuneConfig:
+def recipe_from_args(args: argparse.Namespace, task: str) -> FinetuneConfig:
     """The paper's values for the model's size and `task`, with every flag given overriding."""
     size = args.size or recipe_size(hf.load_config(args.model))
     overrides = {
@@ -178,7 +178,7 @@ def _columns(value: str | None, flag: str = "--text-columns") -> list[str]:
     return [c.strip() for c in value.split(",") if c.strip()]
 
 
-def _train(
+def train_and_report(
     task, args: argparse.Namespace, config: FinetuneConfig, out: Path, tokenizer
 ) -> dict[str, Any]:
     results = finetune(
@@ -229,12 +229,12 @@ def run_glue(args: argparse.Namespace) -> None:
 
 
 def _run_glue_task(spec: glue.Spec, directory: Path, args, out: Path, tokenizer) -> dict[str, Any]:
-    config = _recipe(args, spec.name)
+    config = recipe_from_args(args, spec.name)
     task = glue.build_task(
         spec, tokenizer, directory / "train.tsv", glue.glue_dev_paths(spec, directory),
         config.max_seq_length, config.swap_pairs,
     )  # fmt: skip
-    return _train(task, args, config, out, tokenizer)
+    return train_and_report(task, args, config, out, tokenizer)
 
 
 def glue_table(dev: dict[str, dict[str, float]]) -> str:
@@ -257,11 +257,11 @@ def _run_custom(args: argparse.Namespace) -> None:
         _columns(args.text_columns), args.label_column, args.train, labels, args.regression
     )
     tokenizer = load_tokenizer(args.model)
-    config = _recipe(args, spec.name)
+    config = recipe_from_args(args, spec.name)
     task = glue.build_task(
         spec, tokenizer, args.train, [(args.dev, "", "dev_predictions.tsv")], config.max_seq_length
     )
-    _train(task, args, config, args.out, tokenizer)
+    train_and_report(task, args, config, args.out, tokenizer)
 
 
 def run_tagging(args: argparse.Namespace) -> None:
@@ -271,10 +271,10 @@ def run_tagging(args: argparse.Namespace) -> None:
     dev = args.dev or tagging.find_file(args.data_dir, tagging.DEV_FILES, "dev or test")
     print(f"tagging: training on {train}, scoring on {dev}")
     tokenizer = load_tokenizer(args.model)
-    config = _recipe(args, "tagging")
+    config = recipe_from_args(args, "tagging")
     labels = _columns(args.labels, "--labels") if args.labels else []
     task = tagging.build_task(tokenizer, train, dev, config.max_seq_length, args.tag_column, labels)
-    _train(task, args, config, args.out, tokenizer)
+    train_and_report(task, args, config, args.out, tokenizer)
 
 
 def run_predict(args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from electra.commands.finetune import _add_recipe, _recipe, _train
+from electra.commands.finetune import add_recipe_arguments, recipe_from_args, train_and_report
 from electra.errors import UserError
 from electra.tasks.finetune import default_device, make_predict
 from electra.tasks.squad import Example, SquadConfig, build_features, load_squad, read_json
@@ -67,7 +67,9 @@ def register(commands) -> None:
     train.add_argument(
         "--answerable-weight", type=float, help="2.0: answerability loss weight (default 0.5)"
     )
-    _add_recipe(train)  # --model, --out and the loop's flags, as GLUE and tagging have them
+    add_recipe_arguments(
+        train
+    )  # --model, --out and the loop's flags, as GLUE and tagging have them
     _squad_options(train, window_length=False)
     train.set_defaults(func=run_finetune)
 
@@ -129,12 +131,12 @@ def run_finetune(args: argparse.Namespace) -> int:
     if version == "1.1" and any(e.is_impossible for e in train):
         raise UserError(f"{args.train}: has is_impossible questions; they need --version 2.0")
     tokenizer = load_tokenizer(args.model)
-    config = _recipe(args, "squad")
+    config = recipe_from_args(args, "squad")
     squad = _squad_config(args, answerable_weight=args.answerable_weight)
     task = squad_task(
         train, dev, dev_data, tokenizer, squad, config.max_seq_length, version == "2.0"
     )
-    _train(task, args, config, args.out, tokenizer)
+    train_and_report(task, args, config, args.out, tokenizer)
     return 0
 
 
