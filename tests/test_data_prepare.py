@@ -137,6 +137,14 @@ def test_workers_interruption_and_resume_give_identical_shards(books, vocab, tmp
     assert run("resumed", workers=2).built_bytes == 0  # finished: nothing to do
 
 
+def test_out_inside_the_corpus_folder_is_not_read(books, vocab, tmp_path):
+    (tmp_path / "book.txt").write_bytes(Path(books[0]).read_bytes())
+    first = run_prepare([str(tmp_path)], vocab, tmp_path / "out", workers=1, progress=False)
+    again = run_prepare([str(tmp_path)], vocab, tmp_path / "out", workers=1, progress=False)
+    assert [s["path"] for s in again.manifest["sources"]] == [str(tmp_path / "book.txt")]
+    assert again.built_bytes == 0 and again.manifest == first.manifest
+
+
 def test_other_settings_need_overwrite(books, vocab, tmp_path):
     run_prepare(books[:1], vocab, tmp_path, seq_len=32, workers=1, progress=False)
     with pytest.raises(UserError, match="already holds a set prepared from other settings"):

@@ -262,6 +262,10 @@ def prepare(
         "blanks_separate_docs": blanks_separate_docs,
     }
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
+    # An --out inside a corpus folder holds our vocab.txt: never read our own output as text.
+    files = [p for p in files if out.resolve() not in p.resolve().parents]
+    if not files:
+        raise UserError(f"{out}: the corpus given is only this output directory's own files")
     for path in files:
         check_file(path)
     sizes = {str(p): p.stat().st_size for p in files}
