@@ -35,11 +35,13 @@ def run(
     ]  # fmt: skip
     if task in limits:
         command += ["--max-train-examples", limits[task]]
-    print(" ".join(command), flush=True)
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    seconds = time.perf_counter() - started
-    return json.loads((out / "results.json").read_text())["dev"], seconds
+    timing = out / "wall_seconds.txt"
+    if not (args.reuse and timing.is_file()):
+        print(" ".join(command), flush=True)
+        started = time.perf_counter()
+        subprocess.run(command, check=True)
+        timing.write_text(f"{time.perf_counter() - started:.1f}\n")
+    return json.loads((out / "results.json").read_text())["dev"], float(timing.read_text())
 
 
 def main() -> None:
@@ -50,15 +52,20 @@ def main() -> None:
     parser.add_argument("--tasks", default="rte,mrpc,stsb,cola,sst2")
     parser.add_argument("--train-limit", action="append", default=[],
                         help="TASK=N: train on a random N examples of TASK")  # fmt: skip
+    parser.add_argument("--inits", default=",".join(INITS), help="which runs (default: both)")
+    parser.add_argument("--reuse", action="store_true", help="keep runs already finished in --out")
     parser.add_argument("flags", nargs="*", help="after --: more `electra finetune glue` flags")
     args = parser.parse_args()
+    inits = args.inits.split(",")
     limits = dict(item.split("=", 1) for item in args.train_limit)
     tasks = args.tasks.split(",")
     scores: dict[str, dict[str, dict]] = {init: {} for init in INITS}
     seconds: dict[str, dict[str, float]] = {init: {} for init in INITS}
     for task in tasks:
-        for init in INITS:
+        for init in inits:
             scores[init][task], seconds[init][task] = run(task, init, args, limits)
+    if len(inits) < len(INITS):
+        return
 
     lines = [
         "| task (metric) | train examples | pre-trained | random init | time pre-trained | time random |",

@@ -67,9 +67,8 @@ def register(commands) -> None:
     train.add_argument(
         "--answerable-weight", type=float, help="2.0: answerability loss weight (default 0.5)"
     )
-    add_recipe_arguments(
-        train
-    )  # --model, --out and the loop's flags, as GLUE and tagging have them
+    # --model, --out and the loop's flags, as GLUE and tagging have them
+    add_recipe_arguments(train)
     _squad_options(train, window_length=False)
     train.set_defaults(func=run_finetune)
 
