@@ -109,6 +109,8 @@ def _init_worker(out: str, done_bytes, done_examples, parallel: bool) -> None:
 def _add(counter, amount: int) -> None:
     with counter.get_lock():
         counter.value += amount
+    if "refresh" in _worker:  # building in the main process: move the bar ourselves
+        _worker["refresh"]()
 
 
 def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
@@ -190,8 +192,9 @@ def _run_units(
     done_bytes, done_examples = context.Value("q", 0), context.Value("q", 0)
     init_args = (str(out), done_bytes, done_examples, workers > 1)
     bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True, disable=not progress)
+    finished = 0
 
-    def show(finished: int) -> None:
+    def show() -> None:
         bar.set_description(f"prepare: {finished}/{len(jobs)} shards", refresh=False)
         bar.set_postfix_str(f"{done_examples.value:,} examples", refresh=False)
         bar.update(initial + done_bytes.value - bar.n)
@@ -199,21 +202,23 @@ def _run_units(
     try:
         if workers == 1:
             _init_worker(*init_args)
-            for finished, job in enumerate(jobs, 1):
-                _build_unit(job)
-                show(finished)
+            _worker["refresh"] = show
+            while finished < len(jobs):
+                _build_unit(jobs[finished])
+                finished += 1
+                show()
             return
         with context.Pool(workers, _init_worker, init_args) as pool:  # leaving it terminates it
             results = pool.imap_unordered(_build_unit, jobs)
-            for finished in range(1, len(jobs) + 1):
-                while True:
-                    try:
-                        results.next(timeout=0.5)
-                        break
-                    except mp.TimeoutError:
-                        show(finished - 1)
-                show(finished)
+            while finished < len(jobs):
+                try:
+                    results.next(timeout=0.5)
+                    finished += 1
+                except mp.TimeoutError:
+                    pass
+                show()
     finally:
+        _worker.pop("refresh", None)
         bar.close()
 
 
