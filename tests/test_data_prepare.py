@@ -149,6 +149,11 @@ def test_other_settings_need_overwrite(books, vocab, tmp_path):
     run_prepare(books[:1], vocab, tmp_path, seq_len=32, workers=1, progress=False)
     with pytest.raises(UserError, match="already holds a set prepared from other settings"):
         run_prepare(books[:1], vocab, tmp_path, seq_len=48, workers=1, progress=False)
+    other_vocab = tmp_path.parent / "other-vocab.txt"
+    other_vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n")
+    with pytest.raises(UserError, match="already holds a set prepared from other settings"):
+        run_prepare(books[:1], str(other_vocab), tmp_path, seq_len=32, workers=1, progress=False)
+    assert (tmp_path / "vocab.txt").read_bytes() == Path(vocab).read_bytes()  # left untouched
     run_prepare(books[:1], vocab, tmp_path, seq_len=48, workers=1, progress=False, overwrite=True)
     assert Shards(tmp_path).seq_len == 48
 

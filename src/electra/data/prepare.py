@@ -17,6 +17,7 @@ import os
 import random
 import re
 import signal
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,13 +74,17 @@ def plan_units(files: Sequence[Path], unit_bytes: int) -> list[list[Piece]]:
     return units
 
 
-def _copy_tokenizer(vocab: str | Path, out: Path) -> Tokenizer:
-    """Save the tokenizer beside the shards: training and the workers read it from there."""
+def _checked_tokenizer(vocab: str | Path) -> tuple[Tokenizer, str]:
+    """The tokenizer, and the sha256 of the vocab.txt it saves as: the file that will travel
+    with the shards, written only once the job is known to go ahead."""
     tokenizer = load_tokenizer(vocab)
-    save_tokenizer(tokenizer, out)
-    if load_tokenizer(out).get_vocab() != tokenizer.get_vocab():
-        raise UserError(f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous")
-    return tokenizer
+    with tempfile.TemporaryDirectory() as scratch:
+        save_tokenizer(tokenizer, scratch)
+        if load_tokenizer(scratch).get_vocab() != tokenizer.get_vocab():
+            raise UserError(
+                f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous"
+            )
+        return tokenizer, hashlib.sha256(Path(scratch, VOCAB_FILE).read_bytes()).hexdigest()
 
 
 def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
@@ -255,12 +260,11 @@ def prepare(
     if unit_mb <= 0:
         raise UserError(f"--shard-mb {unit_mb}: expected a positive size")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = _copy_tokenizer(vocab, out)
+    tokenizer, vocab_sha256 = _checked_tokenizer(vocab)
     settings = {
         "seq_len": seq_len,
         "seed": seed,
-        "vocab_sha256": hashlib.sha256((out / VOCAB_FILE).read_bytes()).hexdigest(),
+        "vocab_sha256": vocab_sha256,
         "lowercase": is_lowercase(tokenizer),
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": unit_mb,
@@ -287,6 +291,8 @@ def prepare(
                 "pass --overwrite to replace it, or choose another --out"
             )
         manifest_path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    save_tokenizer(tokenizer, out)  # beside the shards, where the workers read it
 
     units = plan_units(files, int(unit_mb * 1e6))
     for old in out.iterdir():  # left by an interrupted or a different run
