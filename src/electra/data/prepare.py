@@ -2,7 +2,8 @@
 
 The corpus is cut into units of about `unit_mb` MB of text (a large file into several byte
 ranges at line boundaries, small files grouped), and each unit becomes one shard, built by a pool
-of worker processes. A unit's examples depend only on its text, the settings and `seed`, never on
+of worker processes. A range boundary ends a document, as a file's end does: at most one document
+per `unit_mb` MB is split in two, never mixed with another. A unit's examples depend only on its text, the settings and `seed`, never on
 the number of workers, so the output is deterministic. Each finished shard is renamed into place
 and then recorded in `shard-NNNNN.json`; a re-run after an interruption keeps every shard whose
 record matches and builds the rest. `manifest.json` is written last.
