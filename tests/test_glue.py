@@ -20,7 +20,7 @@ from electra.cli import main
 from electra.config import ModelConfig
 from electra.errors import UserError
 from electra.model import SequenceClassifier
-from electra.tasks import glue
+from electra.tasks import glue, tables
 from electra.tokenizer import load_tokenizer
 
 # Rows per file (train, dev, test), from ../shared/data/SOURCES.md.
@@ -61,13 +61,13 @@ def test_readers_parse_every_shared_task_as_a_plain_split_does(shared_data, task
     directory = task_paths(shared_data, task)
     counts = []
     for name, columns in (("train.tsv", spec.label_column), ("dev.tsv", spec.label_column)):
-        examples = glue.read_examples(directory / name, spec.text_columns, columns, spec.header)
+        examples = tables.read_examples(directory / name, spec.text_columns, columns, spec.header)
         counts.append(len(examples))
         raw = raw_rows(directory / name, task)
         assert [(e.texts, e.label) for e in examples] == raw
         assert [e.index for e in examples] == list(range(len(raw)))
         glue.targets(spec, directory / name, examples)  # every label is in the task's label set
-    test = glue.read_examples(directory / "test.tsv", spec.text_columns, None)
+    test = tables.read_examples(directory / "test.tsv", spec.text_columns, None)
     counts.append(len(test))
     assert tuple(counts) == SHARED_COUNTS[task]
     # Test files' own index column is the row position the leaderboard files use.
@@ -77,11 +77,11 @@ def test_readers_parse_every_shared_task_as_a_plain_split_does(shared_data, task
 
 
 def test_quirks_bom_quotes_and_headerless_files(shared_data):
-    mrpc = glue.read_examples(
+    mrpc = tables.read_examples(
         task_paths(shared_data, "mrpc") / "dev.tsv", ("#1 String", "#2 String"), "Quality"
     )
     assert mrpc[0].texts[1].startswith('"The foodservice pie business')  # a quote is text
-    cola = glue.read_examples(
+    cola = tables.read_examples(
         task_paths(shared_data, "cola") / "dev.tsv",
         ("sentence",),
         "label",
@@ -122,7 +122,7 @@ def test_official_metrics_match_independent_computations(shared_data, task):
     spec = glue.GLUE[task]
     path = task_paths(shared_data, task) / "dev.tsv"
     gold = glue.targets(
-        spec, path, glue.read_examples(path, spec.text_columns, spec.label_column, spec.header)
+        spec, path, tables.read_examples(path, spec.text_columns, spec.label_column, spec.header)
     )
     raw = raw_rows(path, task)
     rng = np.random.default_rng(0)
@@ -236,11 +236,13 @@ def test_standard_layout_of_mnli_qqp_qnli(tmp_path, shared_data):
     ]
 
     qqp = glue.GLUE["qqp"]
-    examples = glue.read_examples(tmp_path / "QQP/train.tsv", qqp.text_columns, qqp.label_column,
+    examples = tables.read_examples(tmp_path / "QQP/train.tsv", qqp.text_columns, qqp.label_column,
                                   skip_malformed=qqp.skip_malformed)  # fmt: skip
     assert [e.texts for e in examples] == [("how?", "why?"), ("what?", "what is it?")]
     qnli = glue.GLUE["qnli"]
-    (example,) = glue.read_examples(tmp_path / "QNLI/dev.tsv", qnli.text_columns, qnli.label_column)
+    (example,) = tables.read_examples(
+        tmp_path / "QNLI/dev.tsv", qnli.text_columns, qnli.label_column
+    )
     assert example.texts == ("q?", "s.") and glue.targets(qnli, Path("x"), [example]) == [1]
 
 
@@ -262,7 +264,9 @@ def test_predict_writes_mnli_leaderboard_files_and_ax(tmp_path, shared_data, cap
         assert [line.split("\t")[0] for line in lines[1:]] == [str(i) for i in range(count)]
         assert {line.split("\t")[1] for line in lines[1:]} <= set(spec.labels)
     # The same model's predictions, computed directly.
-    examples = glue.read_examples(tmp_path / "glue/MNLI/test_matched.tsv", spec.text_columns, None)
+    examples = tables.read_examples(
+        tmp_path / "glue/MNLI/test_matched.tsv", spec.text_columns, None
+    )
     with torch.no_grad():
         expected = [
             spec.labels[model.eval()(torch.tensor([f["input_ids"]]), None, torch.tensor([f["token_type_ids"]])).argmax()]
@@ -400,14 +404,14 @@ def test_own_data_from_csv_and_jsonl(tmp_path, shared_data, capsys):
 def test_bad_files_name_the_file_and_line(tmp_path, name, content, columns, message):
     (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=message):
-        glue.read_examples(tmp_path / name, columns, "label")
+        tables.read_examples(tmp_path / name, columns, "label")
 
 
 def test_labels_outside_the_label_set_name_the_line(tmp_path):
     path = _write(tmp_path / "dev.tsv", [["index", "sentence1", "sentence2", "label"], ["0", "a", "b", "entailment"],
                                          ["1", "c", "d", "maybe"]])  # fmt: skip
     spec = glue.GLUE["rte"]
-    examples = glue.read_examples(path, spec.text_columns, spec.label_column)
+    examples = tables.read_examples(path, spec.text_columns, spec.label_column)
     with pytest.raises(
         UserError, match=r"dev\.tsv:3: label 'maybe' is not one of 'entailment', 'not_entailment'"
     ):

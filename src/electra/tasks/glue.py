@@ -1,5 +1,5 @@
-"""GLUE and your own sentence(-pair) classification data: readers, label sets, official metrics,
-prediction files, and the `Task` that the shared loop (`electra.tasks.finetune`) trains.
+"""GLUE and your own sentence(-pair) classification data: task specs, label sets, official
+metrics, prediction files, and the `Task` that the shared loop (`electra.tasks.finetune`) trains.
 
 Each GLUE task is one `Spec`: which columns hold the text and the label, the label strings in the
 order of the classifier's outputs (none for STS-B's regression), the official metrics and which
@@ -7,7 +7,7 @@ files hold the dev and test sets in the standard layout written by `download_glu
 files' quirks are data here, not code: CoLA's train and dev files have no header, MRPC's start
 with a byte-order mark, MNLI has matched and mismatched dev and test sets (and the AX diagnostic
 set is predicted with the MNLI model), QQP has a few malformed rows the official readers skip.
-TSVs are read without quote processing, as GLUE's own readers do: a `"` is part of the text.
+Files are read by `electra.tasks.tables`.
 
 Your own data is the same `Spec`, built from `--text-columns` and `--label-column`, read from
 CSV, TSV or JSON Lines files.
@@ -15,11 +15,8 @@ CSV, TSV or JSON Lines files.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,9 +31,8 @@ from tokenizers import Tokenizer
 from electra.errors import UserError
 from electra.model import SequenceClassifier
 from electra.tasks.finetune import Feature, Predict, Task
+from electra.tasks.tables import Example, quoted, read_examples
 from electra.tokenizer import SpecialIds
-
-csv.field_size_limit(sys.maxsize)  # MNLI's parse columns and long user texts exceed the default
 
 
 def _correlation(statistic: Callable) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -148,114 +144,6 @@ def task_dir(data_dir: str | Path, spec: Spec) -> Path:
     )
 
 
-# ---------------------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class Example:
-    index: int  # position in its file, the `index` of prediction files
-    texts: tuple[str, ...]
-    label: str | None  # as written in the file; None in test sets
-    line: int  # line number in the file, for error messages
-
-
-def _rows(path: Path) -> Iterator[tuple[int, list[str] | dict]]:
-    """(line number, row) pairs; TSV/CSV rows are lists after the header, JSONL rows dicts."""
-    suffix = path.suffix.lower()
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")  # -sig: MRPC's byte-order mark
-    except OSError as e:
-        raise UserError(f"{path}: cannot open ({e.strerror})") from None
-    with handle:
-        try:
-            if suffix in (".jsonl", ".json"):
-                for number, line in enumerate(handle, 1):
-                    if line.strip():
-                        yield number, _json_row(path, number, line)
-                return
-            if suffix == ".csv":
-                reader = csv.reader(handle)
-            else:
-                reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            for row in reader:
-                if row:
-                    yield reader.line_num, row
-        except UnicodeDecodeError as e:
-            raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-        except csv.Error as e:
-            raise UserError(f"{path}: not valid {suffix[1:].upper()} ({e})") from None
-
-
-def _json_row(path: Path, number: int, line: str) -> dict:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-    if not isinstance(row, dict):
-        raise UserError(f"{path}:{number}: expected a JSON object per line")
-    return row
-
-
-def read_examples(
-    path: str | Path,
-    text_columns: Sequence[str],
-    label_column: str | None,
-    header: tuple[str, ...] = (),
-    skip_malformed: bool = False,
-) -> list[Example]:
-    """Examples of one file; `label_column=None` for unlabelled (test) files.
-
-    `header` names the columns of a file that has no header line; otherwise the first line does.
-    """
-    path = Path(path)
-    wanted = [*text_columns, *([label_column] if label_column else [])]
-    examples: list[Example] = []
-    names: list[str] | None = list(header) or None
-    for number, row in _rows(path):
-        if isinstance(row, dict):
-            missing = [c for c in wanted if c not in row]
-            if missing:
-                raise UserError(
-                    f"{path}:{number}: no {_quoted(missing)} field; found {_quoted(row)}"
-                )
-            values = {c: _text(row[c]) for c in wanted}
-        elif names is None:
-            names = [n.strip() for n in row]
-            missing = [c for c in wanted if c not in names]
-            if missing:
-                raise UserError(
-                    f"{path}:{number}: no {_quoted(missing)} column; found {_quoted(names)}"
-                )
-            continue
-        elif len(row) != len(names):
-            if skip_malformed:
-                continue
-            raise UserError(
-                f"{path}:{number}: expected {len(names)} fields ({_quoted(names)}), found {len(row)}"
-            )
-        else:
-            values = dict(zip(names, row, strict=True))
-        examples.append(
-            Example(
-                index=len(examples),
-                texts=tuple(values[c] for c in text_columns),
-                label=values[label_column].strip() if label_column else None,
-                line=number,
-            )
-        )
-    if not examples:
-        raise UserError(f"{path}: no examples (the file is empty or holds only a header)")
-    return examples
-
-
-def _quoted(names: Sequence[str] | dict) -> str:
-    return ", ".join(repr(n) for n in names)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 # ------------------------------------------------------------------------------------- features
 
 
@@ -290,7 +178,7 @@ def targets(spec: Spec, path: Path, examples: Sequence[Example]) -> list[int] | 
     for e in examples:
         if e.label not in index:
             raise UserError(
-                f"{path}:{e.line}: label {e.label!r} is not one of {_quoted(spec.labels)}"
+                f"{path}:{e.line}: label {e.label!r} is not one of {quoted(spec.labels)}"
             )
     return [index[e.label] for e in examples]  # type: ignore[index]
 
@@ -475,9 +363,7 @@ def custom_spec(
         found = read_examples(train_path, text_columns, label_column)
         label_set = tuple(labels) or tuple(sorted({e.label for e in found}))  # type: ignore[misc]
         if len(label_set) < 2:
-            raise UserError(
-                f"{train_path}: only one label ({_quoted(label_set)}); nothing to learn"
-            )
+            raise UserError(f"{train_path}: only one label ({quoted(label_set)}); nothing to learn")
         metrics = ("accuracy", "macro_f1")
     return Spec(name, tuple(text_columns), label_column, label_set, metrics)
 
