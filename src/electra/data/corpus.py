@@ -211,11 +211,20 @@ def default_corpus_documents(
             tree = ast.parse(source.read_bytes())
         except (SyntaxError, ValueError, OSError):
             continue  # a source this Python cannot parse (e.g. a test fixture) has no docstrings for us
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                lines = _docstring_lines(ast.get_docstring(node) or "")
-                if sum(len(line.split()) for line in lines) >= _MIN_DOCSTRING_WORDS:
-                    yield lines
+        # One document per module, its docstrings in source order: they share a topic, and
+        # documents of a few lines would pack into examples far shorter than seq_len.
+        documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        nodes = sorted(
+            (n for n in ast.walk(tree) if isinstance(n, documented)),
+            key=lambda n: getattr(n, "lineno", 0),
+        )
+        document = []
+        for node in nodes:
+            lines = _docstring_lines(ast.get_docstring(node) or "")
+            if sum(len(line.split()) for line in lines) >= _MIN_DOCSTRING_WORDS:
+                document += lines
+        if document:
+            yield document
 
 
 def default_corpus_file() -> Path:
@@ -223,7 +232,7 @@ def default_corpus_file() -> Path:
     the user's cache (XDG_CACHE_HOME, else ~/.cache) because parsing the library takes seconds."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "electra"
     version = ".".join(map(str, sys.version_info[:3]))
-    path = cache / f"default-corpus-python{version}.txt"
+    path = cache / f"default-corpus-v2-python{version}.txt"  # v2: a document per module
     if not path.is_file():
         try:
             cache.mkdir(parents=True, exist_ok=True)
