@@ -61,3 +61,9 @@ def test_bad_vocab_paths(tmp_path):
     (tmp_path / "vocab.txt").write_text("a\nb\n")
     with pytest.raises(UserError, match=r"lacks the special tokens \[PAD\]"):
         load_tokenizer(tmp_path)
+
+
+def test_vocabulary_listing_a_token_twice_is_refused(tmp_path):
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nthe\n")
+    with pytest.raises(UserError, match="lists a token twice"):
+        load_tokenizer(tmp_path)

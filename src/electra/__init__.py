@@ -1,40 +1,40 @@
 """ELECTRA: pre-train text encoders as discriminators (replaced token detection), then fine-tune.
 
-The public API; each name lives in the module that owns it.
+The public API; each name lives in the module that owns it and is imported on first use, so that
+commands which need no PyTorch (`electra prepare`, `electra vocab`) start without loading it.
 """
 
-from electra.config import FinetuneConfig, ModelConfig, PretrainConfig
-from electra.detect import Detection, Detector, detect
-from electra.errors import UserError
-from electra.hf import load, load_config, save
-from electra.model import (
-    Discriminator,
-    ElectraModel,
-    Generator,
-    QuestionAnswerer,
-    SequenceClassifier,
-    TokenClassifier,
-)
-from electra.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from __future__ import annotations
 
-__all__ = [
-    "Detection",
-    "Detector",
-    "Discriminator",
-    "ElectraModel",
-    "FinetuneConfig",
-    "Generator",
-    "ModelConfig",
-    "PretrainConfig",
-    "QuestionAnswerer",
-    "SequenceClassifier",
-    "TokenClassifier",
-    "UserError",
-    "detect",
-    "load",
-    "load_config",
-    "load_tokenizer",
-    "save",
-    "save_tokenizer",
-    "train_tokenizer",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "electra.config": ("FinetuneConfig", "ModelConfig", "PretrainConfig"),
+    "electra.detect": ("Detection", "Detector", "detect"),
+    "electra.errors": ("UserError",),
+    "electra.hf": ("load", "load_config", "save"),
+    "electra.model": (
+        "Discriminator",
+        "ElectraModel",
+        "Generator",
+        "QuestionAnswerer",
+        "SequenceClassifier",
+        "TokenClassifier",
+    ),
+    "electra.tokenizer": ("load_tokenizer", "save_tokenizer", "train_tokenizer"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'electra' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -91,6 +91,10 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
     except Exception as e:  # tokenizers raises a bare Exception on unreadable files
         raise UserError(f"{vocab}: cannot read as a WordPiece vocabulary ({e})") from None
     tokenizer = _assemble(model, lowercase)
+    with open(vocab, encoding="utf-8", errors="replace") as lines:
+        listed = sum(1 for _ in lines)
+    if listed != tokenizer.get_vocab_size():
+        raise UserError(f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous")
     SpecialIds.of(tokenizer)
     return tokenizer
 
