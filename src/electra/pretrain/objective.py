@@ -45,12 +45,18 @@ class Output:
     replaced: Tensor | None = None  # count of replaced tokens
     predicted_replaced: Tensor | None = None  # count of tokens the discriminator calls replaced
     true_positives: Tensor | None = None  # count of replaced tokens it calls replaced
+    # per position, for ranking metrics (ROC AUC) at evaluation
+    disc_logits: Tensor | None = None  # (B, L)
+    is_replaced: Tensor | None = None  # (B, L) bool
 
     def metrics(self) -> dict[str, Tensor]:
+        """The 0-d metrics, detached."""
         return {
-            f.name: getattr(self, f.name).detach()
+            f.name: value.detach()
             for f in fields(self)
-            if f.name != "loss" and getattr(self, f.name) is not None
+            if (value := getattr(self, f.name)) is not None
+            and value.dim() == 0
+            and f.name != "loss"
         }
 
 
@@ -178,6 +184,8 @@ class ReplacedTokenDetection(nn.Module):
                 replaced=actual.sum(),
                 predicted_replaced=predicted.sum(),
                 true_positives=(predicted & actual).sum(),
+                disc_logits=disc_logits.detach(),
+                is_replaced=is_replaced,
             )
 
     def exported(self) -> dict[str, nn.Module]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -261,18 +262,32 @@ def evaluate(
     config: PretrainConfig,
     device: torch.device,
 ) -> dict[str, float]:
-    """The objective's metrics on held-out examples, dropout off, with fixed masks and samples."""
+    """The objective's metrics on held-out examples, dropout off, with fixed masks and samples;
+    for RTD also the ROC AUC of the discriminator's scores (0.5 is chance, as the official code
+    logs it): it shows ranking skill before any token crosses the 0.5 threshold."""
     window: dict[str, Tensor] = {}
+    scores, labels = [], []
     starts = range(0, len(examples), batch_size)
     module.eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         for start in starts:
             ids = examples.examples(np.arange(start, min(start + batch_size, len(examples))))
+            inputs = _inputs(ids, special, device)
             with _autocast(device, config.precision):
-                _accumulate(window, module(**_inputs(ids, special, device)).metrics())
+                output = module(**inputs)
+            _accumulate(window, output.metrics())
+            if output.disc_logits is not None:
+                is_token = inputs["input_ids"] != special.pad
+                scores.append(output.disc_logits[is_token].float().cpu())
+                labels.append(output.is_replaced[is_token].cpu())
     module.train()
-    return {"sequences": len(examples), **_summarise(window, len(starts))}
+    results = {"sequences": len(examples), **_summarise(window, len(starts))}
+    if scores and torch.cat(labels).unique().numel() == 2:
+        results["disc_auc"] = float(
+            roc_auc_score(torch.cat(labels).numpy(), torch.cat(scores).numpy())
+        )
+    return results
 
 
 def export(module: nn.Module, run_dir: Path, tokenizer: Any) -> list[Path]:
@@ -518,6 +533,7 @@ def _describe(results: dict[str, float]) -> str:
     if "disc_precision" in results:
         text += (
             f"; replaced tokens found with precision {results['disc_precision']:.3f}, recall "
-            f"{results['disc_recall']:.3f} (chance precision: {results['replaced_frac']:.3f})"
+            f"{results['disc_recall']:.3f} (chance precision: {results['replaced_frac']:.3f}), "
+            f"ROC AUC {results.get('disc_auc', float('nan')):.3f} (chance: 0.5)"
         )
     return text
