@@ -148,6 +148,14 @@ def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
     assert _read(again / "predictions.json") == predictions
     assert _read(again / "null_odds.json") == pytest.approx(odds, abs=1e-5)
 
+    # Without the extra file (a directory fine-tuned elsewhere), config.json still says 2.0 and
+    # the null odds come from the [CLS] span scores.
+    (model_dir / ANSWERABILITY_FILE).unlink()
+    fallback = load_model(model_dir)
+    assert fallback.version_2 and fallback.model.answerability is None
+    assert main([*command, "--data", data, "--out", str(tmp_path / "cls")]) == 0
+    assert set(_read(tmp_path / "cls" / "null_odds.json")) == set(odds)
+
 
 def test_bad_training_data_is_one_line_naming_the_question(setup, tmp_path, capsys) -> None:
     raw, checkpoint = setup
