@@ -13,6 +13,7 @@ own: the peak resident-set growth over the process's state before the model was 
 `torch.cuda.max_memory_allocated` on GPU.
 
     python benchmarks/pretrain_step.py --preset small --batch-size 32 --seq-len 128
+    python benchmarks/pretrain_step.py --preset small --data runs/demo/shards  # real, padded rows
     python benchmarks/pretrain_step.py --preset base --device cuda --precision bf16
 """
 
@@ -27,13 +28,16 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
 from electra.config import ModelConfig, PretrainConfig
+from electra.data.shards import Shards, model_inputs
+from electra.pretrain.batches import pack
 from electra.pretrain.objective import ReplacedTokenDetection, choose_positions, sample
 from electra.pretrain.trainer import make_optimizer
-from electra.tokenizer import SpecialIds
+from electra.tokenizer import SpecialIds, load_tokenizer
 
 SPECIAL = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)  # BERT uncased ids
 IMPLEMENTATIONS = ("electra", "transformers")
@@ -42,13 +46,15 @@ IMPLEMENTATIONS = ("electra", "transformers")
 class TransformersRTD(nn.Module):
     """The same objective on `transformers`' classes, as their API is meant to be used."""
 
-    def __init__(self, model_config: ModelConfig, config: PretrainConfig) -> None:
+    def __init__(
+        self, model_config: ModelConfig, config: PretrainConfig, special: SpecialIds
+    ) -> None:
         import transformers
 
         from electra import hf
 
         super().__init__()
-        self.config = config
+        self.config, self.special = config, special
         gen_config = transformers.ElectraConfig(**hf.config_to_hf(model_config.generator()))
         disc_config = transformers.ElectraConfig(**hf.config_to_hf(model_config))
         self.generator = transformers.ElectraForMaskedLM(gen_config)
@@ -61,9 +67,9 @@ class TransformersRTD(nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids):
         c = self.config
-        masked = choose_positions(input_ids, SPECIAL, c.mask_prob, c.max_predictions)
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
         show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
-        shown = torch.where(show_mask & masked.weights, SPECIAL.mask, masked.original)
+        shown = torch.where(show_mask & masked.weights, self.special.mask, masked.original)
         gen_input = input_ids.scatter(1, masked.positions, shown)
         labels = torch.full_like(input_ids, -100).scatter(
             1, masked.positions, masked.original.masked_fill(~masked.weights, -100)
@@ -131,14 +137,28 @@ def child(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model_config = ModelConfig.preset(args.preset)
+    if args.data:  # real examples: ours packs them, transformers computes on their padding
+        shards = Shards(args.data)
+        special = SpecialIds.of(load_tokenizer(shards.directory))
+        ids = shards.examples(np.arange(args.batch_size))
+        model_config = ModelConfig.preset(args.preset, vocab_size=shards.vocab_size)
+        inputs = (
+            pack(ids, special)
+            if args.impl == "electra"
+            else model_inputs(ids, special.pad, special.sep)
+        )
+        batch = {k: v.to(device) for k, v in inputs.items()}
+        args.seq_len = shards.seq_len
+    else:
+        special = SPECIAL
+        model_config = ModelConfig.preset(args.preset)
+        batch = make_batch(args.batch_size, args.seq_len, model_config.vocab_size, device)
     config = PretrainConfig.preset(args.preset, seq_len=args.seq_len, batch_size=args.batch_size)
-    batch = make_batch(args.batch_size, args.seq_len, model_config.vocab_size, device)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if args.impl == "electra":
-        model = ReplacedTokenDetection(model_config, config, SPECIAL)
+        model = ReplacedTokenDetection(model_config, config, special)
     else:
-        model = TransformersRTD(model_config, config)
+        model = TransformersRTD(model_config, config, special)
     model.to(device).train()
     optimizer = make_optimizer(model, config, device)  # the trainer's, for both
     precision = args.precision[0]
@@ -197,6 +217,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
+    parser.add_argument(
+        "--data", help="a prepared set: time its first examples, not random full rows"
+    )
     parser.add_argument(
         "--threads", type=int, help="CPU threads (default: PyTorch's, one per core)"
     )
