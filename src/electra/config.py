@@ -127,7 +127,7 @@ ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
 # Pre-training recipes (../shared/ELECTRA.md, "Model sizes"); `tiny` is sized for a few minutes on
 # two CPU cores.  lr     batch  steps      seq_len mask_prob warmup_steps
 _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
-    "tiny": (2e-3, 32, 600, 128, 0.15, 60),
+    "tiny": (3e-4, 32, 600, 128, 0.15, 60),
     "small": (5e-4, 128, 1_000_000, 128, 0.15, 10_000),
     "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
     "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
