@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from electra.errors import UserError
+from electra.files import write_json
 
 T = TypeVar("T")
 
@@ -237,9 +238,7 @@ def save_json(config: Any, path: str | Path) -> None:
     data = (
         {k: to_dict(v) for k, v in config.items()} if isinstance(config, dict) else to_dict(config)
     )
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, data)
 
 
 def load_json(cls: type[T], path: str | Path) -> T:

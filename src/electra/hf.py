@@ -10,9 +10,7 @@ checked, and any difference is an error that names the keys: nothing is skipped 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +21,7 @@ from torch import Tensor, nn
 
 from electra.config import ModelConfig
 from electra.errors import UserError
+from electra.files import atomic_path, write_json
 from electra.model import (
     Discriminator,
     Generator,
@@ -336,12 +335,6 @@ def _names(keys: list[str], limit: int = 5) -> str:
     return ", ".join(keys[:limit]) + more
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    tmp.replace(path)
-
-
 def save(
     model: nn.Module,
     out_dir: str | Path,
@@ -358,13 +351,9 @@ def save(
         config["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
     config.update(config_extra or {})
     state = {k: v.float() if v.is_floating_point() else v for k, v in to_hf(model).items()}
-    _write_atomically(
-        out_dir / SAFETENSORS_FILE, lambda p: save_file(state, p, metadata={"format": "pt"})
-    )
-    _write_atomically(
-        out_dir / CONFIG_FILE,
-        lambda p: p.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8"),
-    )
+    with atomic_path(out_dir / SAFETENSORS_FILE) as tmp:
+        save_file(state, tmp, metadata={"format": "pt"})
+    write_json(out_dir / CONFIG_FILE, config)
     if tokenizer is not None:
         save_tokenizer(tokenizer, out_dir)
     return out_dir

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from electra.data.shards import write_atomic
 from electra.errors import UserError
+from electra.files import write_text
 
 TEXT_SUFFIXES = (".txt", ".txt.gz")
 BLOCK_BYTES = 256 << 10  # bounds the tokenizer's per-block memory (~100 bytes per text byte)
@@ -241,5 +241,5 @@ def default_corpus_file() -> Path:
                 f"{cache}: cannot hold the default corpus ({e.strerror}); set XDG_CACHE_HOME to a writable directory"
             ) from None
         text = "\n\n".join("\n".join(doc) for doc in default_corpus_documents())
-        write_atomic(path, (text + "\n").encode("utf-8"))
+        write_text(path, text + "\n")
     return path

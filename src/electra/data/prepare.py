@@ -41,10 +41,10 @@ from electra.data.shards import (
     MANIFEST_FILE,
     ShardWriter,
     token_dtype,
-    write_json_atomic,
     write_manifest,
 )
 from electra.errors import UserError
+from electra.files import write_json
 from electra.tokenizer import (
     VOCAB_FILE,
     SpecialIds,
@@ -168,7 +168,7 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
         "dropped_tokens": builder.dropped_tokens,
         "sources": sources,
     }
-    write_json_atomic(shard.with_suffix(".json"), record)
+    write_json(shard.with_suffix(".json"), record)
 
 
 # --- The whole job ------------------------------------------------------------------------------

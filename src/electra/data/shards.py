@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from electra.errors import UserError
+from electra.files import write_json
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
@@ -28,20 +29,6 @@ def token_dtype(vocab_size: int) -> np.dtype:
         if vocab_size <= np.iinfo(dtype).max + 1:
             return np.dtype(dtype)
     raise UserError(f"vocabulary of {vocab_size} tokens is too large (at most 2**32)")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `path` through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, obj: dict) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 class ShardWriter:
@@ -94,7 +81,7 @@ def write_manifest(
         **fields,
         "shards": [{"file": name, "examples": rows} for name, rows in shards],
     }
-    write_json_atomic(directory / MANIFEST_FILE, manifest)
+    write_json(directory / MANIFEST_FILE, manifest)
     return manifest
 
 

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from electra import hf
 from electra.config import from_dict
 from electra.errors import UserError
+from electra.files import atomic_path
 from electra.model import QuestionAnswerer, activation
 from electra.tasks.finetune import Predict, Task, write_json
 from electra.tasks.squad import Answer, Example, Features, SquadConfig, build_features, decode
@@ -135,9 +136,8 @@ def save_model(
         state = {
             k: v.detach().float().contiguous() for k, v in model.answerability.state_dict().items()
         }
-        tmp = out_dir / f".{ANSWERABILITY_FILE}.tmp"
-        save_file(state, tmp, metadata={"format": "pt"})
-        tmp.replace(out_dir / ANSWERABILITY_FILE)
+        with atomic_path(out_dir / ANSWERABILITY_FILE) as tmp:
+            save_file(state, tmp, metadata={"format": "pt"})
 
 
 @dataclass
