@@ -14,13 +14,13 @@ from electra import hf
 from electra.config import FinetuneConfig, ModelConfig, recipe_size
 from electra.errors import UserError
 from electra.model import Discriminator, SequenceClassifier
+from electra.schedule import lr_factor
 from electra.tasks.finetune import (
     Task,
     build_optimizer,
     collate,
     finetune,
     layer_lrs,
-    lr_factor,
     make_predict,
 )
 

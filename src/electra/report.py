@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 -- after choosing the display-free backend
 
 from electra.errors import UserError  # noqa: E402
+from electra.files import atomic_path  # noqa: E402
 
 # (title, metrics drawn together); panels whose metrics the run did not log are left out.
 PANELS = (
@@ -61,8 +62,7 @@ def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
     figure.suptitle(str(run_dir))
     figure.tight_layout()
     out = Path(out) if out else run_dir / "curves.png"
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)
-    tmp.replace(out)
     return out

@@ -10,6 +10,7 @@ from typing import Any
 from electra import hf
 from electra.config import FinetuneConfig, recipe_size
 from electra.errors import UserError
+from electra.files import write_json
 from electra.model import SequenceClassifier
 from electra.tasks import glue, tagging
 from electra.tasks.finetune import (
@@ -17,7 +18,6 @@ from electra.tasks.finetune import (
     default_device,
     finetune,
     make_predict,
-    write_json,
 )
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -44,6 +44,8 @@ def register(commands) -> None:
         "--regression", action="store_true", help="your data: the label is a number"
     )
     add_recipe_arguments(parser)
+    parser.add_argument("--no-swap-pairs", dest="swap_pairs", action="store_false", default=None,
+                        help="MRPC/STS-B: do not also train on swapped sentence pairs")  # fmt: skip
     parser.set_defaults(func=run_glue)
 
     parser = commands.add_to_group(
@@ -148,8 +150,6 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--weight-decay", type=float)
     group.add_argument("--seed", type=int)
     group.add_argument("--keep", choices=("best", "last"), help="which epoch's model to save")
-    group.add_argument("--no-swap-pairs", dest="swap_pairs", action="store_false", default=None,
-                       help="MRPC/STS-B: do not also train on swapped sentence pairs")  # fmt: skip
     group.add_argument("--max-train-examples", type=int, help="train on a random subset this size")
     group.add_argument("--random-init", action="store_true",
                        help="keep only the model's shape: a control run without pre-training")  # fmt: skip
@@ -162,7 +162,7 @@ def recipe_from_args(args: argparse.Namespace, task: str) -> FinetuneConfig:
     """The paper's values for the model's size and `task`, with every flag given overriding."""
     size = args.size or recipe_size(hf.load_config(args.model))
     overrides = {
-        name: getattr(args, name)
+        name: getattr(args, name, None)  # tasks without a flag keep the recipe's value
         for name in (
             "learning_rate", "layerwise_lr_decay", "epochs", "batch_size", "eval_batch_size",
             "max_seq_length", "warmup_fraction", "weight_decay", "seed", "keep", "swap_pairs",
@@ -225,7 +225,7 @@ def run_glue(args: argparse.Namespace) -> None:
         raise UserError(f"{args.data_dir}: no GLUE task folders (expected CoLA/, SST-2/, ...)")
     table = glue_table(dev)
     print(table)
-    write_json({"dev": dev, "glue_score": glue.glue_score(dev)}, args.out / "glue_results.json")
+    write_json(args.out / "glue_results.json", {"dev": dev, "glue_score": glue.glue_score(dev)})
 
 
 def _run_glue_task(spec: glue.Spec, directory: Path, args, out: Path, tokenizer) -> dict[str, Any]:

@@ -34,9 +34,11 @@ from electra import hf
 from electra.config import ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import Shards, iterate_batches
 from electra.errors import UserError
+from electra.files import write_text
 from electra.pretrain import checkpoint
 from electra.pretrain.batches import pack
 from electra.pretrain.objective import COUNT_METRICS, build
+from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 CONFIG_FILE = "pretrain.json"  # {"model": ModelConfig, "pretrain": PretrainConfig}
@@ -47,10 +49,7 @@ MAX_CONSECUTIVE_NONFINITE = 20  # with on_nonfinite=skip: a run that only skips 
 
 
 def lr_at(step: int, config: PretrainConfig) -> float:
-    """Official schedule: linear warm-up multiplied onto a linear decay to 0 that starts at step 0
-    (counted from 1 in the warm-up, so the first update is not wasted at rate 0)."""
-    warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
-    return config.lr * warmup * max(0.0, 1.0 - step / config.steps)
+    return config.lr * lr_factor(step, config.steps, config.warmup_steps)
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -209,9 +208,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
         for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
         if json.loads(line)["step"] <= step
     ]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(kept), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, "".join(kept))
 
 
 def _accumulate(window: dict[str, Tensor], metrics: dict[str, Tensor]) -> None:

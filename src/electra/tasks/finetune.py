@@ -36,7 +36,6 @@ ETA), evaluation after each epoch, saving the best (or last) model in the Huggin
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -54,6 +53,8 @@ from tqdm import tqdm
 from electra import hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
+from electra.files import write_json
+from electra.schedule import lr_factor
 
 Feature = dict[str, Any]
 Predict = Callable[[Sequence[Feature]], list[Any]]
@@ -144,13 +145,6 @@ def build_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Ada
     return torch.optim.AdamW(
         param_groups, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps
     )
-
-
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    """Linear warm-up over `warmup` steps multiplied onto a linear decay to 0 from step 0 (the
-    official schedule): the factor applied to each group's peak rate at `step` (0-based)."""
-    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
-    return warm * max(0.0, 1.0 - step / total)
 
 
 def default_device() -> torch.device:
@@ -296,12 +290,5 @@ def finetune(
         "model": str(model_dir),
         "config": asdict(config),
     }
-    write_json(results, out_dir / RESULTS_FILE)
+    write_json(out_dir / RESULTS_FILE, results)
     return results
-
-
-def write_json(data: Any, path: Path) -> None:
-    """Write atomically: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)

@@ -29,6 +29,7 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from tokenizers import Tokenizer
 
 from electra.errors import UserError
+from electra.files import write_text
 from electra.model import SequenceClassifier
 from electra.tasks.finetune import Feature, Predict, Task
 from electra.tasks.tables import Example, quoted, read_examples
@@ -227,12 +228,8 @@ def write_predictions(rows: dict[str, list[str]], out_dir: Path) -> None:
     """One `index<TAB>prediction` file per entry of `rows` (file name -> predictions in order)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, predictions in rows.items():
-        path = out_dir / name
-        tmp = path.with_name(f".{name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            f.write("index\tprediction\n")
-            f.writelines(f"{i}\t{p}\n" for i, p in enumerate(predictions))
-        tmp.replace(path)
+        lines = (f"{i}\t{p}\n" for i, p in enumerate(predictions))
+        write_text(out_dir / name, "index\tprediction\n" + "".join(lines))
 
 
 def score_file(spec: Spec, gold_path: Path, predictions_path: Path) -> dict[str, float]:

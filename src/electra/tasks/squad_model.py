@@ -32,9 +32,9 @@ from torch import Tensor, nn
 from electra import hf
 from electra.config import from_dict
 from electra.errors import UserError
-from electra.files import atomic_path
+from electra.files import atomic_path, write_json
 from electra.model import QuestionAnswerer, activation
-from electra.tasks.finetune import Predict, Task, write_json
+from electra.tasks.finetune import Predict, Task
 from electra.tasks.squad import Answer, Example, Features, SquadConfig, build_features, decode
 from electra.tasks.squad_eval import evaluate_v1, evaluate_v2
 from electra.tokenizer import SpecialIds
@@ -223,9 +223,9 @@ def predict_answers(
 def write_predictions(answers: dict[str, Answer], out_dir: Path) -> None:
     """`predictions.json` ({id: text}) and, for SQuAD 2.0, `null_odds.json` ({id: odds}): the
     files the official evaluation scripts read as the prediction and `--na-prob-file`."""
-    write_json({qid: a.text for qid, a in answers.items()}, out_dir / PREDICTIONS_FILE)
+    write_json(out_dir / PREDICTIONS_FILE, {qid: a.text for qid, a in answers.items()})
     if any(a.null_odds is not None for a in answers.values()):
-        write_json({qid: a.null_odds for qid, a in answers.items()}, out_dir / NULL_ODDS_FILE)
+        write_json(out_dir / NULL_ODDS_FILE, {qid: a.null_odds for qid, a in answers.items()})
 
 
 def score(dataset: dict[str, Any], answers: dict[str, Answer], version_2: bool) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from tokenizers import Tokenizer
 
 from electra.errors import UserError
+from electra.files import write_text
 from electra.model import TokenClassifier
 from electra.tasks.finetune import Feature, Predict, Task
 from electra.tokenizer import SpecialIds
@@ -174,10 +175,7 @@ def score_file(path: Path) -> dict[str, float]:
 
 def write_predictions(rows: list[str], out_dir: Path) -> None:
     """`word gold predicted` per line, a blank line between sentences: conlleval's input."""
-    path = out_dir / PREDICTIONS_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(rows), encoding="utf-8")
-    tmp.replace(path)
+    write_text(out_dir / PREDICTIONS_FILE, "".join(rows))
 
 
 def build_task(
