@@ -26,6 +26,7 @@ lint: $(VENV)/.installed
 # The main job on the embedded corpus (Python standard library docstrings): vocabulary -> shards
 # -> pre-training -> detection. Each step is a file target, so a re-run skips what is done.
 demo: $(DEMO)/run/discriminator/model.safetensors
+	$(BIN)/electra report $(DEMO)/run
 	$(BIN)/electra detect --model $(DEMO)/run/discriminator $(DEMO_TEXTS)
 
 DEMO_TEXTS ?= "Return a new sorted list from the items in iterable." \
