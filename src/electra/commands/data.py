@@ -14,7 +14,6 @@ from electra.data.corpus import (
     read_lines,
 )
 from electra.errors import UserError
-from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
 
 
 def _add_corpus_flags(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +123,8 @@ def _corpus_lines(args: argparse.Namespace, stats: ReadStats) -> Iterator[str]:
 
 
 def run_vocab(args: argparse.Namespace) -> None:
+    from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
+
     stats = ReadStats()
     tokenizer = train_tokenizer(
         _corpus_lines(args, stats),

@@ -7,9 +7,12 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from electra.detect import Detection, Detector
 from electra.errors import UserError
+
+if TYPE_CHECKING:  # electra.detect loads torch: imported where a command runs
+    from electra.detect import Detection
 
 
 def register(commands) -> None:
@@ -65,6 +68,8 @@ def _show(detection: Detection, threshold: float) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    from electra.detect import Detector
+
     detector = Detector.load(args.model)
     for detection in detector.stream(_texts(args), args.batch_size):
         if args.json:

@@ -1,25 +1,26 @@
-"""`electra finetune glue|tagging` and `electra predict glue`: parse, build the task, run the loop."""
+"""`electra finetune glue|tagging` and `electra predict glue`: parse, build the task, run the loop.
+
+Building the parser imports nothing heavy: torch, the models and the tasks are imported by the
+`run_*` functions that use them, so that `electra --help` starts at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from electra import hf
 from electra.config import FinetuneConfig, recipe_size
 from electra.errors import UserError
 from electra.files import write_json
-from electra.model import SequenceClassifier
-from electra.tasks import glue, tagging
-from electra.tasks.finetune import (
-    MODEL_DIR,
-    default_device,
-    finetune,
-    make_predict,
-)
-from electra.tokenizer import SpecialIds, load_tokenizer
+
+if TYPE_CHECKING:
+    from electra.tasks import glue
+
+# The names of `electra.tasks.glue.GLUE`, in its order, for the help text: that module loads torch,
+# scipy and sklearn. tests/test_cli.py checks that the two agree.
+GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 
 
 def register(commands) -> None:
@@ -31,7 +32,7 @@ def register(commands) -> None:
         "--out runs/rte | electra finetune glue --train train.csv --dev dev.csv "
         "--text-columns review --label-column stars --model disc --out runs/mine",
     )
-    parser.add_argument("--task", help=f"one of {', '.join(glue.GLUE)}, or all")
+    parser.add_argument("--task", help=f"one of {', '.join(GLUE_TASKS)}, or all")
     parser.add_argument("--data-dir", type=Path, help="the GLUE root (or one task's folder)")
     _add_custom_data(parser)
     parser.add_argument("--train", type=Path, help="your own training file (.csv, .tsv, .jsonl)")
@@ -79,7 +80,7 @@ def register(commands) -> None:
         epilog="example: electra predict glue --task rte --data-dir glue_data --model runs/rte/model "
         "--out submission",
     )
-    parser.add_argument("--task", help=f"one of {', '.join(glue.GLUE)}")
+    parser.add_argument("--task", help=f"one of {', '.join(GLUE_TASKS)}")
     parser.add_argument("--data-dir", type=Path, help="the GLUE root (or the task's folder)")
     _add_custom_data(parser)
     parser.add_argument("--test", type=Path, help="your own unlabelled file (.csv, .tsv, .jsonl)")
@@ -101,7 +102,7 @@ def _register_evaluate(commands) -> None:
         epilog="example: electra evaluate glue --task rte --data-dir glue_data "
         "--predictions runs/rte/dev_predictions.tsv",
     )
-    parser.add_argument("--task", required=True, help=f"one of {', '.join(glue.GLUE)}")
+    parser.add_argument("--task", required=True, help=f"one of {', '.join(GLUE_TASKS)}")
     parser.add_argument(
         "--data-dir", type=Path, required=True, help="the GLUE root (or the task's folder)"
     )
@@ -160,6 +161,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
 def recipe_from_args(args: argparse.Namespace, task: str) -> FinetuneConfig:
     """The paper's values for the model's size and `task`, with every flag given overriding."""
+    from electra import hf
+
     size = args.size or recipe_size(hf.load_config(args.model))
     overrides = {
         name: getattr(args, name, None)  # tasks without a flag keep the recipe's value
@@ -181,6 +184,8 @@ def _columns(value: str | None, flag: str = "--text-columns") -> list[str]:
 def train_and_report(
     task, args: argparse.Namespace, config: FinetuneConfig, out: Path, tokenizer
 ) -> dict[str, Any]:
+    from electra.tasks.finetune import MODEL_DIR, finetune
+
     results = finetune(
         task,
         args.model,
@@ -202,6 +207,9 @@ def _metrics(metrics: dict[str, float]) -> str:
 
 
 def run_glue(args: argparse.Namespace) -> None:
+    from electra.tasks import glue
+    from electra.tokenizer import load_tokenizer
+
     if args.train is not None:
         return _run_custom(args)
     if not args.task or args.data_dir is None:
@@ -229,6 +237,8 @@ def run_glue(args: argparse.Namespace) -> None:
 
 
 def _run_glue_task(spec: glue.Spec, directory: Path, args, out: Path, tokenizer) -> dict[str, Any]:
+    from electra.tasks import glue
+
     config = recipe_from_args(args, spec.name)
     task = glue.build_task(
         spec, tokenizer, directory / "train.tsv", glue.glue_dev_paths(spec, directory),
@@ -239,6 +249,8 @@ def _run_glue_task(spec: glue.Spec, directory: Path, args, out: Path, tokenizer)
 
 def glue_table(dev: dict[str, dict[str, float]]) -> str:
     """One row per task (its metrics as percentages) and the paper's GLUE average."""
+    from electra.tasks import glue
+
     rows = [f"{'task':<6} {'metrics':<44} {'score':>6}"]
     for name, metrics in dev.items():
         shown = ", ".join(f"{k} {100 * v:.1f}" for k, v in metrics.items())
@@ -250,6 +262,9 @@ def glue_table(dev: dict[str, dict[str, float]]) -> str:
 
 
 def _run_custom(args: argparse.Namespace) -> None:
+    from electra.tasks import glue
+    from electra.tokenizer import load_tokenizer
+
     if args.dev is None or not args.label_column:
         raise UserError("your own data needs --train, --dev, --text-columns and --label-column")
     labels = _columns(args.labels, "--labels") if args.labels else []
@@ -265,6 +280,9 @@ def _run_custom(args: argparse.Namespace) -> None:
 
 
 def run_tagging(args: argparse.Namespace) -> None:
+    from electra.tasks import tagging
+    from electra.tokenizer import load_tokenizer
+
     if args.data_dir is None and (args.train is None or args.dev is None):
         raise UserError("give --data-dir (or both --train and --dev)")
     train = args.train or tagging.find_file(args.data_dir, tagging.TRAIN_FILES, "training")
@@ -278,6 +296,12 @@ def run_tagging(args: argparse.Namespace) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> None:
+    from electra import hf
+    from electra.model import SequenceClassifier
+    from electra.tasks import glue
+    from electra.tasks.finetune import default_device, make_predict
+    from electra.tokenizer import SpecialIds, load_tokenizer
+
     raw = hf.read_config_json(args.model)
     if args.test is not None:
         base = glue.Spec("custom", tuple(_columns(args.text_columns)), "", (), ())
@@ -311,6 +335,8 @@ def run_predict(args: argparse.Namespace) -> None:
 
 
 def run_evaluate_glue(args: argparse.Namespace) -> None:
+    from electra.tasks import glue
+
     spec = glue.glue_spec(args.task)
     directory = glue.task_dir(args.data_dir, spec)
     gold = directory / (args.dev_file or spec.dev_sets[0][0])
@@ -318,4 +344,6 @@ def run_evaluate_glue(args: argparse.Namespace) -> None:
 
 
 def run_evaluate_tagging(args: argparse.Namespace) -> None:
+    from electra.tasks import tagging
+
     print(json.dumps(tagging.score_file(args.predictions), indent=2))

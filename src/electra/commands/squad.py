@@ -7,15 +7,14 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from electra.commands.finetune import add_recipe_arguments, recipe_from_args, train_and_report
 from electra.errors import UserError
-from electra.tasks.finetune import default_device, make_predict
-from electra.tasks.squad import Example, SquadConfig, build_features, load_squad, read_json
 from electra.tasks.squad_eval import detect_version, evaluate_v1, evaluate_v2, iter_questions
-from electra.tasks.squad_model import load_model, predict_answers, squad_task, write_predictions
-from electra.tokenizer import SpecialIds, load_tokenizer
+
+if TYPE_CHECKING:  # numpy, tokenizers, torch: imported where a command runs
+    from electra.tasks.squad import SquadConfig
 
 VERSIONS = {"1": "1.1", "1.1": "1.1", "2": "2.0", "2.0": "2.0"}
 
@@ -44,6 +43,8 @@ def _squad_config(
     args: argparse.Namespace, base: SquadConfig | None = None, **extra: Any
 ) -> SquadConfig:
     """`base` (the recipe when None) with every flag the user gave."""
+    from electra.tasks.squad import SquadConfig
+
     names = ("doc_stride", "max_query_length", "max_answer_length", "n_best_size", "null_threshold")
     values = {n: getattr(args, n) for n in names} | extra
     return replace(base or SquadConfig(), **{k: v for k, v in values.items() if v is not None})
@@ -124,6 +125,10 @@ def register(commands) -> None:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    from electra.tasks.squad import load_squad
+    from electra.tasks.squad_model import squad_task
+    from electra.tokenizer import load_tokenizer
+
     train_data, train = load_squad(args.train)
     dev_data, dev = load_squad(args.dev)
     version = args.version or detect_version(train_data)
@@ -140,6 +145,8 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from electra.tasks.squad import load_squad, read_json
+
     dataset, _ = load_squad(args.data, check_offsets=False)  # scoring reads only answer texts
     predictions = read_json(args.predictions)
     if not isinstance(predictions, dict):
@@ -188,6 +195,11 @@ def _read_context(args: argparse.Namespace) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from electra.tasks.finetune import default_device, make_predict
+    from electra.tasks.squad import Example, build_features, load_squad
+    from electra.tasks.squad_model import load_model, predict_answers, write_predictions
+    from electra.tokenizer import SpecialIds, load_tokenizer
+
     if args.data is not None:
         if args.out is None:
             raise UserError("--data needs --out DIR for predictions.json")
