@@ -131,24 +131,55 @@ def test_ten_megabyte_line_names_the_file(tmp_path):
 
 def test_default_corpus_is_english_docstrings_without_imports(tmp_path, monkeypatch):
     sysconfig.get_paths()  # where the standard library lives; this may load sysconfig's data
+    from tqdm import tqdm
+
+    tqdm([], disable=True)  # what a progress bar imports (its lock), so it is not counted below
+
     before = set(sys.modules)
-    documents = list(corpus.default_corpus_documents(max_files=25))
-    assert set(sys.modules) == before  # parsed with ast, nothing imported
+    roots = corpus.default_corpus_roots()
+    documents = corpus.default_corpus_documents(max_files=25)
+    assert set(sys.modules) == before  # located and parsed with ast, nothing imported
+    assert [r.name for r in roots[1:]] == list(corpus.DEFAULT_CORPUS_PACKAGES)  # all installed
     assert 10 < len(documents) <= 25  # one document per module that has prose docstrings
-    assert documents == list(corpus.default_corpus_documents(max_files=25))
+    assert documents == corpus.default_corpus_documents(max_files=25)  # a seeded shuffle
     lines = [line for doc in documents for line in doc]
     assert all(line and "\n" not in line and not line.startswith(">>>") for line in lines)
     words = " ".join(lines).lower().split()
     assert words.count("the") > 100  # English prose, not code
-    real_sources = corpus._stdlib_sources
-    monkeypatch.setattr(corpus, "_stdlib_sources", lambda stdlib: real_sources(stdlib)[:25])
+    stdlib = roots[0]
+    monkeypatch.setattr(corpus, "default_corpus_roots", lambda: [stdlib])
+    real_sources = corpus._python_sources
+    monkeypatch.setattr(corpus, "_python_sources", lambda root: real_sources(root)[:25])
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    path = corpus.default_corpus_file()  # the documents/lines format, cached per Python version
-    assert path.parent == tmp_path / "electra" and f"python{sys.version_info[0]}." in path.name
+    path = corpus.default_corpus_file(progress=False)  # the documents/lines format, cached
+    assert path.parent == tmp_path / "electra" and path.name.startswith("default-corpus-v3-")
     text = path.read_text(encoding="utf-8")
     assert [doc.split("\n") for doc in text.rstrip("\n").split("\n\n")] == documents
     monkeypatch.setattr(corpus, "default_corpus_documents", None)  # cached: not generated again
     assert corpus.default_corpus_file() == path
+
+
+def test_default_corpus_is_rebuilt_when_a_package_changes(monkeypatch):
+    roots = corpus.default_corpus_roots()
+    before = corpus._sources_fingerprint(roots)
+    real_version = corpus.importlib.metadata.version
+    monkeypatch.setattr(
+        corpus.importlib.metadata,
+        "version",
+        lambda name: "0.0.1" if name == "scikit-learn" else real_version(name),
+    )
+    assert corpus._sources_fingerprint(roots) != before
+
+
+def test_docstring_prose_keeps_paragraphs_and_drops_code_and_underlines():
+    docstring = (
+        "Sum the values.\n\nParameters\n----------\nx : array\n    The input.\n\n"
+        ">>> total([1, 2])\n3\n\n    indented code block"
+    )
+    assert corpus._docstring_lines(docstring) == [
+        "Sum the values.",
+        "Parameters x : array The input.",
+    ]
 
 
 def test_default_corpus_cache_must_be_writable(tmp_path, monkeypatch):

@@ -257,8 +257,10 @@ def test_invalid_bytes_are_replaced_and_counted(vocab, tmp_path, capsys):
 
 
 def test_vocab_then_prepare_on_the_default_corpus(tmp_path, capsys, monkeypatch):
-    real_sources = corpus._stdlib_sources
-    monkeypatch.setattr(corpus, "_stdlib_sources", lambda stdlib: real_sources(stdlib)[:20])
+    stdlib = corpus.default_corpus_roots()[0]
+    monkeypatch.setattr(corpus, "default_corpus_roots", lambda: [stdlib])
+    real_sources = corpus._python_sources
+    monkeypatch.setattr(corpus, "_python_sources", lambda root: real_sources(root)[:20])
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code, out, _ = cli(
         capsys, "vocab", "--default-corpus", "--size", "400", "--out", str(tmp_path / "v")

@@ -106,8 +106,9 @@ def test_export_loads_in_transformers_with_the_same_outputs(data, tmp_path):
     tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "discriminator")
     assert tokenizer.vocab_size == 400 and tokenizer.mask_token == "[MASK]"
     evaluation = json.loads((tmp_path / "eval.json").read_text())
-    assert {"disc_precision", "disc_recall", "replaced_frac", "disc_auc"} <= set(evaluation)
-    assert 0 <= evaluation["disc_auc"] <= 1
+    scores = {"disc_precision", "disc_recall", "disc_auc", "disc_average_precision"}
+    assert scores | {"replaced_frac"} <= set(evaluation)
+    assert all(0 <= evaluation[name] <= 1 for name in scores)
 
 
 def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch, capsys):

@@ -12,7 +12,11 @@ from __future__ import annotations
 import ast
 import glob
 import gzip
+import hashlib
+import importlib.metadata
+import importlib.util
 import os
+import random
 import sys
 import sysconfig
 import zlib
@@ -168,26 +172,43 @@ def _lines(raw: bytes, stats: ReadStats, first: bool) -> list[str]:
     return lines
 
 
-# --- The embedded default corpus: English from the Python standard library's docstrings ---------
+# --- The embedded default corpus: English prose from docstrings already on the machine -----------
 
-_SKIPPED_STDLIB_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"}
+# Besides the standard library, the packages electra itself depends on: every installation has
+# them, and together they give ~14 MB of text, enough that a tiny model's few minutes of
+# pre-training generalise instead of memorising (the standard library alone is 1.4 MB).
+DEFAULT_CORPUS_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "matplotlib")
+_SKIPPED_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"}
 _MIN_DOCSTRING_WORDS = 8
+_SHUFFLE_SEED = 0  # documents are shuffled so a held-out tail mixes every source
 
 
-def _stdlib_sources(stdlib: Path) -> list[Path]:
+def default_corpus_roots() -> list[Path]:
+    """The standard library and each installed `DEFAULT_CORPUS_PACKAGES` folder, located without
+    importing anything."""
+    roots = [Path(sysconfig.get_paths()["stdlib"])]
+    for name in DEFAULT_CORPUS_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            roots += [Path(p) for p in spec.submodule_search_locations]
+    return roots
+
+
+def _python_sources(root: Path) -> list[Path]:
     sources = []
-    for folder, subfolders, names in os.walk(stdlib):
-        subfolders[:] = [d for d in subfolders if d not in _SKIPPED_STDLIB_DIRS]
-        sources += [Path(folder, name) for name in names if name.endswith(".py")]
-    return sorted(sources)
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if d not in _SKIPPED_DIRS)
+        sources += [Path(folder, name) for name in sorted(names) if name.endswith(".py")]
+    return sources
 
 
 def _docstring_lines(docstring: str) -> list[str]:
-    """One line per prose paragraph; doctests and indented code blocks are not prose."""
+    """One line per prose paragraph; doctests, indented code blocks and section underlines
+    (numpydoc's `-----`) are not prose."""
     lines = []
     for paragraph in docstring.split("\n\n"):
-        rows = paragraph.split("\n")
-        if not rows[0].strip() or rows[0][:1].isspace():
+        rows = [row for row in paragraph.split("\n") if row.strip().strip("-=~") or not row.strip()]
+        if not rows or not rows[0].strip() or rows[0][:1].isspace():
             continue
         if any(row.lstrip().startswith((">>>", "...")) for row in rows):
             continue
@@ -195,44 +216,68 @@ def _docstring_lines(docstring: str) -> list[str]:
     return lines
 
 
+def module_document(source: Path) -> list[str]:
+    """A module's docstrings in source order, as one document: they share a topic, and documents
+    of a few lines would pack into examples far shorter than seq_len."""
+    try:
+        tree = ast.parse(source.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return []  # a source this Python cannot parse (e.g. a test fixture) has no docstrings for us
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    nodes = sorted(
+        (n for n in ast.walk(tree) if isinstance(n, documented)),
+        key=lambda n: getattr(n, "lineno", 0),
+    )
+    document = []
+    for node in nodes:
+        lines = _docstring_lines(ast.get_docstring(node) or "")
+        if sum(len(line.split()) for line in lines) >= _MIN_DOCSTRING_WORDS:
+            document += lines
+    return document
+
+
 def default_corpus_documents(
-    stdlib: Path | None = None, max_files: int | None = None
-) -> Iterator[list[str]]:
-    """Documents (lists of lines) from the docstrings of the standard library's source, parsed
-    with `ast` and never imported, so any machine with Python has the same text offline."""
-    stdlib = Path(stdlib or sysconfig.get_paths()["stdlib"])
-    sources = _stdlib_sources(stdlib)[:max_files]
+    roots: Sequence[Path] | None = None, max_files: int | None = None, progress: bool = False
+) -> list[list[str]]:
+    """Documents (lists of lines) from the docstrings of the sources under `roots` (default: the
+    standard library and the packages above), parsed with `ast` and never imported, in a seeded
+    shuffled order."""
+    roots = default_corpus_roots() if roots is None else roots
+    sources = [source for root in roots for source in _python_sources(Path(root))][:max_files]
     if not sources:
         raise UserError(
-            f"{stdlib}: no Python standard library sources to build the default corpus; pass --corpus"
+            f"{', '.join(map(str, roots))}: no Python sources to build the default corpus; pass --corpus"
         )
-    for source in sources:
+    from tqdm import tqdm
+
+    bar = tqdm(sources, desc="default corpus (once)", unit="file", disable=not progress)
+    documents = [document for source in bar if (document := module_document(source))]
+    random.Random(_SHUFFLE_SEED).shuffle(documents)
+    return documents
+
+
+def _sources_fingerprint(roots: Sequence[Path]) -> str:
+    """Names the cached corpus after what it was read from: the Python version and the versions
+    of the packages, so an upgrade builds a new one."""
+    versions = [sys.version.split()[0]]
+    for name in DEFAULT_CORPUS_PACKAGES:
         try:
-            tree = ast.parse(source.read_bytes())
-        except (SyntaxError, ValueError, OSError):
-            continue  # a source this Python cannot parse (e.g. a test fixture) has no docstrings for us
-        # One document per module, its docstrings in source order: they share a topic, and
-        # documents of a few lines would pack into examples far shorter than seq_len.
-        documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-        nodes = sorted(
-            (n for n in ast.walk(tree) if isinstance(n, documented)),
-            key=lambda n: getattr(n, "lineno", 0),
-        )
-        document = []
-        for node in nodes:
-            lines = _docstring_lines(ast.get_docstring(node) or "")
-            if sum(len(line.split()) for line in lines) >= _MIN_DOCSTRING_WORDS:
-                document += lines
-        if document:
-            yield document
+            versions.append(f"{name}={importlib.metadata.version(_DISTRIBUTIONS.get(name, name))}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name}=absent")
+    digest = hashlib.sha256("\n".join([*versions, *map(str, roots)]).encode()).hexdigest()
+    return digest[:12]
 
 
-def default_corpus_file() -> Path:
-    """The default corpus as a text file in the usual format, written once per Python version into
-    the user's cache (XDG_CACHE_HOME, else ~/.cache) because parsing the library takes seconds."""
+_DISTRIBUTIONS = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
+
+
+def default_corpus_file(progress: bool = True) -> Path:
+    """The default corpus as a text file in the usual format, written once into the user's cache
+    (XDG_CACHE_HOME, else ~/.cache) because parsing the sources takes a minute."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "electra"
-    version = ".".join(map(str, sys.version_info[:3]))
-    path = cache / f"default-corpus-v2-python{version}.txt"  # v2: a document per module
+    roots = default_corpus_roots()
+    path = cache / f"default-corpus-v3-{_sources_fingerprint(roots)}.txt"  # v3: with packages
     if not path.is_file():
         try:
             cache.mkdir(parents=True, exist_ok=True)
@@ -240,6 +285,6 @@ def default_corpus_file() -> Path:
             raise UserError(
                 f"{cache}: cannot hold the default corpus ({e.strerror}); set XDG_CACHE_HOME to a writable directory"
             ) from None
-        text = "\n\n".join("\n".join(doc) for doc in default_corpus_documents())
-        write_text(path, text + "\n")
+        documents = default_corpus_documents(roots, progress=progress)
+        write_text(path, "\n\n".join("\n".join(doc) for doc in documents) + "\n")
     return path

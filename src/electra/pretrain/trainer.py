@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -259,9 +259,10 @@ def evaluate(
     config: PretrainConfig,
     device: torch.device,
 ) -> dict[str, float]:
-    """The objective's metrics on held-out examples, dropout off, with fixed masks and samples;
-    for RTD also the ROC AUC of the discriminator's scores (0.5 is chance, as the official code
-    logs it): it shows ranking skill before any token crosses the 0.5 threshold."""
+    """The objective's metrics on held-out examples, dropout off, with fixed masks and samples.
+    For RTD also two threshold-free scores of the discriminator's ranking, which show skill
+    before many tokens cross the 0.5 threshold: the ROC AUC (chance 0.5, as the official code
+    logs it) and the average precision over replaced tokens (chance: the replaced fraction)."""
     window: dict[str, Tensor] = {}
     scores, labels = [], []
     starts = range(0, len(examples), batch_size)
@@ -281,9 +282,9 @@ def evaluate(
     module.train()
     results = {"sequences": len(examples), **_summarise(window, len(starts))}
     if scores and torch.cat(labels).unique().numel() == 2:
-        results["disc_auc"] = float(
-            roc_auc_score(torch.cat(labels).numpy(), torch.cat(scores).numpy())
-        )
+        labels, scores = torch.cat(labels).numpy(), torch.cat(scores).numpy()
+        results["disc_auc"] = float(roc_auc_score(labels, scores))
+        results["disc_average_precision"] = float(average_precision_score(labels, scores))
     return results
 
 
@@ -531,6 +532,7 @@ def _describe(results: dict[str, float]) -> str:
         text += (
             f"; replaced tokens found with precision {results['disc_precision']:.3f}, recall "
             f"{results['disc_recall']:.3f} (chance precision: {results['replaced_frac']:.3f}), "
+            f"average precision {results.get('disc_average_precision', float('nan')):.3f}, "
             f"ROC AUC {results.get('disc_auc', float('nan')):.3f} (chance: 0.5)"
         )
     return text
