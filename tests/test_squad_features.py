@@ -17,12 +17,13 @@ from electra.tasks.squad import (
     SquadConfig,
     _best_window,
     _windows,
+    _word_spans,
     build_features,
     decode,
     load_squad,
     parse_squad,
 )
-from electra.tokenizer import train_tokenizer
+from electra.tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 
 
 @functools.cache
@@ -257,8 +258,114 @@ def test_decode_joins_windows_and_uses_max_context(dev, tokenizer) -> None:
     end = np.zeros_like(start)
     start[row, position] = end[row, position] = 10.0
     answer = decode([example], features, start, end, None, config, False)[example.qid]
-    a, b = features.offsets[row, position]
+    a, b = features.word_offsets[row, position]  # the whole word holding that token
     assert answer.text == example.context[a:b]
+    assert answer.text.endswith(example.context[slice(*features.offsets[row, position])])
+
+
+# ----------------------------------------------------------------------- whole-word answers
+
+# A fixed vocabulary, so which words are cut into pieces is known: wash ##ington, found ##ed,
+# zo ##e (Zoë, accent stripped by the normaliser), naive (naïve), and punctuation on its own.
+PIECES = [
+    *SPECIAL_TOKENS,
+    *"wash ##ington was found ##ed in 1850 , near zo ##e ' s cafe . naive which ?".split(),
+]
+
+
+@pytest.fixture
+def pieces(tmp_path):
+    (tmp_path / "vocab.txt").write_text("".join(f"{t}\n" for t in PIECES), encoding="utf-8")
+    return load_tokenizer(tmp_path / "vocab.txt")
+
+
+_CONTEXT = "Washington was founded in 1850, near Zoë's café."
+
+
+def _answer(tokenizer, first: str, last: str, context: str = _CONTEXT) -> str:
+    """Decode a span peaked on the context tokens whose texts are `first` and `last`."""
+    example, features = _one_window(tokenizer, context)
+    texts = {context[a:b]: i for i, (a, b) in enumerate(features.offsets[0].tolist()) if a >= 0}
+    start, end = _logits(features, {texts[first]: 5.0}, {texts[last]: 5.0})
+    return decode([example], features, start, end, None, SquadConfig(), version_2=False)["q"].text
+
+
+def test_answers_grow_to_whole_words(pieces) -> None:
+    tokens = pieces.encode(_CONTEXT, add_special_tokens=False).tokens
+    assert tokens[:5] == ["wash", "##ington", "was", "found", "##ed"]
+    assert tokens[-6:] == ["zo", "##e", "'", "s", "cafe", "."]
+    # A span starting (and ending) on a continuation piece answers the whole word.
+    assert _answer(pieces, "ington", "ington") == "Washington"
+    assert _answer(pieces, "ington", "was") == "Washington was"
+    # A span ending inside a word ("found" of "founded") runs to the word's end.
+    assert _answer(pieces, "was", "found") == "was founded"
+    assert _answer(pieces, "ed", "1850") == "founded in 1850"
+    # Punctuation is a word of its own: never added, kept when the span covers it.
+    assert _answer(pieces, "1850", "1850") == "1850"
+    assert _answer(pieces, "in", "1850") == "in 1850"
+    assert _answer(pieces, "1850", ",") == "1850,"
+    assert _answer(pieces, "Zo", "ë") == "Zoë"  # not "Zoë's"
+    assert _answer(pieces, "ë", "s") == "Zoë's"
+    # Accented text is cut from the original string at the right characters.
+    assert _answer(pieces, "café", "café") == "café"
+    assert _answer(pieces, "near", "café") == "near Zoë's café"
+
+
+def test_an_answer_can_be_the_whole_context(pieces) -> None:
+    assert _answer(pieces, "Wash", ".") == _CONTEXT
+    assert _answer(pieces, "ington", ".") == _CONTEXT
+    # Surrounding whitespace is no word and stays out; inner odd whitespace is kept as written.
+    context = " \tnaïve\u00a0Zoë \n"
+    assert _answer(pieces, "naïve", "ë", context) == "naïve\u00a0Zoë"
+
+
+def test_a_word_cut_by_a_window_edge_is_answered_whole(pieces) -> None:
+    context = "in in Washington"
+    example = Example("q", "which ?", context)
+    config = SquadConfig(doc_stride=3, max_query_length=2)
+    features = build_features([example], pieces, config, 8, training=False)
+    # 3 context tokens per window: [in in wash] and [##ington], which only the second holds.
+    assert len(features) == 2 and features.offsets[1, 4].tolist() == [10, 16]
+    assert features.word_offsets[1, 4].tolist() == [6, 16]
+    start = np.full(features.input_ids.shape, -10.0, np.float32)
+    end = start.copy()
+    start[1, 4] = end[1, 4] = 5.0
+    assert decode([example], features, start, end, None, config, False)["q"].text == "Washington"
+
+
+@pytest.mark.parametrize(
+    ("answer", "labelled", "decoded"),
+    [
+        ("Washington", "Washington", "Washington"),
+        ("ington", "ington", "Washington"),  # starts on a piece edge inside a word: that piece
+        ("found", "found", "founded"),  # ends on a piece edge inside a word
+        ("ashingto", "Washington", "Washington"),  # inside pieces: the fewest pieces around it
+        ("1850", "1850", "1850"),  # the comma after it is not labelled
+        ("1850,", "1850,", "1850,"),
+        ("Zoë", "Zoë", "Zoë"),
+        ("café", "café", "café"),
+        (_CONTEXT, _CONTEXT, _CONTEXT),
+    ],
+)
+def test_training_labels_cover_exactly_the_gold_characters(
+    pieces, answer, labelled, decoded
+) -> None:
+    example = Example("q", "which ?", _CONTEXT, [(answer, _CONTEXT.index(answer))])
+    config = SquadConfig(max_query_length=16)
+    features = build_features([example], pieces, config, 64, training=True)
+    first, last = int(features.start_positions[0]), int(features.end_positions[0])
+    assert features.is_impossible[0] == 0 and features.token_type_ids[0, first] == 1
+    assert recovered(example, features, 0, first, last) == labelled
+    # Decoding the labels answers whole words, so a gold fragment of a word comes back whole.
+    start, end = _logits(features, {first: 5.0}, {last: 5.0})
+    assert decode([example], features, start, end, None, config, False)["q"].text == decoded
+
+
+def test_word_spans_group_the_pieces_of_each_word() -> None:
+    offsets = np.array([[0, 4], [4, 10], [11, 15], [15, 16], [17, 18]])
+    spans = _word_spans(offsets, [0, 0, 1, 2, None])
+    assert spans.tolist() == [[0, 10], [0, 10], [11, 15], [15, 16], [17, 18]]
+    assert _word_spans(offsets[:0], []).shape == (0, 2)
 
 
 def test_v2_data_reads(shared_data, tmp_path) -> None:

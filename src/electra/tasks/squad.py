@@ -6,6 +6,16 @@ context, from the tokenizer's offsets) -> start/end logits -> spans mapped back 
 context text. Because answers are cut out of the original string by character offsets, Unicode
 normalisation, odd whitespace and removed control characters in a context never corrupt them.
 
+Answers are whole words. A word is what the tokenizer's pre-tokenizer splits off before WordPiece
+cuts it into pieces (`wash ##ington`): a run of characters between whitespace and punctuation,
+each punctuation mark and each CJK ideograph being a word of its own (punctuation as BERT means
+it: ASCII symbols and Unicode P* characters; symbols such as "€" or "°" stay in their word). A
+decoded span that starts or ends on a piece inside a word grows to the whole word ("ington" ->
+"Washington"; ELECTRA's `get_final_text` would answer the piece), while punctuation joined to a
+word is never added to it: "in 1850," answers "1850", as `get_final_text` makes it, unless the
+span itself covers the comma. Training labels are the smallest run of tokens covering the gold
+characters, so they begin on a word piece only when the annotated answer begins inside a word.
+
 Windows follow BERT/ELECTRA: `doc_stride` tokens apart, and a token seen by several windows is
 answered only from the window where it has the most context on both sides ("max context").
 """
@@ -190,6 +200,7 @@ class Features:
     token_type_ids: np.ndarray  # (N, L) int64: 0 for [CLS] question [SEP], 1 for context [SEP]
     attention_mask: np.ndarray  # (N, L) bool
     offsets: np.ndarray  # (N, L, 2) int64: context character span per token, -1 elsewhere
+    word_offsets: np.ndarray  # (N, L, 2) int64: character span of the token's whole word, or -1
     max_context: np.ndarray  # (N, L) bool: this window is where the token has most context
     example_index: np.ndarray  # (N,) int64: which example the window belongs to
     start_positions: np.ndarray  # (N,) int64: answer start token, 0 ([CLS]) when not in the window
@@ -224,6 +235,18 @@ def _best_window(spans: list[tuple[int, int]], num_tokens: int) -> np.ndarray:
     return best
 
 
+def _word_spans(offsets: np.ndarray, word_ids: Sequence[int | None]) -> np.ndarray:
+    """(T, 2): for each token, the character span of the pre-tokenizer word it is a piece of."""
+    words = np.asarray([-1 if w is None else w for w in word_ids], dtype=np.int64)
+    if not len(words):
+        return offsets
+    first = np.r_[True, (words[1:] != words[:-1]) | (words[1:] < 0)]  # a word's first piece
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(words)] - 1
+    word = np.cumsum(first) - 1
+    return np.stack([offsets[starts, 0][word], offsets[ends, 1][word]], axis=1)
+
+
 def _answer_tokens(offsets: np.ndarray, start_char: int, end_char: int) -> tuple[int, int] | None:
     """First and last context token overlapping [start_char, end_char), or None."""
     first = int(np.searchsorted(offsets[:, 1], start_char, side="right"))
@@ -242,6 +265,8 @@ def build_features(
 
     In training a window whose context does not contain the whole (first) answer points at
     [CLS], as in BERT and ELECTRA; an answer whose characters no token covers drops its example.
+    The labels are the first and last token overlapping the answer's characters: exactly its
+    tokens when it starts and ends on token edges, else the fewest tokens around it.
     """
     special = SpecialIds.of(tokenizer)
     contexts = list(dict.fromkeys(e.context for e in examples))
@@ -260,6 +285,7 @@ def build_features(
         context = encoded[example.context]
         context_ids = np.asarray(context.ids, dtype=np.int64)
         context_offsets = np.asarray(context.offsets, dtype=np.int64).reshape(-1, 2)
+        context_words = _word_spans(context_offsets, context.word_ids)
         query = question.ids[: config.max_query_length]
         room = length - len(query) - 3
         answer = None
@@ -279,6 +305,8 @@ def build_features(
             types[len(head) : used] = 1
             offsets = np.full((length, 2), -1, dtype=np.int64)
             offsets[len(head) : len(head) + count] = context_offsets[start : start + count]
+            words = np.full((length, 2), -1, dtype=np.int64)
+            words[len(head) : len(head) + count] = context_words[start : start + count]
             max_context = np.zeros(length, dtype=bool)
             max_context[len(head) : len(head) + count] = best[start : start + count] == w
             inside = answer is not None and start <= answer[0] and answer[1] < start + count
@@ -290,6 +318,7 @@ def build_features(
                 ("token_type_ids", types),
                 ("attention_mask", np.arange(length) < used),
                 ("offsets", offsets),
+                ("word_offsets", words),
                 ("max_context", max_context),
                 ("example_index", index),
                 ("start_positions", first),
@@ -353,7 +382,9 @@ def decode(
 
     SQuAD 2.0 null odds follow ELECTRA: the smallest answerability ("no answer") logit over the
     question's windows. A model without that head (e.g. one fine-tuned elsewhere) falls back to
-    BERT's rule: the best [CLS] start+end score minus the best span score.
+    BERT's rule: the best [CLS] start+end score minus the best span score. The answer text runs
+    from the start of the word holding the span's first token to the end of the word holding its
+    last (see the module docstring).
     """
     by_example: dict[int, list[int]] = {}
     for f, e in enumerate(features.example_index.tolist()):
@@ -379,7 +410,8 @@ def decode(
         text, best = "", 0.0
         if candidates:
             best, f, first, last = max(candidates, key=lambda c: c[0])
-            text = example.context[features.offsets[f, first, 0] : features.offsets[f, last, 1]]
+            words = features.word_offsets[f]
+            text = example.context[words[first, 0] : words[last, 1]]
         null_odds = None
         if version_2 and null_scores:
             null_odds = min(null_scores) - (0.0 if null_logits is not None else best)
