@@ -1,4 +1,4 @@
-"""`electra finetune glue|tagging` and `electra predict glue`: parse, build the task, run the loop.
+"""`electra finetune glue|tagging`, `electra predict glue|tagging`, `electra evaluate glue|tagging`.
 
 Building the parser imports nothing heavy: torch, the models and the tasks are imported by the
 `run_*` functions that use them, so that `electra --help` starts at once.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,59 @@ def register(commands) -> None:
     parser.add_argument("--max-seq-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=128, help="examples per forward pass")
     parser.set_defaults(func=run_predict)
+    _register_predict_tagging(commands)
     _register_evaluate(commands)
+
+
+def _register_predict_tagging(commands) -> None:
+    parser = commands.add_to_group(
+        "predict",
+        "tagging",
+        help="tag new text with a fine-tuned tagger (CoNLL or plain text in, CoNLL or JSON out)",
+        epilog="examples: electra predict tagging --model runs/chunk/model --file test.txt "
+        "--out tagged.txt (then: electra evaluate tagging --predictions tagged.txt) | "
+        'electra predict tagging --model runs/chunk/model "He reckons the deficit will narrow ." '
+        "| electra predict tagging --model runs/chunk/model --text-file sentences.txt --json",
+    )
+    parser.add_argument(
+        "texts", nargs="*", help="sentences to tag, words split on whitespace (or give a file)"
+    )
+    parser.add_argument(
+        "--model", type=Path, required=True, help="a fine-tuned tagger (finetune's OUT/model)"
+    )
+    parser.add_argument(
+        "--file",
+        type=Path,
+        metavar="CONLL",
+        help="CoNLL input: the word in the first column, a blank line between sentences "
+        "(-DOCSTART- lines dropped); its columns are kept and the predicted tag appended, so "
+        "gold tags in the last column make the output `evaluate tagging` input",
+    )
+    parser.add_argument(
+        "--text-file",
+        type=Path,
+        metavar="TEXT",
+        help="plain-text input: one sentence per line, words split on whitespace (- for stdin)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the tagged text here (default: standard output): word<TAB>tag lines",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='write one {"tokens": [...], "tags": [...]} object per sentence instead of CoNLL',
+    )
+    parser.add_argument(
+        "--max-seq-length",
+        type=int,
+        help="tokens per window (default: the tagger's fine-tuning value, else 256); longer "
+        "sentences are tagged in overlapping windows",
+    )
+    parser.add_argument("--batch-size", type=int, default=128, help="windows per forward pass")
+    parser.set_defaults(func=run_predict_tagging)
 
 
 def _register_evaluate(commands) -> None:
@@ -332,6 +385,71 @@ def run_predict(args: argparse.Namespace) -> None:
     print(
         json.dumps({name: len(r) for name, r in rows.items()}), f"predictions written to {args.out}"
     )
+
+
+def _tagging_input(args: argparse.Namespace) -> list:
+    from electra.tasks import tagging
+
+    given = [flag for flag, value in (("texts", args.texts), ("--file", args.file),
+             ("--text-file", args.text_file)) if value]  # fmt: skip
+    if len(given) != 1:
+        raise UserError(
+            "give one input: texts as arguments, --file CONLL or --text-file TEXT"
+            + (f" (got {' and '.join(given)})" if given else "")
+        )
+    if args.file is not None:
+        return tagging.read_conll(args.file, tag_column=None, keep_columns=True)
+    if args.text_file is not None and str(args.text_file) == "-":
+        sentences = tagging.text_sentences(sys.stdin)
+        if not sentences:
+            raise UserError("standard input: no sentences (expected one sentence per line)")
+        return sentences
+    if args.text_file is not None:
+        return tagging.read_text(args.text_file)
+    sentences = tagging.text_sentences(args.texts)
+    if len(sentences) != len(args.texts):
+        raise UserError("a text to tag is empty (each argument is one sentence)")
+    return sentences
+
+
+def run_predict_tagging(args: argparse.Namespace) -> None:
+    from electra.config import FinetuneConfig
+    from electra.files import write_text
+    from electra.tasks import tagging
+    from electra.tasks.finetune import default_device, make_predict
+    from electra.tokenizer import SpecialIds, load_tokenizer
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    sentences = _tagging_input(args)
+    model, labels, trained_length = tagging.load_tagger(args.model)
+    positions = model.config.max_position_embeddings
+    length = args.max_seq_length if args.max_seq_length is not None else trained_length
+    if length is None:
+        length = min(FinetuneConfig.recipe("base", "tagging").max_seq_length, positions)
+    if length > positions:
+        raise UserError(f"--max-seq-length {length}: the model has {positions} positions")
+    tokenizer = load_tokenizer(args.model)
+    device = default_device()
+    predict = make_predict(model.to(device), SpecialIds.of(tokenizer).pad, args.batch_size, device)
+    tags = tagging.tag(tokenizer, sentences, labels, length, predict)
+    if args.json:
+        text = "".join(
+            json.dumps({"tokens": list(s.words), "tags": t}, ensure_ascii=False) + "\n"
+            for s, t in zip(sentences, tags, strict=True)
+        )
+    else:
+        text = tagging.conll_text(sentences, tags)
+    if args.out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(args.out, text)
+    except OSError as e:
+        raise UserError(f"{args.out}: cannot write ({e.strerror})") from None
+    words = sum(len(s.words) for s in sentences)
+    print(f"tagged {len(sentences)} sentences ({words} words); written to {args.out}")
 
 
 def run_evaluate_glue(args: argparse.Namespace) -> None:

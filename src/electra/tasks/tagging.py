@@ -6,11 +6,17 @@ A CoNLL file has one token per line, whitespace-separated columns (`word POS tag
 tag column is chosen by index (default: the last). Only the first sub-word of each word is trained
 and predicted; a word that is cut off by `max_seq_length` (or tokenizes to nothing) is predicted
 `O`, so the score always covers every word of the file, as conlleval's does.
+
+Tagging new text (`electra predict tagging`, `tag`) uses the same features and decoding, but a
+sentence longer than `max_seq_length` is not cut: it is split into word windows that fit and
+overlap by about half, and each word takes its tag from the window where it has the most context
+on both sides (BERT's rule for SQuAD windows). A sentence that fits is one window, tagged exactly
+as dev scoring tags it; only a word that tokenizes to nothing is still `O`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +25,7 @@ import torch.nn.functional as F
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 from tokenizers import Tokenizer
 
+from electra import hf
 from electra.errors import UserError
 from electra.files import write_text
 from electra.model import TokenClassifier
@@ -38,50 +45,84 @@ DEV_FILES = (
     "test.conll",
 )
 PREDICTIONS_FILE = "dev_predictions.txt"
+SETTINGS_KEY = "tagging_settings"  # in config.json: the max_seq_length the tagger was trained with
 
 
 @dataclass(frozen=True)
 class Sentence:
     words: tuple[str, ...]
-    tags: tuple[str, ...]
+    tags: tuple[str, ...]  # empty for text to tag (read without a tag column)
     line: int  # line number of its first word, for error messages
+    columns: tuple[tuple[str, ...], ...] = ()  # each word's line split into columns, when kept
 
 
-def read_conll(path: str | Path, tag_column: int = -1) -> list[Sentence]:
-    """Sentences of a CoNLL file, their tags from column `tag_column` (negative: from the end)."""
-    path = Path(path)
-    sentences: list[Sentence] = []
-    words: list[str] = []
-    tags: list[str] = []
-    start = width = 0
+def _read_lines(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def read_conll(
+    path: str | Path, tag_column: int | None = -1, keep_columns: bool = False
+) -> list[Sentence]:
+    """Sentences of a CoNLL file, their tags from column `tag_column` (negative: from the end;
+    None: no tags, as in text to tag); `keep_columns` keeps every line's columns."""
+    path = Path(path)
+    sentences: list[Sentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+    rows: list[tuple[str, ...]] = []
+    start = width = 0
+    lines = _read_lines(path)
     for number, line in enumerate([*lines, ""], 1):
         columns = line.split()
         if not columns or columns[0] == "-DOCSTART-":
             if words:
-                sentences.append(Sentence(tuple(words), tuple(tags), start))
-                words, tags = [], []
+                sentences.append(Sentence(tuple(words), tuple(tags), start, tuple(rows)))
+                words, tags, rows = [], [], []
             continue
         width = width or len(columns)
         if len(columns) != width:
             raise UserError(
                 f"{path}:{number}: {len(columns)} columns, but earlier lines have {width}"
             )
-        if not -width <= tag_column < width or tag_column in (0, -width):
+        if tag_column is not None and (
+            not -width <= tag_column < width or tag_column in (0, -width)
+        ):
             raise UserError(
                 f"{path}:{number}: --tag-column {tag_column} is not a tag column of a line with "
                 f"{width} columns (the word is column 0)"
             )
         start = start if words else number
         words.append(columns[0])
-        tags.append(columns[tag_column])
+        if tag_column is not None:
+            tags.append(columns[tag_column])
+        if keep_columns:
+            rows.append(tuple(columns))
     if not sentences:
-        raise UserError(f"{path}: no sentences (expected CoNLL lines: word ... tag)")
+        expected = "word ... tag" if tag_column is not None else "word first, one per line"
+        raise UserError(f"{path}: no sentences (expected CoNLL lines: {expected})")
+    return sentences
+
+
+def text_sentences(lines: Iterable[str]) -> list[Sentence]:
+    """Text to tag: one sentence per non-blank line, its words split on whitespace."""
+    return [
+        Sentence(tuple(line.split()), (), number)
+        for number, line in enumerate(lines, 1)
+        if line.split()
+    ]
+
+
+def read_text(path: str | Path) -> list[Sentence]:
+    """A plain-text file to tag: one sentence per line (blank lines skipped)."""
+    path = Path(path)
+    sentences = text_sentences(_read_lines(path))
+    if not sentences:
+        raise UserError(f"{path}: no sentences (expected one sentence per line)")
     return sentences
 
 
@@ -114,8 +155,9 @@ def label_set(
 def encode(
     tokenizer: Tokenizer, sentences: Sequence[Sentence], labels: Sequence[str], max_seq_length: int
 ) -> list[Feature]:
-    """Token ids with `labels` on each word's first sub-word (IGNORE elsewhere); `first` holds
-    each word's first sub-word position, -1 for a word that was cut off or tokenized to nothing."""
+    """Token ids with `labels` on each word's first sub-word (IGNORE elsewhere, and everywhere for
+    sentences without tags); `first` holds each word's first sub-word position, -1 for a word that
+    was cut off or tokenized to nothing."""
     tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: truncation is tokenizer state
     tokenizer.enable_truncation(max_seq_length)
     index = {label: i for i, label in enumerate(labels)}
@@ -131,7 +173,8 @@ def encode(
         for position, word in enumerate(enc.word_ids):
             if word is not None and word != previous:
                 first[word] = position
-                targets[position] = index[sentence.tags[word]]
+                if sentence.tags:
+                    targets[position] = index[sentence.tags[word]]
             previous = word
         features.append(
             {
@@ -164,6 +207,105 @@ def decode(
         best = logits.argmax(-1).tolist()
         tags.append([labels[best[p]] if p >= 0 else OUTSIDE for p in feature["first"]])
     return tags
+
+
+def windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Word spans [start, end) covering a sentence whose words have `lengths` sub-words: the
+    whole sentence when it fits in `budget`; else the longest spans that fit (at least one word
+    each), each starting halfway through the one before, so that they overlap by about half."""
+    spans = []
+    start = 0
+    while True:
+        end, used = start, 0
+        while end < len(lengths) and (end == start or used + lengths[end] <= budget):
+            used += lengths[end]
+            end += 1
+        spans.append((start, end))
+        if end >= len(lengths):
+            return spans
+        start = max(start + 1, (start + end) // 2)
+
+
+def tag(
+    tokenizer: Tokenizer,
+    sentences: Sequence[Sentence],
+    labels: Sequence[str],
+    max_seq_length: int,
+    predict: Predict,
+) -> list[list[str]]:
+    """Each word's tag, for sentences of any length: `encode` and `decode` (as dev scoring) on
+    the word windows of each sentence, each word tagged by the window where it has the most
+    context, min(words before it, words after it); the earlier window on ties."""
+    budget = max_seq_length - tokenizer.num_special_tokens_to_add(False)
+    if budget < 1:
+        raise UserError(f"--max-seq-length {max_seq_length} leaves no room for words")
+    counter = Tokenizer.from_str(tokenizer.to_str())
+    counter.no_truncation()
+    encodings = counter.encode_batch(
+        [list(s.words) for s in sentences], is_pretokenized=True, add_special_tokens=False
+    )
+    pieces = []  # (sentence index, start word, end word)
+    for i, (sentence, enc) in enumerate(zip(sentences, encodings, strict=True)):
+        lengths = [0] * len(sentence.words)
+        for word in enc.word_ids:
+            if word is not None:
+                lengths[word] += 1
+        pieces += [(i, start, end) for start, end in windows(lengths, budget)]
+    window_sentences = [
+        Sentence(sentences[i].words[start:end], (), sentences[i].line) for i, start, end in pieces
+    ]
+    features = encode(tokenizer, window_sentences, labels, max_seq_length)
+    predicted = decode(features, predict(features), labels)
+    tags = [[OUTSIDE] * len(s.words) for s in sentences]
+    context = [[-1] * len(s.words) for s in sentences]
+    for (i, start, end), window_tags in zip(pieces, predicted, strict=True):
+        for word, tag_ in enumerate(window_tags, start):
+            room = min(word - start, end - 1 - word)
+            if room > context[i][word]:
+                context[i][word], tags[i][word] = room, tag_
+    return tags
+
+
+def load_tagger(model_dir: str | Path) -> tuple[TokenClassifier, tuple[str, ...], int | None]:
+    """A fine-tuned tagger, its tags (config.json's `id2label`) and the `max_seq_length` it was
+    fine-tuned with (None when its config.json does not say)."""
+    raw = hf.read_config_json(model_dir)
+    config_file = Path(model_dir) / hf.CONFIG_FILE
+    id2label = raw.get("id2label")
+    if not id2label or not isinstance(id2label, dict):
+        raise UserError(
+            f"{config_file}: no id2label, so no tag names (expected a tagger fine-tuned by "
+            "`electra finetune tagging`)"
+        )
+    try:
+        by_id = {int(k): str(v) for k, v in id2label.items()}
+    except ValueError:
+        raise UserError(f"{config_file}: id2label keys are not integers") from None
+    if sorted(by_id) != list(range(len(by_id))):
+        raise UserError(f"{config_file}: id2label keys are not 0..{len(by_id) - 1}")
+    labels = tuple(by_id[i] for i in range(len(by_id)))
+    model = hf.load(model_dir, TokenClassifier, num_labels=len(labels))
+    if getattr(model, "head_initialized", False):
+        raise UserError(
+            f"{model_dir}: has no token-classification head (fine-tune it with "
+            "`electra finetune tagging`)"
+        )
+    settings = raw.get(SETTINGS_KEY)
+    max_seq_length = settings.get("max_seq_length") if isinstance(settings, dict) else None
+    return model, labels, max_seq_length if isinstance(max_seq_length, int) else None
+
+
+def conll_text(sentences: Sequence[Sentence], tags: Sequence[Sequence[str]]) -> str:
+    """Tagged text in CoNLL format: each word's columns (the input's when kept, else the word)
+    and its predicted tag, tab-separated; a blank line after each sentence."""
+    return "".join(
+        "".join(
+            "\t".join((*(s.columns[i] if s.columns else (word,)), tag_)) + "\n"
+            for i, (word, tag_) in enumerate(zip(s.words, sentence_tags, strict=True))
+        )
+        + "\n"
+        for s, sentence_tags in zip(sentences, tags, strict=True)
+    )
 
 
 def score_file(path: Path) -> dict[str, float]:
@@ -220,6 +362,7 @@ def build_task(
         config_extra={
             "id2label": {str(i): label for i, label in enumerate(label_names)},
             "label2id": {label: i for i, label in enumerate(label_names)},
+            SETTINGS_KEY: {"max_seq_length": max_seq_length},
         },
         sequence_pad={"labels": IGNORE},
     )
