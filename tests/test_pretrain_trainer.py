@@ -64,15 +64,21 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_resume_continues_the_same_trajectory(data, tmp_path):
     model = tiny_model(400)
-    assert train(data, tmp_path / "whole", model, config()) == 0
-    assert train(data, tmp_path / "split", model, config(), until=3) == 0
+    run = config(eval_every=2)  # held-out scoring in between must not disturb the trajectory
+    assert train(data, tmp_path / "whole", model, run) == 0
+    assert train(data, tmp_path / "split", model, run, until=3) == 0
     assert not (tmp_path / "split" / "discriminator").exists()  # paused, not finished
-    assert train(data, tmp_path / "split", model, config(), resume=True) == 0
+    assert train(data, tmp_path / "split", model, run, resume=True) == 0
     whole, split = metrics(tmp_path / "whole"), metrics(tmp_path / "split")
-    assert [r["step"] for r in split] == [1, 2, 3, 4, 5, 6]  # nothing logged twice
+    heldout = [r["step"] for r in split if "heldout_disc_auc" in r]
+    assert heldout == [2, 4, 6]
+    assert [r["step"] for r in split if "gen_loss" in r] == [1, 2, 3, 4, 5, 6]  # none twice
     for a, b in zip(whole, split, strict=True):
-        for name in LOSSES:
+        names = LOSSES if "gen_loss" in a else ("heldout_disc_auc", "heldout_disc_loss")
+        for name in names:
             assert a[name] == pytest.approx(b[name], abs=1e-6), (a["step"], name)
+    final = json.loads((tmp_path / "split" / "eval.json").read_text())
+    assert final["disc_auc"] == split[-1]["heldout_disc_auc"]  # eval.json: the last scores
     state = {
         k: checkpoint.load(checkpoint.latest(tmp_path / k))["model"] for k in ("whole", "split")
     }
@@ -192,7 +198,7 @@ def test_two_processes_with_gloo(data, tmp_path):
     # The two processes drew different masks: their RNG streams differ.
     rngs = [torch.load(saved / f"rng-{r}.pt", weights_only=True)["torch"] for r in (0, 1)]
     assert not torch.equal(*rngs)
-    assert [r["step"] for r in metrics(tmp_path)] == [2, 4]
+    assert [r["step"] for r in metrics(tmp_path) if "gen_loss" in r] == [2, 4]
     with pytest.raises(UserError, match="written by 2 processes"):
         checkpoint.load(saved, rank=0, world_size=1)
 
@@ -212,9 +218,10 @@ def test_cli_errors_are_one_line(data, tmp_path, capsys):
 
 
 def test_report_draws_the_curves(data, tmp_path):
-    train(data, tmp_path, tiny_model(400), config(steps=3, save_every=0, eval_batches=0))
+    train(data, tmp_path, tiny_model(400), config(steps=3, save_every=0, eval_every=1))
     image = __import__("matplotlib.image").image.imread(draw_curves(tmp_path))
-    assert image.shape[0] > 300 and image.shape[1] > 900 and image.std() > 0.01
+    # Seven panels, held-out scores among them: three rows of three.
+    assert image.shape[0] > 900 and image.shape[1] > 900 and image.std() > 0.01
 
 
 def test_schedule_and_weight_decay_groups():

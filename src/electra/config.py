@@ -171,7 +171,8 @@ class PretrainConfig:
     save_every: int = 1000  # optimizer steps between checkpoints; 0: only at the end
     keep_checkpoints: int = 3  # newest checkpoints kept
     export_every_checkpoint: bool = False  # also refresh RUN_DIR/discriminator and /generator
-    eval_batches: int = 8  # held-out batches scored at the end (replaced-token precision/recall)
+    eval_batches: int = 8  # held-out batches scored (replaced-token precision/recall, ROC AUC)
+    eval_every: int = 1000  # optimizer steps between held-out scores; 0: only at the end
 
     def __post_init__(self) -> None:
         problems = []
@@ -184,7 +185,7 @@ class PretrainConfig:
         for name in ("seq_len", "batch_size", "grad_accum", "steps"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
-        counts = ("warmup_steps", "log_every", "save_every", "eval_batches")
+        counts = ("warmup_steps", "log_every", "save_every", "eval_batches", "eval_every")
         for name in (*counts, "max_grad_norm", "weight_decay"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative, got {getattr(self, name)}")

@@ -18,7 +18,11 @@ PANELS = (
     ("generator loss (MLM)", ("gen_loss",)),
     ("discriminator loss", ("disc_loss",)),
     ("accuracy", ("gen_acc", "disc_acc")),
-    ("replaced tokens", ("disc_precision", "disc_recall", "replaced_frac")),
+    ("replaced tokens (training batches)", ("disc_precision", "disc_recall", "replaced_frac")),
+    (
+        "replaced tokens (held-out)",
+        ("heldout_disc_auc", "heldout_disc_average_precision", "heldout_replaced_frac"),
+    ),
     ("learning rate", ("lr",)),
     ("tokens / s", ("tokens_per_s",)),
 )
@@ -43,7 +47,8 @@ def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Plot every logged metric against the step; returns the PNG's path."""
     run_dir = Path(run_dir)
     records = read_metrics(run_dir / "metrics.jsonl")
-    panels = [(title, [m for m in names if m in records[-1]]) for title, names in PANELS]
+    logged = {name for record in records for name in record}
+    panels = [(title, [m for m in names if m in logged]) for title, names in PANELS]
     panels = [(title, names) for title, names in panels if names]
     columns = 3
     rows = -(-len(panels) // columns)

@@ -34,7 +34,7 @@ from electra import hf
 from electra.config import ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import Shards, iterate_batches
 from electra.errors import UserError
-from electra.files import write_text
+from electra.files import write_json, write_text
 from electra.pretrain import checkpoint
 from electra.pretrain.batches import pack
 from electra.pretrain.objective import COUNT_METRICS, build
@@ -179,15 +179,17 @@ class _Log:
     def record(self, step: int, values: dict[str, float], prefix: str = "train") -> None:
         if not self.enabled:
             return
+        named = values if prefix == "train" else {f"{prefix}_{k}": v for k, v in values.items()}
         with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, **values}) + "\n")
+            f.write(json.dumps({"step": step, **named}) + "\n")
         for name, value in values.items():
             self.writer.add_scalar(f"{prefix}/{name}", value, step)
         self.writer.flush()
-        shown = {
-            k: f"{values[k]:.4g}" for k in ("gen_loss", "disc_loss", "disc_acc") if k in values
-        }
-        self.bar.set_postfix(**shown, tok_s=f"{values['tokens_per_s']:.0f}", refresh=False)
+        if prefix == "train":
+            shown = {
+                k: f"{values[k]:.4g}" for k in ("gen_loss", "disc_loss", "disc_acc") if k in values
+            }
+            self.bar.set_postfix(**shown, tok_s=f"{values['tokens_per_s']:.0f}", refresh=False)
 
     def message(self, text: str) -> None:
         if self.enabled:
@@ -501,6 +503,15 @@ def _train(
                 )
                 log.record(step, values)
                 window, window_batches, window_start, window_tokens = {}, 0, now, 0
+            evaluating = (
+                config.eval_every and step % config.eval_every == 0
+            ) or step == config.steps
+            if evaluating and process.rank == 0 and len(heldout):
+                results = evaluate(module, heldout, micro_batch, special, config, process.device)
+                log.record(step, results, prefix="heldout")
+                if step == config.steps:
+                    write_json(run_dir / EVAL_FILE, results)
+                    log.message(_describe(results))
             pausing = until is not None and step >= until
             if (config.save_every and step % config.save_every == 0) or stopping or pausing:
                 save(step)
@@ -518,10 +529,6 @@ def _train(
     if process.rank == 0:
         for path in export(module, run_dir, tokenizer):
             print(f"electra: exported {path}", file=sys.stderr)
-        if len(heldout):
-            results = evaluate(module, heldout, micro_batch, special, config, process.device)
-            (run_dir / EVAL_FILE).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-            print(_describe(results), file=sys.stderr)
     process.barrier()
     return 0
 
