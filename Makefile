@@ -23,7 +23,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/ruff check src tests benchmarks
 
-# The main job on the embedded corpus (Python standard library docstrings): vocabulary -> shards
+# The main job on the embedded corpus (docstrings of the standard library and dependencies): vocabulary -> shards
 # -> pre-training -> detection. Each step is a file target, so a re-run skips what is done.
 demo: $(DEMO)/run/discriminator/model.safetensors
 	$(BIN)/electra report $(DEMO)/run
@@ -39,4 +39,4 @@ $(DEMO)/shards/manifest.json: $(DEMO)/vocab/vocab.txt
 	$(BIN)/electra prepare --default-corpus --vocab $(DEMO)/vocab --out $(DEMO)/shards --overwrite
 
 $(DEMO)/run/discriminator/model.safetensors: $(DEMO)/shards/manifest.json
-	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run $(if $(wildcard $(DEMO)/run/checkpoints),--resume)
+	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run --eval-every 100 $(if $(wildcard $(DEMO)/run/checkpoints),--resume)
