@@ -39,4 +39,4 @@ $(DEMO)/shards/manifest.json: $(DEMO)/vocab/vocab.txt
 	$(BIN)/electra prepare --default-corpus --vocab $(DEMO)/vocab --out $(DEMO)/shards --overwrite
 
 $(DEMO)/run/discriminator/model.safetensors: $(DEMO)/shards/manifest.json
-	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run --eval-every 100 $(if $(wildcard $(DEMO)/run/checkpoints),--resume)
+	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run --log-every 20 --eval-every 100 $(if $(wildcard $(DEMO)/run/checkpoints),--resume)
