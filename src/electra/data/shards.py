@@ -155,6 +155,22 @@ class Shards:
         return out
 
 
+class ExampleRange:
+    """Examples [start, stop) of a prepared set, indexed from 0 like a `Shards` of their own,
+    so a run can train on one part of a set through `iterate_batches` and hold out the rest
+    without copying either. Indices are not checked against `stop`, only against the set."""
+
+    def __init__(self, shards: Shards, start: int, stop: int) -> None:
+        self.shards, self.start, self.num_examples = shards, start, stop - start
+        self.directory, self.seq_len = shards.directory, shards.seq_len
+
+    def __len__(self) -> int:
+        return self.num_examples
+
+    def examples(self, indices: np.ndarray) -> np.ndarray:
+        return self.shards.examples(np.asarray(indices, dtype=np.int64) + self.start)
+
+
 def _epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
     order = np.arange(num_examples, dtype=np.int32 if num_examples < 2**31 else np.int64)
     np.random.default_rng([seed, epoch]).shuffle(order)
@@ -162,7 +178,7 @@ def _epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def iterate_batches(
-    shards: Shards,
+    shards: Shards | ExampleRange,
     batch_size: int,
     seed: int,
     rank: int = 0,

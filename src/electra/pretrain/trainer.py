@@ -7,6 +7,9 @@ decay (none on biases and LayerNorm weights). The official TensorFlow optimizer 
 correction; we keep PyTorch's bias-corrected AdamW: the two differ only while the second-moment
 average is young (the first ~1-2k steps), which the 10k-step warm-up covers, and the corrected
 form is the safer one for the short warm-ups of small runs.
+
+What the loop runs in lives beside it, one job a module: `processes` (torchrun's environment,
+signals), `logbook` (metric windows, progress bar, metrics.jsonl, TensorBoard), `checkpoint`.
 """
 
 from __future__ import annotations
@@ -24,27 +27,25 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from electra import hf
 from electra.config import ModelConfig, PretrainConfig, from_dict, save_json
-from electra.data.shards import Shards, iterate_batches
+from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
-from electra.files import write_json, write_text
+from electra.files import write_json
 from electra.pretrain import checkpoint
 from electra.pretrain.batches import pack
-from electra.pretrain.objective import COUNT_METRICS, build
+from electra.pretrain.logbook import Log, accumulate, summarise
+from electra.pretrain.objective import build
+from electra.pretrain.processes import Process, Signals
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 CONFIG_FILE = "pretrain.json"  # {"model": ModelConfig, "pretrain": PretrainConfig}
-METRICS_FILE = "metrics.jsonl"
 EVAL_FILE = "eval.json"
-TENSORBOARD_DIR = "tensorboard"
 MAX_CONSECUTIVE_NONFINITE = 20  # with on_nonfinite=skip: a run that only skips is broken, stop
 
 
@@ -91,158 +92,6 @@ def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
         ) from None
 
 
-class _Process:
-    """This process's place in the job, from torchrun's environment variables."""
-
-    def __init__(self, device: str | None) -> None:
-        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if self.device.type == "cuda" and self.device.index is None:
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(self.device)
-        if self.world_size > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    def barrier(self) -> None:
-        if self.world_size > 1:
-            dist.barrier()
-
-    def sum(self, values: Tensor) -> Tensor:
-        if self.world_size > 1:
-            dist.all_reduce(values)
-        return values
-
-    def close(self) -> None:
-        if self.world_size > 1 and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-class _Range:
-    """Examples [start, stop) of a prepared set, with the interface `iterate_batches` reads."""
-
-    def __init__(self, shards: Shards, start: int, stop: int) -> None:
-        self.shards, self.start, self.num_examples = shards, start, stop - start
-        self.directory, self.seq_len = shards.directory, shards.seq_len
-
-    def __len__(self) -> int:
-        return self.num_examples
-
-    def examples(self, indices: np.ndarray) -> np.ndarray:
-        return self.shards.examples(np.asarray(indices, dtype=np.int64) + self.start)
-
-
-class _Signals:
-    """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step; a second
-    SIGINT interrupts at once."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous = {
-            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
-        }
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received == signal.SIGINT == signum:
-            raise KeyboardInterrupt
-        self.received = signum
-        print(
-            f"\nelectra: {signal.Signals(signum).name}: saving a checkpoint, then stopping",
-            file=sys.stderr,
-        )
-
-    def restore(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-
-class _Log:
-    """What the user sees (rank 0 only): progress bar, metrics.jsonl, TensorBoard scalars."""
-
-    def __init__(self, run_dir: Path, start_step: int, total_steps: int, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = tqdm(
-            total=total_steps,
-            initial=start_step,
-            unit="step",
-            dynamic_ncols=True,
-            disable=not enabled,
-        )
-        if not enabled:
-            return
-        from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only where used
-
-        self.metrics_path = run_dir / METRICS_FILE
-        _truncate_metrics(self.metrics_path, start_step)
-        self.writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=start_step + 1)
-
-    def record(self, step: int, values: dict[str, float], prefix: str = "train") -> None:
-        if not self.enabled:
-            return
-        named = values if prefix == "train" else {f"{prefix}_{k}": v for k, v in values.items()}
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, **named}) + "\n")
-        for name, value in values.items():
-            self.writer.add_scalar(f"{prefix}/{name}", value, step)
-        self.writer.flush()
-        if prefix == "train":
-            shown = {
-                k: f"{values[k]:.4g}" for k in ("gen_loss", "disc_loss", "disc_acc") if k in values
-            }
-            self.bar.set_postfix(**shown, tok_s=f"{values['tokens_per_s']:.0f}", refresh=False)
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            self.bar.write(text, file=sys.stderr)
-
-    def close(self) -> None:
-        self.bar.close()
-        if self.enabled:
-            self.writer.close()
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines logged after `step`: a resumed run rewrites them, so curves never double back."""
-    if not path.is_file():
-        return
-    kept = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
-        if json.loads(line)["step"] <= step
-    ]
-    write_text(path, "".join(kept))
-
-
-def _accumulate(window: dict[str, Tensor], metrics: dict[str, Tensor]) -> None:
-    for name, value in metrics.items():
-        window[name] = window.get(name, 0) + value.double()
-
-
-def _summarise(
-    window: dict[str, Tensor], micro_batches: int, process: _Process | None = None
-) -> dict[str, float]:
-    """Window sums -> means over the micro-batches of every process (counts stay sums), in one
-    synchronisation; `process=None` summarises this process alone."""
-    if not window:
-        return {}
-    names = sorted(window)
-    totals = torch.stack([window[n] for n in names])
-    if process is not None:
-        totals = process.sum(totals)
-        micro_batches *= process.world_size
-    totals = totals.tolist()
-    values = {
-        n: v if n in COUNT_METRICS else v / micro_batches
-        for n, v in zip(names, totals, strict=True)
-    }
-    if "true_positives" in values:  # the discriminator on replaced tokens
-        values["disc_precision"] = values["true_positives"] / max(values["predicted_replaced"], 1.0)
-        values["disc_recall"] = values["true_positives"] / max(values["replaced"], 1.0)
-        for name in COUNT_METRICS:
-            del values[name]
-    return values
-
-
 def _autocast(device: torch.device, precision: str):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
@@ -255,7 +104,7 @@ def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[
 
 def evaluate(
     module: nn.Module,
-    examples: _Range,
+    examples: ExampleRange,
     batch_size: int,
     special: SpecialIds,
     config: PretrainConfig,
@@ -276,13 +125,13 @@ def evaluate(
             inputs = _inputs(ids, special, device)
             with _autocast(device, config.precision):
                 output = module(**inputs)
-            _accumulate(window, output.metrics())
+            accumulate(window, output.metrics())
             if output.disc_logits is not None:
                 is_token = inputs["input_ids"] != special.pad
                 scores.append(output.disc_logits[is_token].float().cpu())
                 labels.append(output.is_replaced[is_token].cpu())
     module.train()
-    results = {"sequences": len(examples), **_summarise(window, len(starts))}
+    results = {"sequences": len(examples), **summarise(window, len(starts))}
     if scores and torch.cat(labels).unique().numel() == 2:
         labels, scores = torch.cat(labels).numpy(), torch.cat(scores).numpy()
         results["disc_auc"] = float(roc_auc_score(labels, scores))
@@ -319,7 +168,7 @@ def train(
     the run finished or paused at step `until` (a checkpoint, no export: for jobs with a time
     limit; the schedule still spans `config.steps`), 128 + signal number when a signal stopped
     it after a checkpoint."""
-    process = _Process(device)
+    process = Process(device)
     run_dir = Path(run_dir)
     try:
         return _train(process, Path(data_dir), run_dir, model_config, config, resume, until)
@@ -328,7 +177,7 @@ def train(
 
 
 def _train(
-    process: _Process,
+    process: Process,
     data_dir: Path,
     run_dir: Path,
     model_config: ModelConfig,
@@ -360,8 +209,8 @@ def _train(
     special = SpecialIds.of(tokenizer)
     # Held out for the final precision/recall: the set's last examples, never trained on.
     heldout_size = min(config.eval_batches * micro_batch, len(shards) // 10)
-    train_set = _Range(shards, 0, len(shards) - heldout_size)
-    heldout = _Range(shards, len(shards) - heldout_size, len(shards))
+    train_set = ExampleRange(shards, 0, len(shards) - heldout_size)
+    heldout = ExampleRange(shards, len(shards) - heldout_size, len(shards))
 
     previous = checkpoint.latest(run_dir)
     if previous is not None and not resume:
@@ -428,8 +277,8 @@ def _train(
         if config.export_every_checkpoint and process.rank == 0:
             export(module, run_dir, tokenizer)
 
-    log = _Log(run_dir, step, config.steps, enabled=process.rank == 0)
-    signals = _Signals()
+    log = Log(run_dir, step, config.steps, enabled=process.rank == 0)
+    signals = Signals()
     window: dict[str, Tensor] = {}
     window_batches, window_start, window_tokens, consecutive_nonfinite = (
         0,
@@ -453,7 +302,7 @@ def _train(
                         output = network(**inputs)
                     scaler.scale(output.loss / config.grad_accum).backward()
                 step_loss += output.loss.detach()
-                _accumulate(step_metrics, output.metrics())
+                accumulate(step_metrics, output.metrics())
             scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 module.parameters(), config.max_grad_norm or math.inf
@@ -494,7 +343,7 @@ def _train(
 
             if (config.log_every and step % config.log_every == 0) or step == config.steps:
                 now = time.perf_counter()
-                values = _summarise(window, window_batches, process)
+                values = summarise(window, window_batches, process)
                 values.update(
                     lr=lr,
                     grad_norm=grad_norm.item(),

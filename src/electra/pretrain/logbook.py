@@ -1,0 +1,115 @@
+"""What a pre-training run records: metric windows summed on the device and summarised when
+logged, and the places they go (progress bar, RUN_DIR/metrics.jsonl, TensorBoard scalars).
+
+Metrics stay tensors on the device until a window is summarised, so they cost one
+host-device synchronisation (and one all-reduce) per logged window, not one per metric per step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from electra.files import write_text
+from electra.pretrain.objective import COUNT_METRICS
+
+if TYPE_CHECKING:
+    from electra.pretrain.processes import Process
+
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def accumulate(window: dict[str, Tensor], metrics: dict[str, Tensor]) -> None:
+    """Add a micro-batch's metrics to `window`'s sums, in float64 so long windows keep digits."""
+    for name, value in metrics.items():
+        window[name] = window.get(name, 0) + value.double()
+
+
+def summarise(
+    window: dict[str, Tensor], micro_batches: int, process: Process | None = None
+) -> dict[str, float]:
+    """Window sums -> means over the micro-batches of every process (counts stay sums), in one
+    synchronisation; `process=None` summarises this process alone."""
+    if not window:
+        return {}
+    names = sorted(window)
+    totals = torch.stack([window[n] for n in names])
+    if process is not None:
+        totals = process.sum(totals)
+        micro_batches *= process.world_size
+    totals = totals.tolist()
+    values = {
+        n: v if n in COUNT_METRICS else v / micro_batches
+        for n, v in zip(names, totals, strict=True)
+    }
+    if "true_positives" in values:  # the discriminator on replaced tokens
+        values["disc_precision"] = values["true_positives"] / max(values["predicted_replaced"], 1.0)
+        values["disc_recall"] = values["true_positives"] / max(values["replaced"], 1.0)
+        for name in COUNT_METRICS:
+            del values[name]
+    return values
+
+
+class Log:
+    """What the user sees (rank 0 only): progress bar, metrics.jsonl, TensorBoard scalars.
+    The other ranks get a disabled one, so the loop calls it the same way everywhere."""
+
+    def __init__(self, run_dir: Path, start_step: int, total_steps: int, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start_step,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not enabled,
+        )
+        if not enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: only where used
+
+        self.metrics_path = run_dir / METRICS_FILE
+        _truncate_metrics(self.metrics_path, start_step)
+        self.writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=start_step + 1)
+
+    def record(self, step: int, values: dict[str, float], prefix: str = "train") -> None:
+        if not self.enabled:
+            return
+        named = values if prefix == "train" else {f"{prefix}_{k}": v for k, v in values.items()}
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": step, **named}) + "\n")
+        for name, value in values.items():
+            self.writer.add_scalar(f"{prefix}/{name}", value, step)
+        self.writer.flush()
+        if prefix == "train":
+            shown = {
+                k: f"{values[k]:.4g}" for k in ("gen_loss", "disc_loss", "disc_acc") if k in values
+            }
+            self.bar.set_postfix(**shown, tok_s=f"{values['tokens_per_s']:.0f}", refresh=False)
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            self.bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.enabled:
+            self.writer.close()
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after `step`: a resumed run rewrites them, so curves never double back."""
+    if not path.is_file():
+        return
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if json.loads(line)["step"] <= step
+    ]
+    write_text(path, "".join(kept))

@@ -1,0 +1,82 @@
+"""The runtime a training loop runs in: its place among torchrun's processes, and the signals
+that ask it to stop.
+
+Both exist so that the loop reads the same with one process or many, and whether it ends by
+finishing or by being told to stop: the single-process case is the multi-process one with the
+collective operations turned into no-ops, and a signal only raises a flag the loop reads once a
+step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+class Process:
+    """This process's place in the job, from torchrun's environment variables (RANK,
+    WORLD_SIZE, LOCAL_RANK; a plain `python` run is rank 0 of 1). `barrier` and `sum` do
+    nothing in a job of one, so callers never branch on the world size and a single-process run
+    needs no process group."""
+
+    def __init__(self, device: str | None) -> None:
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and self.device.index is None:
+            # One GPU per process: NCCL, and anything put on plain "cuda", use this one, not GPU 0.
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+    def sum(self, values: Tensor) -> Tensor:
+        """`values` summed over every process, in place: one synchronisation for many numbers."""
+        if self.world_size > 1:
+            dist.all_reduce(values)
+        return values
+
+    def close(self) -> None:
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class Signals:
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step; a second
+    SIGINT interrupts at once.
+
+    The handler only records the signal: stopping mid-step would leave the gradients of a
+    half-taken step, and processes that stopped at different steps would wait on each other
+    forever. The loop reads `received` once a step and shares it with the others, so a
+    Ctrl-C or a scheduler's SIGTERM costs at most one step and a resumable checkpoint. The
+    second SIGINT is the way out when that step itself hangs."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous = {
+            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received == signal.SIGINT == signum:
+            raise KeyboardInterrupt
+        self.received = signum
+        print(
+            f"\nelectra: {signal.Signals(signum).name}: saving a checkpoint, then stopping",
+            file=sys.stderr,
+        )
+
+    def restore(self) -> None:
+        """Put back the handlers found at construction, so the caller's Ctrl-C works again."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
