@@ -70,3 +70,11 @@ def test_attention_training_path_equals_sdpa_when_nothing_is_dropped(monkeypatch
     reference = F.scaled_dot_product_attention(q, k, v, attn_mask=mask) / 0.75  # all kept, rescaled
     expected = attention.out(reference.transpose(1, 2).reshape(3, 10, 32))
     torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("field", ["hidden_dropout", "attention_dropout"])
+def test_a_dropout_outside_zero_to_one_is_refused_in_one_line(field):
+    from electra.errors import UserError
+
+    with pytest.raises(UserError, match=f"model config: {field} 1.0 is not in \\[0, 1\\)"):
+        ModelConfig(**{field: 1.0})

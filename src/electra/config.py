@@ -58,6 +58,9 @@ class ModelConfig:
             problems.append(
                 f"hidden_act {self.hidden_act!r} is not one of {', '.join(ACTIVATIONS)}"
             )
+        for name in ("hidden_dropout", "attention_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                problems.append(f"{name} {getattr(self, name)} is not in [0, 1)")
         if not 0 < self.generator_fraction <= 1:
             problems.append(f"generator_fraction {self.generator_fraction} is not in (0, 1]")
         for name in (

@@ -178,6 +178,7 @@ def _lines(raw: bytes, stats: ReadStats, first: bool) -> list[str]:
 # them, and together they give ~14 MB of text, enough that a tiny model's few minutes of
 # pre-training generalise instead of memorising (the standard library alone is 1.4 MB).
 DEFAULT_CORPUS_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "matplotlib")
+_DISTRIBUTIONS = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
 _SKIPPED_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"}
 _MIN_DOCSTRING_WORDS = 8
 _SHUFFLE_SEED = 0  # documents are shuffled so a held-out tail mixes every source
@@ -267,9 +268,6 @@ def _sources_fingerprint(roots: Sequence[Path]) -> str:
             versions.append(f"{name}=absent")
     digest = hashlib.sha256("\n".join([*versions, *map(str, roots)]).encode()).hexdigest()
     return digest[:12]
-
-
-_DISTRIBUTIONS = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
 
 
 def default_corpus_file(progress: bool = True) -> Path:

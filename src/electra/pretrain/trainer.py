@@ -356,8 +356,10 @@ def _train(
                 config.eval_every and step % config.eval_every == 0
             ) or step == config.steps
             if evaluating and process.rank == 0 and len(heldout):
+                started = time.perf_counter()
                 results = evaluate(module, heldout, micro_batch, special, config, process.device)
                 log.record(step, results, prefix="heldout")
+                window_start += time.perf_counter() - started  # tokens/s counts training only
                 if step == config.steps:
                     write_json(run_dir / EVAL_FILE, results)
                     log.message(_describe(results))
