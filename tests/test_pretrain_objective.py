@@ -187,6 +187,20 @@ def test_no_gradient_reaches_the_generator_through_the_sample():
     assert model.discriminator.electra.embeddings.word.weight.grad.any()
 
 
+@pytest.mark.parametrize("mask_prob", [0.15, 0.3])
+def test_the_untrained_discriminator_starts_at_the_replaced_share(mask_prob):
+    """Its first loss is the base rate's entropy, not log 2: no first step spent learning it."""
+    torch.manual_seed(0)
+    model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40, mask_prob=mask_prob), SPECIAL)
+    out = model(**batch())
+    is_token = batch()["input_ids"] != SPECIAL.pad
+    predicted = torch.sigmoid(out.disc_logits[is_token]).mean().item()
+    assert predicted == pytest.approx(mask_prob, abs=0.01)
+    share = out.replaced_frac.item()
+    base_rate_entropy = -(share * np.log(share) + (1 - share) * np.log(1 - share))
+    assert out.disc_loss.item() == pytest.approx(base_rate_entropy, rel=0.1)
+
+
 def test_mlm_baseline_is_80_10_10_and_discriminator_sized():
     torch.manual_seed(0)
     model = MaskedLanguageModel(MODEL, PretrainConfig(seq_len=40, objective="mlm"), SPECIAL)

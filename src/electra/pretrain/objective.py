@@ -13,7 +13,11 @@ Where we depart from the official code, on purpose:
 - the number to predict is `mask_prob` of the maskable (non-special, non-padding) tokens, the
   official code takes it of all non-padding tokens: 19 against 19 at length 128;
 - replacements are drawn from the generator's softmax by inverting its CDF rather than by
-  Gumbel-max: the same distribution for a quarter of the cost (see `sample`).
+  Gumbel-max: the same distribution for a quarter of the cost (see `sample`);
+- the discriminator's output bias starts at the log-odds of `mask_prob`, the share of tokens
+  it will see replaced, instead of 0. From 0, every first gradient says "lower all logits";
+  Adam moves every weight at once to do so, and the tiny preset then sat at the base-rate loss
+  (a constant prediction) for hundreds of steps, even on uniformly random replacements.
 """
 
 from __future__ import annotations
@@ -134,6 +138,9 @@ class ReplacedTokenDetection(nn.Module):
         self.generator = Generator(
             model_config.generator(), embeddings=self.discriminator.electra.embeddings
         )
+        with torch.no_grad():
+            prior = torch.logit(torch.tensor(config.mask_prob), eps=1e-3)
+            self.discriminator.head.out.bias.fill_(prior)
 
     def forward(
         self,
