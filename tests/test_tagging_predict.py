@@ -161,6 +161,44 @@ def test_long_sentences_are_tagged_in_overlapping_windows(run, capsys):
     assert len({r[1] for r in long}) > 1
 
 
+def test_dev_scoring_tags_long_sentences_in_windows_as_predict_does(run, tmp_path, capsys):
+    """Dev sentences past `max_seq_length` (the tagger's own 64): fine-tuning's dev scoring gives
+    `predict tagging`'s windowed tags and `evaluate tagging`'s scores, not `O` past the limit."""
+    model_dir = run / "run" / "model"
+    tokenizer = load_tokenizer(model_dir)
+    short = tagging.read_conll(run / "data" / "dev.txt", keep_columns=True)
+    dev = tmp_path / "long.txt"  # 3 sentences, each 8 dev sentences end to end
+    lines = ["".join(" ".join(c) + "\n" for s in short[i : i + 8] for c in s.columns)
+             for i in range(0, 24, 8)]  # fmt: skip
+    dev.write_text("\n".join(lines), encoding="utf-8")
+    model, labels, length = tagging.load_tagger(model_dir)
+    task = tagging.build_task(tokenizer, run / "data" / "train.txt", dev, length, labels=labels)
+    predict = make_predict(model, SpecialIds.of(tokenizer).pad, 5, torch.device("cpu"))
+    metrics, dev_rows = task.evaluate(predict)
+
+    out = tmp_path / "long.tagged"
+    argv = ["predict", "tagging", "--model", str(model_dir), "--file", str(dev), "--out", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    tagged = _rows(out.read_text(encoding="utf-8"))
+    assert ["".join(f"{r[0]} {r[-2]} {r[-1]}\n" for r in s) + "\n" for s in tagged] == dev_rows
+    assert main(["evaluate", "tagging", "--predictions", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(metrics, abs=1e-12)
+
+    # The old dev scoring, truncation, tagged every word past the limit O whatever its gold tag.
+    sentences = tagging.read_conll(dev)
+    cut = tagging.encode(tokenizer, sentences, labels, length)
+    old = tagging.decode(cut, predict(cut), labels)
+    late = [f["first"].index(-1) for f in cut]
+    assert all(len(s.words) - start > 20 for s, start in zip(sentences, late, strict=True))
+    assert all(set(tags[start:]) == {"O"} for tags, start in zip(old, late, strict=True))
+    right = [
+        r[-2] == r[-1] != "O" for s, start in zip(tagged, late, strict=True) for r in s[start:]
+    ]
+    assert sum(right) > 10  # late words with chunk tags, which windows tag and truncation cannot
+    assert metrics["f1"] > tagging.score([s.tags for s in sentences], old)["f1"]
+
+
 @pytest.mark.parametrize(
     "lengths, budget, spans",
     [

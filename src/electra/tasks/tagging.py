@@ -4,14 +4,16 @@ first sub-word, and span F1 scored as conlleval does (`seqeval`'s default mode e
 A CoNLL file has one token per line, whitespace-separated columns (`word POS tag` for chunking,
 `word POS chunk tag` for NER), a blank line between sentences and optional `-DOCSTART-` lines. The
 tag column is chosen by index (default: the last). Only the first sub-word of each word is trained
-and predicted; a word that is cut off by `max_seq_length` (or tokenizes to nothing) is predicted
-`O`, so the score always covers every word of the file, as conlleval's does.
+and predicted.
 
-Tagging new text (`electra predict tagging`, `tag`) uses the same features and decoding, but a
-sentence longer than `max_seq_length` is not cut: it is split into word windows that fit and
+Training examples are cut at `max_seq_length`: the words past it are simply not trained on.
+Tagging cuts nothing, whether it is dev scoring during fine-tuning or new text (`electra predict
+tagging`, `tag`): a sentence longer than `max_seq_length` is split into word windows that fit and
 overlap by about half, and each word takes its tag from the window where it has the most context
-on both sides (BERT's rule for SQuAD windows). A sentence that fits is one window, tagged exactly
-as dev scoring tags it; only a word that tokenizes to nothing is still `O`.
+on both sides (BERT's rule for SQuAD windows); a sentence that fits is one window. So the dev F1
+that fine-tuning reports is what `predict tagging` then `evaluate tagging` give on the same file,
+and it covers every word of the file, as conlleval's does; only a word that tokenizes to nothing is
+predicted `O`.
 """
 
 from __future__ import annotations
@@ -226,16 +228,20 @@ def windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
         start = max(start + 1, (start + end) // 2)
 
 
-def tag(
-    tokenizer: Tokenizer,
-    sentences: Sequence[Sentence],
-    labels: Sequence[str],
-    max_seq_length: int,
-    predict: Predict,
-) -> list[list[str]]:
-    """Each word's tag, for sentences of any length: `encode` and `decode` (as dev scoring) on
-    the word windows of each sentence, each word tagged by the window where it has the most
-    context, min(words before it, words after it); the earlier window on ties."""
+@dataclass(frozen=True)
+class Windowed:
+    """Sentences split into word windows that fit, encoded: built once, predicted as often as
+    needed (dev scoring does it every epoch)."""
+
+    words: tuple[int, ...]  # each sentence's number of words
+    pieces: tuple[tuple[int, int, int], ...]  # per feature: (sentence index, start, end word)
+    features: list[Feature]
+
+
+def encode_windows(
+    tokenizer: Tokenizer, sentences: Sequence[Sentence], labels: Sequence[str], max_seq_length: int
+) -> Windowed:
+    """The word windows of each sentence (`windows`), encoded as `encode` encodes a sentence."""
     budget = max_seq_length - tokenizer.num_special_tokens_to_add(False)
     if budget < 1:
         raise UserError(f"--max-seq-length {max_seq_length} leaves no room for words")
@@ -244,7 +250,7 @@ def tag(
     encodings = counter.encode_batch(
         [list(s.words) for s in sentences], is_pretokenized=True, add_special_tokens=False
     )
-    pieces = []  # (sentence index, start word, end word)
+    pieces = []
     for i, (sentence, enc) in enumerate(zip(sentences, encodings, strict=True)):
         lengths = [0] * len(sentence.words)
         for word in enc.word_ids:
@@ -254,16 +260,37 @@ def tag(
     window_sentences = [
         Sentence(sentences[i].words[start:end], (), sentences[i].line) for i, start, end in pieces
     ]
-    features = encode(tokenizer, window_sentences, labels, max_seq_length)
-    predicted = decode(features, predict(features), labels)
-    tags = [[OUTSIDE] * len(s.words) for s in sentences]
-    context = [[-1] * len(s.words) for s in sentences]
-    for (i, start, end), window_tags in zip(pieces, predicted, strict=True):
+    return Windowed(
+        tuple(len(s.words) for s in sentences),
+        tuple(pieces),
+        encode(tokenizer, window_sentences, labels, max_seq_length),
+    )
+
+
+def tag_windows(windowed: Windowed, labels: Sequence[str], predict: Predict) -> list[list[str]]:
+    """Each word's tag: `decode` on every window, each word tagged by the window where it has
+    the most context, min(words before it, words after it); the earlier window on ties."""
+    predicted = decode(windowed.features, predict(windowed.features), labels)
+    tags = [[OUTSIDE] * n for n in windowed.words]
+    context = [[-1] * n for n in windowed.words]
+    for (i, start, end), window_tags in zip(windowed.pieces, predicted, strict=True):
         for word, tag_ in enumerate(window_tags, start):
             room = min(word - start, end - 1 - word)
             if room > context[i][word]:
                 context[i][word], tags[i][word] = room, tag_
     return tags
+
+
+def tag(
+    tokenizer: Tokenizer,
+    sentences: Sequence[Sentence],
+    labels: Sequence[str],
+    max_seq_length: int,
+    predict: Predict,
+) -> list[list[str]]:
+    """Each word's tag, for sentences of any length (see the module docstring)."""
+    windowed = encode_windows(tokenizer, sentences, labels, max_seq_length)
+    return tag_windows(windowed, labels, predict)
 
 
 def load_tagger(model_dir: str | Path) -> tuple[TokenClassifier, tuple[str, ...], int | None]:
@@ -329,14 +356,16 @@ def build_task(
     labels: Sequence[str] = (),
     name: str = "tagging",
 ) -> Task:
+    """`finetune tagging`: trains on examples cut at `max_seq_length`, and scores the dev file in
+    windows, as `predict tagging` tags it, so that its F1 is the one `evaluate tagging` gives."""
     train_sentences = read_conll(train_path, tag_column)
     dev_sentences = read_conll(dev_path, tag_column)
     label_names = label_set([(train_path, train_sentences), (dev_path, dev_sentences)], labels)
-    train = encode(tokenizer, train_sentences, label_names, max_seq_length)
-    dev = encode(tokenizer, dev_sentences, label_names, max_seq_length)
+    train = encode(tokenizer, train_sentences, label_names, max_seq_length)  # cut: see above
+    dev = encode_windows(tokenizer, dev_sentences, label_names, max_seq_length)  # as `tag` does
 
     def evaluate(predict: Predict) -> tuple[dict[str, float], list[str]]:
-        predicted = decode(dev, predict(dev), label_names)
+        predicted = tag_windows(dev, label_names, predict)
         metrics = score([s.tags for s in dev_sentences], predicted)
         rows = [
             "".join(f"{w} {g} {p}\n" for w, g, p in zip(s.words, s.tags, tags, strict=True)) + "\n"
