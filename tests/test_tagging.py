@@ -92,7 +92,8 @@ def test_labels_sit_on_each_words_first_sub_word(shared_data):
     assert tokens == ["[CLS]", "confidence", "in", "u", ".", "s", ".", "pounds", "[SEP]"]
     assert feature["labels"] == [-100, 0, 1, 0, -100, -100, -100, 2, -100]
     assert feature["first"] == [1, 2, 3, -1, 7]  # the control character tokenizes to nothing
-    # Cut off by the length limit (`encode` alone, as for training): the last word has no position, and is predicted O.
+    # Cut off by the length limit (`encode` alone, as for training): the last word has no
+    # position, and is predicted O.
     (short,) = tagging.encode(tokenizer, [sentence], labels, max_seq_length=6)
     assert short["first"] == [1, 2, 3, -1, -1]
     logits = torch.zeros(6, 3)
