@@ -95,7 +95,7 @@ def run_prepare(args: argparse.Namespace) -> None:
     fill = m["num_tokens"] / max(1, m["num_examples"] * m["seq_len"])
     print(
         f"{args.out}: {m['num_examples']:,} examples of {m['seq_len']} tokens "
-        f"({m['num_tokens']:,} tokens, {fill:.0%} filled, {m['dropped_tokens']:,} cut by truncation) "
+        f"({m['num_tokens']:,} tokens, {fill:.0%} filled) "
         f"in {len(m['shards'])} shards from {len(m['sources'])} files"
     )
     if result.built_bytes:

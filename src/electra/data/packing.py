@@ -3,12 +3,17 @@
 Follows the official `build_pretraining_dataset.py`: lines are gathered until they reach the
 target length or the document ends; 10% of examples keep a single segment, otherwise the first
 segment takes about half the target, cut at a line boundary (a line that would overflow it goes
-first with probability 1/2); 5% of examples get a random target length in [5, seq_len]; what does
-not fit in `seq_len` is truncated, and there is no next-sentence prediction.
+first with probability 1/2); 5% of examples get a random target length in [5, seq_len]; there is
+no next-sentence prediction.
 
-One departure: the official loop may put a short line back into the first segment after the
-second has begun, which reorders the text; here, once the second segment starts, every later
-line goes to it, so both segments read as the original text.
+Two departures, both keeping the text as written:
+- The official loop may put a short line back into the first segment after the second has begun,
+  which reorders the text; here, once the second segment starts, every later line goes to it.
+- The official builder truncates what does not fit in `seq_len` (the end of the line that crossed
+  the target, or of a line longer than a row) and loses it: 24% of the tokens of the embedded
+  default corpus. Here it opens the document's next example instead, so every token of the corpus
+  is in exactly one example; that example's first segment starts mid-line, as can a second
+  segment inside a line longer than a row.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 SINGLE_SEGMENT_PROB = 0.1
 SHORT_TARGET_PROB = 0.05
 MIN_SHORT_TARGET = 5
+BUILDER_VERSION = 2  # 2: the overflow of a row opens the next example instead of being cut
 
 
 class ExampleBuilder:
@@ -36,16 +42,19 @@ class ExampleBuilder:
         self._lines: list[list[int]] = []
         self._length = 0
         self._rows: list[list[int]] = []
-        self.dropped_tokens = 0  # cut by truncation: the price of never mixing documents
 
     def add_line(self, ids: list[int]) -> None:
-        self._lines.append(ids)
-        self._length += len(ids)
-        if self._length >= self.target:
-            self._create()
+        # A line longer than a row is read in row-sized pieces: what one example leaves over then
+        # stays under two rows, however long the line.
+        for start in range(0, len(ids), self.seq_len):
+            piece = ids[start : start + self.seq_len]
+            self._lines.append(piece)
+            self._length += len(piece)
+            while self._length >= self.target:
+                self._create()
 
     def end_document(self) -> None:
-        if self._length:
+        while self._length:
             self._create()
 
     def _create(self) -> None:
@@ -62,14 +71,14 @@ class ExampleBuilder:
                 first += ids
             else:
                 second += ids
-        first = first[: self.seq_len - 2]
-        kept_second = second[: max(0, self.seq_len - len(first) - 3)]
-        self.dropped_tokens += self._length - len(first) - len(kept_second)
-        row = [self.cls_id, *first, self.sep_id]
+        kept_first = first[: self.seq_len - 2]
+        kept_second = second[: max(0, self.seq_len - len(kept_first) - 3)]
+        row = [self.cls_id, *kept_first, self.sep_id]
         if kept_second:
             row += [*kept_second, self.sep_id]
         self._rows.append(row)
-        self._lines, self._length = [], 0
+        overflow = first[len(kept_first) :] + second[len(kept_second) :]  # in reading order
+        self._lines, self._length = ([overflow], len(overflow)) if overflow else ([], 0)
         short = rng.random() < SHORT_TARGET_PROB
         self.target = rng.randint(MIN_SHORT_TARGET, self.seq_len) if short else self.seq_len
 

@@ -36,7 +36,7 @@ from electra.data.corpus import (
     is_gzip,
     read_lines,
 )
-from electra.data.packing import ExampleBuilder
+from electra.data.packing import BUILDER_VERSION, ExampleBuilder
 from electra.data.shards import (
     MANIFEST_FILE,
     ShardWriter,
@@ -165,7 +165,6 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
         "key": key,
         "examples": writer.rows,
         "tokens": tokens,
-        "dropped_tokens": builder.dropped_tokens,
         "sources": sources,
     }
     write_json(shard.with_suffix(".json"), record)
@@ -266,6 +265,7 @@ def prepare(
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": unit_mb,
         "blanks_separate_docs": blanks_separate_docs,
+        "builder_version": BUILDER_VERSION,  # shards of an older builder are rebuilt, not reused
     }
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
     # An --out inside a corpus folder holds our vocab.txt: never read our own output as text.
@@ -369,7 +369,6 @@ def _write_manifest(
             "mask": ids.mask,
         },
         num_tokens=sum(r["tokens"] for r in records),
-        dropped_tokens=sum(r["dropped_tokens"] for r in records),
         invalid_bytes=sum(s["invalid_bytes"] for s in sources.values()),
         sources=list(sources.values()),
     )
