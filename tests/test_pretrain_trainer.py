@@ -146,7 +146,8 @@ def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch
     assert checkpoint.latest(tmp_path / "stop").name == "step-00000002"
 
 
-def test_sigterm_writes_a_checkpoint_and_resume_finishes(data, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])  # a scheduler's, Ctrl-C
+def test_a_signal_writes_a_checkpoint_and_resume_finishes(data, tmp_path, signum):
     run = tmp_path / "run"
     command = [
         sys.executable,
@@ -174,9 +175,9 @@ def test_sigterm_writes_a_checkpoint_and_resume_finishes(data, tmp_path):
     while not (run / "metrics.jsonl").is_file() or not metrics(run):
         assert process.poll() is None and time.time() < deadline, process.communicate()
         time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM, err
+    assert process.returncode == 128 + signum, err
     saved = checkpoint.latest(run)
     assert saved is not None and "continue with --resume" in err
     step = int(saved.name.split("-")[1])
