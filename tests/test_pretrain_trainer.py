@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (fixture)
@@ -144,6 +146,20 @@ def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch
     with pytest.raises(UserError, match="step 3: non-finite loss.*checkpoint at step 2"):
         train(data, tmp_path / "stop", model, config(steps=4, on_nonfinite="stop"))
     assert checkpoint.latest(tmp_path / "stop").name == "step-00000002"
+
+
+def test_a_seed_fixes_every_random_stream_a_checkpoint_restores():
+    def draws():
+        return torch.rand(2).tolist(), np.random.rand(2).tolist(), [random.random() for _ in "ab"]
+
+    checkpoint.seed_rngs(3)
+    first = draws()
+    saved = checkpoint.rng_state()
+    after = draws()
+    checkpoint.seed_rngs(3)
+    assert draws() == first
+    checkpoint.set_rng_state(saved)
+    assert draws() == after != first
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])  # a scheduler's, Ctrl-C

@@ -224,7 +224,7 @@ def _train(
     module = build(model_config, config, special).to(process.device)
     optimizer = make_optimizer(module, config, process.device)
     scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
-    torch.manual_seed(config.seed + process.rank)  # each process its own masks and dropout
+    checkpoint.seed_rngs(config.seed + process.rank)  # each process its own masks and dropout
     step, tokens_seen = 0, 0
     if resume:
         state = checkpoint.load(previous, process.rank, process.world_size)
