@@ -65,7 +65,7 @@ class TransformersRTD(nn.Module):
             is self.generator.electra.embeddings.word_embeddings.weight
         )
 
-    def forward(self, input_ids, attention_mask, token_type_ids):
+    def forward(self, input_ids, token_type_ids, attention_mask=None):
         c = self.config
         masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
         show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
@@ -104,11 +104,7 @@ def make_batch(
     ids[:, 0], ids[:, seq_len // 2], ids[:, -1] = SPECIAL.cls, SPECIAL.sep, SPECIAL.sep
     types = torch.zeros_like(ids)
     types[:, seq_len // 2 + 1 :] = 1
-    batch = {
-        "input_ids": ids,
-        "attention_mask": torch.ones_like(ids, dtype=torch.bool),
-        "token_type_ids": types,
-    }
+    batch = {"input_ids": ids, "token_type_ids": types}  # no padding: no mask, for either side
     return {k: v.to(device) for k, v in batch.items()}
 
 

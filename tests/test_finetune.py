@@ -133,6 +133,8 @@ def test_collate_pads_each_batch_to_its_longest_member():
     assert batch["attention_mask"].tolist() == [[True] * 4, [True, True, True, False]]
     assert batch["label"].tolist() == [1, 0]
     assert set(batch) == {"input_ids", "token_type_ids", "labels", "attention_mask", "label"}
+    unpadded = collate(features[:1], pad_id=0, sequence_pad={"labels": -100})
+    assert "attention_mask" not in unpadded, "an unpadded batch takes the mask-free path"
 
 
 def test_predict_returns_each_feature_in_order_as_if_run_alone():
@@ -221,7 +223,7 @@ def test_finetune_learns_saves_the_best_epoch_and_loads_in_transformers(tmp_path
     with torch.no_grad():
         logits = model(
             input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"].long(),
+            attention_mask=batch.get("attention_mask"),
             token_type_ids=batch["token_type_ids"],
         ).logits
     assert logits.argmax(-1).tolist() == predicted

@@ -40,10 +40,11 @@ def test_packed_rows_hold_every_token_once_with_its_own_positions_and_segments()
     assert mask.any(-1).all(), "every query, padding included, sees some key"
 
 
-def test_full_rows_are_left_alone():
+def test_full_rows_are_left_alone_and_unmasked():
     ids = examples([16, 16])
     packed = pack(ids, SPECIAL)
-    assert packed["attention_mask"].shape == (2, 16) and "position_ids" not in packed
+    assert packed["input_ids"].shape == (2, 16)
+    assert "position_ids" not in packed and "attention_mask" not in packed
 
 
 def test_a_packed_forward_equals_each_example_alone():

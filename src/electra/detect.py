@@ -47,7 +47,8 @@ class Detector:
         for row, encoding in enumerate(encodings):
             input_ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
             attention_mask[row, : len(encoding.ids)] = True
-        probs = torch.sigmoid(self.model(input_ids, attention_mask).float())  # (B, L)
+        padded = attention_mask if not bool(attention_mask.all()) else None  # None: fused path
+        probs = torch.sigmoid(self.model(input_ids, padded).float())  # (B, L)
         detections = []
         for row, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
             keep = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]

@@ -159,12 +159,15 @@ class Encoder(nn.Module):
 
     def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
         """`attention_mask` (B, L) marks the keys to attend to; (B, L, L) says which query may
-        see which key (block-diagonal when a row packs several examples)."""
+        see which key (block-diagonal when a row packs several examples). A given mask is always
+        applied: the caller, who knows whether it padded, passes None for unpadded batches, which
+        lets attention run its fused mask-free kernels. Nothing here branches on tensor values,
+        so the network exports and compiles as one graph."""
         attn_mask = None
-        if attention_mask is not None and attention_mask.dim() == 3:
-            attn_mask = attention_mask.bool()[:, None]  # (B, L, L) -> (B, 1, L, L)
-        elif attention_mask is not None and not bool(attention_mask.all()):
-            attn_mask = attention_mask.bool()[:, None, None, :]  # (B, L) -> (B, 1, 1, L) keys
+        if attention_mask is not None:
+            attn_mask = attention_mask.bool()
+            # (B, L, L) -> (B, 1, L, L); (B, L) -> (B, 1, 1, L) keys
+            attn_mask = attn_mask[:, None] if attn_mask.dim() == 3 else attn_mask[:, None, None, :]
         for layer in self.layers:
             x = layer(x, attn_mask)
         return x

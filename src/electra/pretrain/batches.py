@@ -33,10 +33,10 @@ def _first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarra
 
 def pack(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
     """(B, L) right-padded examples -> model inputs of R <= B rows: input_ids, token_type_ids,
-    position_ids (R, L) and attention_mask (R, L, L). Full rows come back unchanged, with the
-    usual (B, L) mask."""
+    position_ids (R, L) and attention_mask (R, L, L). Full rows come back unchanged and without
+    a mask, which lets attention take its fused mask-free path."""
     inputs = model_inputs(ids, special.pad, special.sep)
-    is_token = inputs["attention_mask"].numpy()  # (B, L), a prefix of each row
+    is_token = inputs.pop("attention_mask").numpy()  # (B, L), a prefix of each row
     lengths = is_token.sum(1)
     capacity = ids.shape[1]
     if (lengths == capacity).all():

@@ -145,11 +145,12 @@ class ReplacedTokenDetection(nn.Module):
     def forward(
         self,
         input_ids: Tensor,
-        attention_mask: Tensor,
-        token_type_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
     ) -> Output:
-        """Inputs as `electra.pretrain.batches.pack` makes them; `attention_mask` may be (B, L, L)."""
+        """Inputs as `electra.pretrain.batches.pack` makes them: `attention_mask` is (B, L, L) for
+        packed rows, None for full ones."""
         c = self.config
         is_token = input_ids != self.special.pad  # (B, L)
         # 1. Choose ~mask_prob of the maskable tokens.
@@ -214,8 +215,8 @@ class MaskedLanguageModel(nn.Module):
     def forward(
         self,
         input_ids: Tensor,
-        attention_mask: Tensor,
-        token_type_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
     ) -> Output:
         c = self.config

@@ -16,7 +16,7 @@ A family builds a `Task`; `finetune(task, model_dir, config, out_dir)` does the 
     )
 
 Features are dicts. `input_ids` and `token_type_ids` (lists of ints) are required; `collate` pads
-them per batch (with `pad_id` and 0) and adds `attention_mask`; any key in `task.sequence_pad`
+them per batch (with `pad_id` and 0) and adds `attention_mask` when the batch has padding; any key in `task.sequence_pad`
 (e.g. tagging's `labels`, padded with -100) is padded the same way; other int or float values
 become tensors; anything else (ids, offsets, texts) stays out of the batch but remains in the
 feature for the family's own decoding. The model is called as `model(input_ids, attention_mask,
@@ -100,7 +100,8 @@ def collate(
         for row, f in enumerate(features):
             array[row, : len(f[key])] = f[key]
         batch[key] = torch.from_numpy(array)
-    batch["attention_mask"] = torch.arange(shape[1])[None, :] < torch.tensor(lengths)[:, None]
+    if min(lengths) < shape[1]:  # an unpadded batch goes without a mask: the fused attention path
+        batch["attention_mask"] = torch.arange(shape[1])[None, :] < torch.tensor(lengths)[:, None]
     for key, value in features[0].items():
         if key not in padding and isinstance(value, (int, float)):
             batch[key] = torch.tensor([f[key] for f in features])
@@ -186,7 +187,9 @@ def make_predict(
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             batch = _to(collate([features[i] for i in index], pad_id, sequence_pad or {}), device)
-            outputs = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            outputs = model(
+                batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"]
+            )
             if isinstance(outputs, tuple):
                 rows = list(zip(*(o.float().cpu() for o in outputs), strict=True))
             else:
@@ -249,7 +252,9 @@ def finetune(
             batch = _to(collate([train[i] for i in index], task.pad_id, task.sequence_pad), device)
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * lr_factor(step, total, warmup)
-            outputs = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            outputs = model(
+                batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"]
+            )
             loss = task.loss(outputs, batch)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
