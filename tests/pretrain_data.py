@@ -1,7 +1,8 @@
-"""A small prepared pre-training set for the pre-training tests: real book text, tiny vocabulary.
+"""A small prepared pre-training set for the pre-training tests: real prose, tiny vocabulary.
 
-Rows are consecutive lines of one book packed as `[CLS] A [SEP] B [SEP]`, a few right-padded, so
-the set has segments, padding and real word statistics while staying a few hundred KB.
+Rows are consecutive lines of the suite's own corpus (tests/assets) packed as
+`[CLS] A [SEP] B [SEP]`, a few right-padded, so the set has segments, padding and real word
+statistics while staying a few hundred KB, and every clone can run the trainer tests.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ASSETS
 
 from electra.config import ModelConfig
 from electra.data.shards import ShardWriter, token_dtype, write_manifest
 from electra.tokenizer import SpecialIds, save_tokenizer, train_tokenizer
 
-BOOK = "corpus/gutenberg/pg1661.txt"  # The Adventures of Sherlock Holmes
+CORPUS = sorted((ASSETS / "corpus").glob("*.txt"))
 
 
 @pytest.fixture(autouse=True)
@@ -42,17 +44,16 @@ def tiny_model(vocab_size: int) -> ModelConfig:
     )
 
 
-def make_prepared(
-    shared_data: Path, out: Path, seq_len: int = 32, rows: int = 256, vocab_size: int = 400
-) -> Path:
-    lines = [line.strip() for line in (shared_data / BOOK).read_text(encoding="utf-8").splitlines()]
+def make_prepared(out: Path, seq_len: int = 32, rows: int = 256, vocab_size: int = 400) -> Path:
+    text = "".join(path.read_text(encoding="utf-8") for path in CORPUS)
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line][: rows * 4]
     tokenizer = train_tokenizer(lines, vocab_size)
     special = SpecialIds.of(tokenizer)
     ids = [tokenizer.encode(line, add_special_tokens=False).ids for line in lines]
     examples = []
     for k in range(0, len(ids) - 1, 2):
-        room = seq_len - 3 - (seq_len // 3 if k % 10 == 0 else 0)  # every fifth row padded
+        room = seq_len - 3 - (seq_len // 2 if k % 10 == 0 else 0)  # every fifth row half empty
         a = ids[k][: room // 2]
         b = ids[k + 1][: room - len(a)]
         row = [special.cls, *a, special.sep, *b, special.sep]

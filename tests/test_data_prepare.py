@@ -15,19 +15,18 @@ from electra.data import corpus, prepare
 from electra.data.prepare import prepare as run_prepare
 from electra.data.shards import Shards, model_inputs
 from electra.errors import UserError
-from electra.tokenizer import load_tokenizer
-
-BOOKS = ("pg1080.txt", "pg7256.txt", "pg28860.txt")  # ~140 KB of Project Gutenberg
+from electra.tokenizer import SpecialIds, load_tokenizer
 
 
 @pytest.fixture
-def books(shared_data):
-    return [str(shared_data / "corpus" / "gutenberg" / name) for name in BOOKS]
+def books(assets):
+    """Three files of the suite's own corpus (~200 KB of standard-library docstrings)."""
+    return [str(path) for path in sorted((assets / "corpus").glob("*.txt"))]
 
 
 @pytest.fixture
-def vocab(shared_data):
-    return str(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
+def vocab(assets):
+    return str(assets / "vocab.txt")
 
 
 def shard_bytes(directory):
@@ -38,12 +37,14 @@ def squeeze(text: str) -> str:
     return "".join(text.split())
 
 
-BERT_VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+VOCAB_SHA256 = (
+    "aa7310dd68f24fc75d096756f8f6734713f9f126dbd58fb0bf283ea279cca5a8"  # tests/assets/vocab.txt
+)
 
 
 @pytest.mark.parametrize(
     "blanks_separate_docs, fill, pairs",
-    [(True, (0.55, 0.85), (0.45, 0.8)), (False, (0.95, 1), (0.85, 0.95))],
+    [(True, (0.9, 0.97), (0.65, 0.73)), (False, (0.975, 1), (0.73, 0.8))],
 )
 def test_examples_decode_to_the_original_text(
     books, vocab, tmp_path, blanks_separate_docs, fill, pairs
@@ -56,20 +57,21 @@ def test_examples_decode_to_the_original_text(
     assert (
         len(shards) == result.manifest["num_examples"] > 300 and len(shards.manifest["shards"]) > 2
     )
-    assert shards.manifest["vocab_sha256"] == BERT_VOCAB_SHA256
+    assert shards.manifest["vocab_sha256"] == VOCAB_SHA256
     assert shards.dtype == np.uint16 and shards.seq_len == 64
     texts = [Path(b).read_text(encoding="utf-8-sig") for b in books]
     originals = [squeeze(tokenizer.normalizer.normalize_str(text)) for text in texts]
     ids = shards.examples(np.arange(len(shards)))
-    inputs = model_inputs(ids, pad_id=0, sep_id=102)
+    special = SpecialIds.of(tokenizer)
+    inputs = model_inputs(ids, pad_id=special.pad, sep_id=special.sep)
     lengths = inputs["attention_mask"].sum(1).tolist()
     with_b = 0
     for row, types, length in zip(ids, inputs["token_type_ids"], lengths, strict=True):
-        seps = np.flatnonzero(row[:length] == 102).tolist()
+        seps = np.flatnonzero(row[:length] == special.sep).tolist()
         # [CLS] A [SEP] (B [SEP])? [PAD]*, segment ids 0 then 1
-        assert row[0] == 101 and seps[-1] == length - 1 and len(seps) in (1, 2)
+        assert row[0] == special.cls and seps[-1] == length - 1 and len(seps) in (1, 2)
         assert types[: seps[0] + 1].eq(0).all() and types[seps[0] + 1 : length].eq(1).all()
-        if 100 in row:  # [UNK] decodes to nothing comparable
+        if special.unk in row:  # [UNK] decodes to nothing comparable
             continue
         a, b = row[1 : seps[0]].tolist(), row[seps[0] + 1 : length - 1].tolist()
         with_b += bool(b)
@@ -86,6 +88,7 @@ def test_tokens_match_transformers(books, vocab, tmp_path):
     run_prepare(books[:1], vocab, tmp_path, seq_len=128, workers=1, progress=False)
     shards = Shards(tmp_path)
     rows = shards.examples(np.arange(len(shards)))
+    special = SpecialIds.of(load_tokenizer(tmp_path))
     theirs = ElectraTokenizerFast.from_pretrained(
         tmp_path
     )  # the tokenizer copied beside the shards
@@ -94,7 +97,7 @@ def test_tokens_match_transformers(books, vocab, tmp_path):
     ]
     stream_text, position = ",".join(map(str, stream)) + ",", 0
     for row in rows:
-        text = "".join(f"{t}," for t in row if t not in (0, 101, 102))
+        text = "".join(f"{t}," for t in row if t not in (special.pad, special.cls, special.sep))
         assert stream_text.startswith(text, position)  # in order, nothing skipped
         position += len(text)
     assert position == len(stream_text)  # every token of the book is in an example

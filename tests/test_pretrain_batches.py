@@ -78,8 +78,8 @@ def test_a_packed_forward_equals_each_example_alone():
         torch.testing.assert_close(logits[r, c : c + n], alone[example, :n], rtol=1e-5, atol=1e-5)
 
 
-def test_the_prepared_demo_data_packs_tighter(shared_data, tmp_path):
-    shards = Shards(make_prepared(shared_data, tmp_path))
+def test_the_prepared_demo_data_packs_tighter(tmp_path):
+    shards = Shards(make_prepared(tmp_path))
     ids = shards.examples(np.arange(64))
     packed = pack(ids, SpecialIds.of(load_tokenizer(shards.directory)))
     assert len(packed["input_ids"]) < 64

@@ -35,8 +35,8 @@ MODEL_FLAGS = (
 
 
 @pytest.fixture
-def data(shared_data, tmp_path_factory) -> Path:
-    return make_prepared(shared_data, tmp_path_factory.mktemp("prepared"))
+def data(tmp_path_factory) -> Path:
+    return make_prepared(tmp_path_factory.mktemp("prepared"))
 
 
 def config(**overrides) -> PretrainConfig:
@@ -225,7 +225,7 @@ def test_cli_errors_are_one_line(data, tmp_path, capsys):
     assert main([*common, "--out", str(tmp_path / "a"), "--seq-len", "64"]) == 2
     assert "examples are 32 tokens long, --seq-len is 64" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "b"), "--grad-accum", "3"]) == 2
-    assert "batch_size 8 is not a multiple of grad_accum 3" in capsys.readouterr().err
+    assert "--batch-size 8 is not a multiple of --grad-accum 3" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "c"), "--eval-batches", "0"]) == 0
     assert main([*common, "--out", str(tmp_path / "c")]) == 2
     assert "holds checkpoints already; pass --resume" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""`electra finetune|evaluate|predict squad` end to end on slices of the shared SQuAD dev set."""
+"""`electra finetune|evaluate|predict squad` end to end: SQuAD 2.0 on the suite's own questions
+(tests/assets/squad), SQuAD 1.1 on slices of the shared dev set."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from electra import hf
 from electra.cli import main
 from electra.model import QuestionAnswerer
 from electra.tasks.squad_model import ANSWERABILITY_FILE, load_model
-from electra.tokenizer import train_tokenizer
+from electra.tokenizer import load_tokenizer, train_tokenizer
 
 WINDOWS = ["--max-seq-length", "128", "--doc-stride", "64", "--max-query-length", "32"]
 QUIET = ["--no-progress", "--warmup-fraction", "0", "--batch-size", "8", "--eval-batch-size", "32"]
@@ -40,6 +41,11 @@ def setup(shared_data, tmp_path):
     contexts = [p["context"] for article in raw["data"][:6] for p in article["paragraphs"]]
     checkpoint = tiny_checkpoint(tmp_path / "discriminator", train_tokenizer(contexts, 1000))
     return raw, checkpoint
+
+
+@pytest.fixture
+def own_checkpoint(assets, tmp_path):
+    return tiny_checkpoint(tmp_path / "discriminator", load_tokenizer(assets / "vocab.txt"))
 
 
 def _read(path: Path):
@@ -111,10 +117,10 @@ def _as_v2(raw: dict) -> dict:
 
 
 def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
-    setup, tmp_path, capsys
+    assets, own_checkpoint, tmp_path, capsys
 ) -> None:
-    raw, checkpoint = setup
-    v2 = _as_v2(raw)
+    checkpoint = own_checkpoint
+    v2 = _read(assets / "squad" / "dev-v2.0.json")
     questions = [qa for article in v2["data"] for p in article["paragraphs"] for qa in p["qas"]]
     impossible = sum(qa.get("is_impossible", False) for qa in questions)
     data = _write(tmp_path / "train.json", v2)

@@ -140,14 +140,14 @@ def _write_slice(source: Path, target: Path, sentences: int) -> None:
 
 
 @pytest.mark.slow
-def test_finetune_tagging_end_to_end(tmp_path, shared_data, capsys):
+def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
     from transformers import ElectraForTokenClassification
 
     data = tmp_path / "chunking"
     data.mkdir()
-    _write_slice(shared_data / "conll2000" / "train.txt", data / "train.txt", 64)
-    _write_slice(shared_data / "conll2000" / "test.txt", data / "test.txt", 40)
-    tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
+    _write_slice(assets / "conll" / "train.txt", data / "train.txt", 64)
+    _write_slice(assets / "conll" / "dev.txt", data / "test.txt", 40)
+    tokenizer = load_tokenizer(assets / "vocab.txt")
     tiny_checkpoint(tmp_path / "pre", tokenizer)
     argv = ["finetune", "tagging", "--data-dir", str(data), "--model", str(tmp_path / "pre"),
             "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "8", "--lr", "1e-2", "--no-progress"]  # fmt: skip

@@ -2,7 +2,8 @@
 
 Each module in `COMMAND_MODULES` has a `register(commands)` function that adds its parsers and sets
 `func` to the function to call with the parsed arguments. This is the one place that turns a
-`UserError` into a single line on stderr and exit code 2.
+`UserError` into a single line on stderr and exit code 2, and the library's parameter names in it
+(`seq_len`) into the command's flags (`--seq-len`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -39,7 +41,9 @@ class Commands:
         self._groups: dict[str, argparse._SubParsersAction] = {}
 
     def add(self, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
-        return self._top.add_parser(name, help=help, description=help, **kwargs)
+        parser = self._top.add_parser(name, help=help, description=help, **kwargs)
+        parser.set_defaults(parser=parser)
+        return parser
 
     def add_to_group(self, group: str, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
         if group not in self._groups:
@@ -48,7 +52,18 @@ class Commands:
             )
             self._groups[group] = group_parser.add_subparsers(dest="task", metavar="TASK")
             self._groups[group].required = True
-        return self._groups[group].add_parser(name, help=help, description=help, **kwargs)
+        parser = self._groups[group].add_parser(name, help=help, description=help, **kwargs)
+        parser.set_defaults(parser=parser)
+        return parser
+
+
+_PARAMETER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # snake_case: seq_len, max_seq_length
+
+
+def in_flags(message: str, parser: argparse.ArgumentParser) -> str:
+    """`message` with each parameter name that is a flag of `parser` spelled as that flag."""
+    flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+    return _PARAMETER.sub(lambda m: flags.get(m.group(), m.group()), message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.func(args)
     except UserError as e:
-        print(f"electra: error: {e}", file=sys.stderr)
+        print(f"electra: error: {in_flags(str(e), args.parser)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("electra: interrupted", file=sys.stderr)

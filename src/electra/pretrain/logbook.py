@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +58,41 @@ def summarise(
         for name in COUNT_METRICS:
             del values[name]
     return values
+
+
+class MetricWindow:
+    """The metrics of one logging window: sums on the device, the micro-batches and tokens they
+    cover, and the training time they took; `read` summarises them (one synchronisation) and
+    opens the next window."""
+
+    def __init__(self) -> None:
+        self._open(time.perf_counter())
+
+    def _open(self, now: float) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.micro_batches, self.tokens, self.started = 0, 0, now
+
+    def add(self, metrics: dict[str, Tensor], micro_batches: int) -> None:
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0) + value
+        self.micro_batches += micro_batches
+
+    def count_tokens(self, tokens: int) -> None:
+        self.tokens += tokens
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent in the block (held-out scoring) is not training time."""
+        started = time.perf_counter()
+        yield
+        self.started += time.perf_counter() - started
+
+    def read(self, process: Process | None = None) -> dict[str, float]:
+        now = time.perf_counter()
+        values = summarise(self.sums, self.micro_batches, process)
+        values["tokens_per_s"] = self.tokens / (now - self.started)
+        self._open(now)
+        return values
 
 
 class Log:

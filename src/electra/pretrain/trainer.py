@@ -20,8 +20,9 @@ import os
 import shutil
 import signal
 import sys
-import time
+from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ from electra.errors import UserError
 from electra.files import write_json
 from electra.pretrain import checkpoint
 from electra.pretrain.batches import pack
-from electra.pretrain.logbook import Log, accumulate, summarise
+from electra.pretrain.checkpoint import CheckpointPolicy
+from electra.pretrain.logbook import Log, MetricWindow, accumulate, summarise
 from electra.pretrain.objective import build
 from electra.pretrain.processes import Process, Signals
 from electra.schedule import lr_factor
@@ -155,6 +157,40 @@ def export(module: nn.Module, run_dir: Path, tokenizer: Any) -> list[Path]:
     return written
 
 
+@dataclass
+class Run:
+    """Everything the loop works with, built once by `setup`."""
+
+    process: Process
+    run_dir: Path
+    config: PretrainConfig
+    module: nn.Module  # the objective (`build`), whose networks are exported
+    network: nn.Module  # what a step calls: `module`, wrapped in DDP and/or compiled
+    ddp: DistributedDataParallel | None
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    tokenizer: Any
+    special: SpecialIds
+    heldout: ExampleRange
+    micro_batch: int  # sequences per process per micro-batch
+    train_set: ExampleRange
+    policy: CheckpointPolicy
+    step: int = 0
+    tokens_seen: int = 0
+
+
+@dataclass
+class StepResult:
+    """One optimizer step, still on the device: nothing here has been read by the host but the
+    two flags every process must agree on."""
+
+    loss: Tensor
+    grad_norm: Tensor
+    metrics: dict[str, Tensor]
+    nonfinite: bool  # the update was not applied
+    stopping: bool  # a signal asked (some process) to stop
+
+
 def train(
     data_dir: str | Path,
     run_dir: str | Path,
@@ -169,49 +205,47 @@ def train(
     limit; the schedule still spans `config.steps`), 128 + signal number when a signal stopped
     it after a checkpoint."""
     process = Process(device)
-    run_dir = Path(run_dir)
     try:
-        return _train(process, Path(data_dir), run_dir, model_config, config, resume, until)
+        run = setup(process, Path(data_dir), Path(run_dir), model_config, config, resume, until)
+        return loop(run)
     finally:
         process.close()
 
 
-def _train(
+def _check_data(shards: Shards, model_config: ModelConfig, config: PretrainConfig) -> None:
+    if shards.seq_len != config.seq_len:
+        raise UserError(
+            f"{shards.directory}: examples are {shards.seq_len} tokens long, seq_len is {config.seq_len}"
+        )
+    if shards.vocab_size != model_config.vocab_size:
+        raise UserError(
+            f"{shards.directory}: vocabulary of {shards.vocab_size} tokens, the model has {model_config.vocab_size}"
+        )
+    if config.seq_len > model_config.max_position_embeddings:
+        raise UserError(
+            f"seq_len {config.seq_len} exceeds max_position_embeddings {model_config.max_position_embeddings}"
+        )
+
+
+def setup(
     process: Process,
     data_dir: Path,
     run_dir: Path,
     model_config: ModelConfig,
     config: PretrainConfig,
     resume: bool,
-    until: int | None,
-) -> int:
-    # The data, the tokenizer it was made with, and this process's share of each batch.
+    until: int | None = None,
+) -> Run:
+    """Check the data against the configs, build the networks and optimizer, restore a
+    checkpoint when resuming, and save the resolved configs beside the run."""
     shards = Shards(data_dir)
-    if shards.seq_len != config.seq_len:
-        raise UserError(
-            f"{data_dir}: examples are {shards.seq_len} tokens long, --seq-len is {config.seq_len}"
-        )
-    if shards.vocab_size != model_config.vocab_size:
-        raise UserError(
-            f"{data_dir}: vocabulary of {shards.vocab_size} tokens, the model has {model_config.vocab_size}"
-        )
-    if config.seq_len > model_config.max_position_embeddings:
-        raise UserError(
-            f"--seq-len {config.seq_len} exceeds max_position_embeddings {model_config.max_position_embeddings}"
-        )
+    _check_data(shards, model_config, config)
     parts = config.grad_accum * process.world_size
     micro_batch, rest = divmod(config.batch_size, parts)
     if rest or not micro_batch:
         raise UserError(
-            f"--batch-size {config.batch_size} is not a multiple of grad_accum x processes = {parts}"
+            f"batch_size {config.batch_size} is not a multiple of grad_accum x processes = {parts}"
         )
-    tokenizer = load_tokenizer(shards.directory)
-    special = SpecialIds.of(tokenizer)
-    # Held out for the final precision/recall: the set's last examples, never trained on.
-    heldout_size = min(config.eval_batches * micro_batch, len(shards) // 10)
-    train_set = ExampleRange(shards, 0, len(shards) - heldout_size)
-    heldout = ExampleRange(shards, len(shards) - heldout_size, len(shards))
-
     previous = checkpoint.latest(run_dir)
     if previous is not None and not resume:
         raise UserError(
@@ -219,28 +253,18 @@ def _train(
         )
     if resume and previous is None:
         raise UserError(f"{run_dir}: no checkpoint to resume from")
+    tokenizer = load_tokenizer(shards.directory)
+    special = SpecialIds.of(tokenizer)
+    # Held out for the held-out scores: the set's last examples, never trained on.
+    heldout_size = min(config.eval_batches * micro_batch, len(shards) // 10)
+    train_set = ExampleRange(shards, 0, len(shards) - heldout_size)
+    heldout = ExampleRange(shards, len(shards) - heldout_size, len(shards))
 
     torch.manual_seed(config.seed)  # the same initial weights in every process
     module = build(model_config, config, special).to(process.device)
     optimizer = make_optimizer(module, config, process.device)
     scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
     checkpoint.seed_rngs(config.seed + process.rank)  # each process its own masks and dropout
-    step, tokens_seen = 0, 0
-    if resume:
-        state = checkpoint.load(previous, process.rank, process.world_size)
-        module.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        step, tokens_seen = state["step"], state["tokens_seen"]
-    if process.rank == 0:
-        save_json({"model": model_config, "pretrain": config}, run_dir / CONFIG_FILE)
-        sizes = [sum(p.numel() for p in g["params"]) for g in optimizer.param_groups]
-        print(
-            f"electra: {sizes[0] + sizes[1]:,} parameters ({sizes[1]:,} without weight decay), "
-            f"{process.world_size} process(es) on {process.device}, from step {step}",
-            file=sys.stderr,
-        )
-
     network: nn.Module = module
     ddp = None
     if process.world_size > 1:
@@ -249,139 +273,146 @@ def _train(
         )
     if config.compile:
         network = torch.compile(network)
-    batches = iterate_batches(
-        train_set,
-        micro_batch,
-        config.seed,
-        process.rank,
-        process.world_size,
-        start_batch=step * config.grad_accum,
-    )
-    tokens_per_step = config.batch_size * config.seq_len
-
-    def save(at_step: int) -> None:
-        state = None
-        if process.rank == 0:
-            state = {
-                "step": at_step,
-                "tokens_seen": tokens_seen,
-                "batches_seen": at_step * config.grad_accum,  # per process: the data cursor
-                "world_size": process.world_size,
-                "model": module.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-            }
-        checkpoint.save(
-            run_dir, at_step, state, process.rank, config.keep_checkpoints, process.barrier
+    run = Run(process, run_dir, config, module, network, ddp, optimizer, scaler, tokenizer,
+              special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until))  # fmt: skip
+    if resume:
+        state = checkpoint.load(previous, process.rank, process.world_size)
+        module.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        run.step, run.tokens_seen = state["step"], state["tokens_seen"]
+    if process.rank == 0:
+        save_json({"model": model_config, "pretrain": config}, run_dir / CONFIG_FILE)
+        sizes = [sum(p.numel() for p in g["params"]) for g in optimizer.param_groups]
+        print(
+            f"electra: {sizes[0] + sizes[1]:,} parameters ({sizes[1]:,} without weight decay), "
+            f"{process.world_size} process(es) on {process.device}, from step {run.step}",
+            file=sys.stderr,
         )
-        if config.export_every_checkpoint and process.rank == 0:
-            export(module, run_dir, tokenizer)
+    return run
 
-    log = Log(run_dir, step, config.steps, enabled=process.rank == 0)
-    signals = Signals()
-    window: dict[str, Tensor] = {}
-    window_batches, window_start, window_tokens, consecutive_nonfinite = (
-        0,
-        time.perf_counter(),
-        0,
-        0,
+
+def train_step(run: Run, batches: Iterator[np.ndarray], signals: Signals) -> StepResult:
+    """One optimizer step: the learning rate for this step, `grad_accum` micro-batches (DDP
+    synchronises gradients on the last only), the global-norm clip, and the update unless the
+    loss or gradient norm is not finite. One synchronisation: every process learns whether any
+    of them saw a non-finite value or received a signal, so all decide alike."""
+    config, process, optimizer = run.config, run.process, run.optimizer
+    for group in optimizer.param_groups:
+        group["lr"] = lr_at(run.step, config)
+    metrics: dict[str, Tensor] = {}
+    loss = torch.zeros((), device=process.device)
+    for micro in range(config.grad_accum):
+        inputs = _inputs(next(batches), run.special, process.device)
+        last = micro == config.grad_accum - 1
+        with nullcontext() if run.ddp is None or last else run.ddp.no_sync():
+            with _autocast(process.device, config.precision):
+                output = run.network(**inputs)
+            run.scaler.scale(output.loss / config.grad_accum).backward()
+        loss += output.loss.detach()
+        accumulate(metrics, output.metrics())
+    run.scaler.unscale_(optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(
+        run.module.parameters(), config.max_grad_norm or math.inf
     )
-    last_saved = step if resume else -1
+    # fp16: the scaler itself skips steps with inf gradients and lowers its scale.
+    checked = loss if config.precision == "fp16" else loss + grad_norm
+    stopping = torch.tensor(float(signals.received is not None), device=process.device)
+    flags = torch.stack([(~torch.isfinite(checked)).float(), stopping])
+    nonfinite, stop = (process.sum(flags) > 0).tolist()
+    if not nonfinite:
+        run.scaler.step(optimizer)
+    run.scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return StepResult(loss, grad_norm, metrics, bool(nonfinite), bool(stop))
+
+
+def loop(run: Run) -> int:
+    """Steps until the schedule ends, a signal arrives or the policy pauses; logs, held-out
+    scores and checkpoints when the policy says; exports the networks at the end. Returns the
+    exit code."""
+    config, process, policy = run.config, run.process, run.policy
+    tokens_per_step = config.batch_size * config.seq_len
+    batches = iterate_batches(run.train_set, run.micro_batch, config.seed, process.rank,
+                              process.world_size, start_batch=run.step * config.grad_accum)  # fmt: skip
+    log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0)
+    window, signals = MetricWindow(), Signals()
+    consecutive_nonfinite, last_saved = 0, run.step
     try:
-        while step < config.steps:
-            lr = lr_at(step, config)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            step_metrics: dict[str, Tensor] = {}
-            step_loss = torch.zeros((), device=process.device)
-            for micro in range(config.grad_accum):
-                inputs = _inputs(next(batches), special, process.device)
-                last = micro == config.grad_accum - 1
-                with nullcontext() if ddp is None or last else ddp.no_sync():
-                    with _autocast(process.device, config.precision):
-                        output = network(**inputs)
-                    scaler.scale(output.loss / config.grad_accum).backward()
-                step_loss += output.loss.detach()
-                accumulate(step_metrics, output.metrics())
-            scaler.unscale_(optimizer)
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                module.parameters(), config.max_grad_norm or math.inf
-            )
-            # fp16: the scaler itself skips steps with inf gradients and lowers its scale.
-            checked = step_loss if config.precision == "fp16" else step_loss + grad_norm
-            flags = torch.stack(
-                [
-                    (~torch.isfinite(checked)).float(),
-                    torch.tensor(float(signals.received is not None), device=process.device),
-                ]
-            )
-            nonfinite, stopping = (process.sum(flags) > 0).tolist()  # every process decides alike
-            if nonfinite:
+        while run.step < config.steps:
+            result = train_step(run, batches, signals)
+            if result.nonfinite:
                 consecutive_nonfinite += 1
-                problem = f"step {step + 1}: non-finite loss ({step_loss.item():.4g}) or gradient norm ({grad_norm.item():.4g})"
+                problem = (f"step {run.step + 1}: non-finite loss ({result.loss.item():.4g}) or "
+                           f"gradient norm ({result.grad_norm.item():.4g})")  # fmt: skip
                 if (
                     config.on_nonfinite == "stop"
                     or consecutive_nonfinite >= MAX_CONSECUTIVE_NONFINITE
                 ):
-                    save(step)  # the last good state; no update was applied
-                    raise UserError(
-                        f"{problem}; run stopped with a checkpoint at step {step} (try a lower --lr)"
-                    )
+                    save(run)  # the last good state; no update was applied
+                    raise UserError(f"{problem}; run stopped with a checkpoint at step {run.step} "
+                                    "(try a lower lr)")  # fmt: skip
                 log.message(f"electra: {problem}; update skipped (on_nonfinite=skip)")
             else:
                 consecutive_nonfinite = 0
-                scaler.step(optimizer)
-                for name, value in step_metrics.items():
-                    window[name] = window.get(name, 0) + value
-                window_batches += config.grad_accum
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            tokens_seen += tokens_per_step
-            window_tokens += tokens_per_step
+                window.add(result.metrics, config.grad_accum)
+            run.step += 1
+            run.tokens_seen += tokens_per_step
+            window.count_tokens(tokens_per_step)
             log.bar.update(1)
-
-            if (config.log_every and step % config.log_every == 0) or step == config.steps:
-                now = time.perf_counter()
-                values = summarise(window, window_batches, process)
-                values.update(
-                    lr=lr,
-                    grad_norm=grad_norm.item(),
-                    tokens=tokens_seen,
-                    tokens_per_s=window_tokens / (now - window_start),
-                )
+            step = run.step
+            if policy.log_due(step):
+                values = window.read(process)
+                values.update(lr=lr_at(step - 1, config), grad_norm=result.grad_norm.item(),
+                              tokens=run.tokens_seen)  # fmt: skip
                 log.record(step, values)
-                window, window_batches, window_start, window_tokens = {}, 0, now, 0
-            evaluating = (
-                config.eval_every and step % config.eval_every == 0
-            ) or step == config.steps
-            if evaluating and process.rank == 0 and len(heldout):
-                started = time.perf_counter()
-                results = evaluate(module, heldout, micro_batch, special, config, process.device)
+            if policy.eval_due(step) and process.rank == 0 and len(run.heldout):
+                with window.paused():  # tokens/s counts training only
+                    results = evaluate(run.module, run.heldout, run.micro_batch, run.special,
+                                       config, process.device)  # fmt: skip
                 log.record(step, results, prefix="heldout")
-                window_start += time.perf_counter() - started  # tokens/s counts training only
                 if step == config.steps:
-                    write_json(run_dir / EVAL_FILE, results)
+                    write_json(run.run_dir / EVAL_FILE, results)
                     log.message(_describe(results))
-            pausing = until is not None and step >= until
-            if (config.save_every and step % config.save_every == 0) or stopping or pausing:
-                save(step)
+            stopping = result.stopping or policy.pause_due(step)
+            if policy.save_due(step) or stopping:
+                save(run)
                 last_saved = step
-            if stopping or pausing:
+            if stopping:
                 log.message(f"electra: stopped at step {step}; continue with --resume")
+                if not result.stopping:
+                    return 0
                 signum = signals.received or signal.SIGTERM  # another process may have got it
-                return 128 + int(signum) if stopping else 0
+                return 128 + int(signum)
     finally:
         signals.restore()
         log.close()
-
-    if last_saved != step:
-        save(step)
+    if last_saved != run.step:
+        save(run)
     if process.rank == 0:
-        for path in export(module, run_dir, tokenizer):
+        for path in export(run.module, run.run_dir, run.tokenizer):
             print(f"electra: exported {path}", file=sys.stderr)
     process.barrier()
     return 0
+
+
+def save(run: Run) -> None:
+    """Checkpoint the run at its current step (every process takes part), keeping as many as
+    the policy says, and refresh the exported networks when the config asks for it."""
+    process, step, state = run.process, run.step, None
+    if process.rank == 0:
+        state = {
+            "step": step,
+            "tokens_seen": run.tokens_seen,
+            "batches_seen": step * run.config.grad_accum,  # per process: the data cursor
+            "world_size": process.world_size,
+            "model": run.module.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scaler": run.scaler.state_dict(),
+        }
+    checkpoint.save(run.run_dir, step, state, process.rank, run.policy.keep, process.barrier)
+    if run.config.export_every_checkpoint and process.rank == 0:
+        export(run.module, run.run_dir, run.tokenizer)
 
 
 def _describe(results: dict[str, float]) -> str:
