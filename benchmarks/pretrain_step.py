@@ -33,9 +33,9 @@ import torch
 from torch import nn
 
 from electra.config import ModelConfig, PretrainConfig
-from electra.data.shards import Shards, model_inputs
-from electra.pretrain.batches import pack
+from electra.data.shards import Shards
 from electra.pretrain.objective import ReplacedTokenDetection, choose_positions, sample
+from electra.pretrain.packing import model_inputs, pack_rows
 from electra.pretrain.trainer import make_optimizer
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -139,7 +139,7 @@ def child(args: argparse.Namespace) -> dict:
         ids = shards.examples(np.arange(args.batch_size))
         model_config = ModelConfig.preset(args.preset, vocab_size=shards.vocab_size)
         inputs = (
-            pack(ids, special)
+            pack_rows(ids, special)
             if args.impl == "electra"
             else model_inputs(ids, special.pad, special.sep)
         )

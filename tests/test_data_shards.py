@@ -13,11 +13,11 @@ from electra.data.shards import (
     Shards,
     ShardWriter,
     iterate_batches,
-    model_inputs,
     token_dtype,
     write_manifest,
 )
 from electra.errors import UserError
+from electra.pretrain.packing import model_inputs
 
 SEQ_LEN = 6
 

@@ -17,7 +17,7 @@ from electra.files import write_json
 
 T = TypeVar("T")
 
-# The paper's sizes (../shared/ELECTRA.md, "Model sizes"); `tiny` is ours, for tests and CPU demos.
+# The paper's sizes (Clark et al. 2020, appendix A, pre-training details); `tiny` is ours, for tests and CPU demos.
 #            layers hidden heads  ffn  embedding generator_fraction
 _MODEL_PRESETS: dict[str, tuple[int, int, int, int, int, float]] = {
     "tiny": (4, 128, 4, 512, 128, 1 / 4),
@@ -128,7 +128,7 @@ class ModelConfig:
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
 
 
-# Pre-training recipes (../shared/ELECTRA.md, "Model sizes"); `tiny` is sized for a few minutes on
+# Pre-training recipes (the paper's appendix A); `tiny` is sized for a few minutes on
 # two CPU cores.  lr     batch  steps      seq_len mask_prob warmup_steps
 _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
     "tiny": (3e-4, 32, 600, 128, 0.15, 60),
@@ -256,7 +256,7 @@ def load_json(cls: type[T], path: str | Path) -> T:
     return from_dict(cls, values, source=str(path))
 
 
-# The paper's fine-tuning recipe (../shared/ELECTRA.md, "Fine-tuning", Table 7).
+# The paper's fine-tuning recipe (Clark et al. 2020, Table 7).
 #              learning_rate layerwise_lr_decay
 _FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
     "small": (3e-4, 0.8),

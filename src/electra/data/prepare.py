@@ -36,7 +36,7 @@ from electra.data.corpus import (
     is_gzip,
     read_lines,
 )
-from electra.data.packing import BUILDER_VERSION, ExampleBuilder
+from electra.data.examples import BUILDER_VERSION, ExampleBuilder
 from electra.data.shards import (
     MANIFEST_FILE,
     ShardWriter,

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from electra.errors import UserError
 from electra.files import write_json
@@ -213,20 +212,3 @@ def iterate_batches(
             parts.append(order[offset : offset + take])
             position, needed = position + take, needed - take
         yield shards.examples(np.concatenate(parts))
-
-
-def model_inputs(
-    ids: np.ndarray | torch.Tensor, pad_id: int, sep_id: int
-) -> dict[str, torch.Tensor]:
-    """input_ids (B,L) long, attention_mask (B,L) bool (not padding), token_type_ids (B,L) long
-    (1 after the first [SEP], 0 on padding) — vectorised, no Python loop over rows."""
-    input_ids = torch.as_tensor(ids).long()  # (B, L)
-    attention_mask = input_ids != pad_id
-    is_sep = (input_ids == sep_id).long()
-    seps_before = torch.cumsum(is_sep, dim=1) - is_sep  # [SEP]s strictly before each position
-    token_type_ids = ((seps_before > 0) & attention_mask).long()
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "token_type_ids": token_type_ids,
-    }

@@ -1,7 +1,7 @@
 """The pre-training objectives: ELECTRA's replaced-token detection and the BERT MLM baseline.
 
-`ReplacedTokenDetection.forward` follows the paper step by step (../shared/ELECTRA.md, "The
-replaced-token-detection objective"): choose positions -> generator input -> generator loss at
+`ReplacedTokenDetection.forward` follows the paper step by step (Clark et al. 2020,
+section 2): choose positions -> generator input -> generator loss at
 the chosen positions only -> sample from its softmax without gradient -> `is_replaced = sampled !=
 original` -> discriminator loss over every non-padding token -> `gen_weight * gen + disc_weight *
 disc`. Tensor ops only, no Python loop over rows or tokens, and no host synchronisation: metrics
@@ -149,7 +149,7 @@ class ReplacedTokenDetection(nn.Module):
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
     ) -> Output:
-        """Inputs as `electra.pretrain.batches.pack` makes them: `attention_mask` is (B, L, L) for
+        """Inputs as `electra.pretrain.packing.pack_rows` makes them: `attention_mask` is (B, L, L) for
         packed rows, None for full ones."""
         c = self.config
         is_token = input_ids != self.special.pad  # (B, L)

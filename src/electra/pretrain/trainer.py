@@ -38,10 +38,10 @@ from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import write_json
 from electra.pretrain import checkpoint
-from electra.pretrain.batches import pack
 from electra.pretrain.checkpoint import CheckpointPolicy
 from electra.pretrain.logbook import Log, MetricWindow, accumulate, summarise
 from electra.pretrain.objective import build
+from electra.pretrain.packing import pack_rows
 from electra.pretrain.processes import Process, Signals
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer
@@ -101,7 +101,7 @@ def _autocast(device: torch.device, precision: str):
 
 def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
     """Packed model inputs (no compute on padding) on the device."""
-    return {k: v.to(device, non_blocking=True) for k, v in pack(ids, special).items()}
+    return {k: v.to(device, non_blocking=True) for k, v in pack_rows(ids, special).items()}
 
 
 def evaluate(

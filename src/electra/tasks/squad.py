@@ -37,7 +37,7 @@ from electra.tokenizer import SpecialIds
 
 @dataclass
 class SquadConfig:
-    """Windowing, decoding and loss settings; defaults from the ELECTRA recipe (ELECTRA.md).
+    """Windowing, decoding and loss settings; defaults from the ELECTRA recipe (the paper's Table 7, the official `configure_finetuning.py`).
 
     The window length itself is `FinetuneConfig.max_seq_length` (512 in the SQuAD recipe).
     """

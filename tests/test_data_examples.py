@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from electra.data.packing import ExampleBuilder
+from electra.data.examples import ExampleBuilder
 
 PAD, CLS, SEP = 0, 1, 2
 SEQ_LEN = 128

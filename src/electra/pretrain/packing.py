@@ -1,7 +1,8 @@
-"""Batches for pre-training: padded examples packed into fewer rows, so no compute goes to padding.
+"""The row packer: a batch of padded examples -> model inputs in fewer rows, so no compute goes to
+padding. (The example builder, which makes those examples from text, is `electra.data.examples`.)
 
 ELECTRA's examples end with their document, so a corpus of short documents is mostly padding (the
-embedded default corpus fills 36% of its 128-token rows). `pack` places whole examples side by
+embedded default corpus fills 36% of its 128-token rows). `pack_rows` places whole examples side by
 side in as few rows as first-fit-decreasing finds; each keeps its own positions and segment ids,
 and a (rows, L, L) attention mask lets a token see only its own example, so the network computes
 exactly what it would on the examples one by one. The number of examples per step, and so the
@@ -14,8 +15,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from electra.data.shards import model_inputs
 from electra.tokenizer import SpecialIds
+
+
+def model_inputs(
+    ids: np.ndarray | torch.Tensor, pad_id: int, sep_id: int
+) -> dict[str, torch.Tensor]:
+    """input_ids (B,L) long, attention_mask (B,L) bool (not padding), token_type_ids (B,L) long
+    (1 after the first [SEP], 0 on padding) — vectorised, no Python loop over rows."""
+    input_ids = torch.as_tensor(ids).long()  # (B, L)
+    attention_mask = input_ids != pad_id
+    is_sep = (input_ids == sep_id).long()
+    seps_before = torch.cumsum(is_sep, dim=1) - is_sep  # [SEP]s strictly before each position
+    token_type_ids = ((seps_before > 0) & attention_mask).long()
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "token_type_ids": token_type_ids,
+    }
 
 
 def _first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +48,7 @@ def _first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarra
     return row_of, offset_of
 
 
-def pack(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
+def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
     """(B, L) right-padded examples -> model inputs of R <= B rows: input_ids, token_type_ids,
     position_ids (R, L) and attention_mask (R, L, L). Full rows come back unchanged and without
     a mask, which lets attention take its fused mask-free path."""

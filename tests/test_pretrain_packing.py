@@ -7,9 +7,9 @@ import torch
 from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
 
 from electra.config import ModelConfig
-from electra.data.shards import Shards, model_inputs
+from electra.data.shards import Shards
 from electra.model import Discriminator
-from electra.pretrain.batches import pack
+from electra.pretrain.packing import model_inputs, pack_rows
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
@@ -28,7 +28,7 @@ def examples(lengths: list[int], seq_len: int = 16) -> np.ndarray:
 
 def test_packed_rows_hold_every_token_once_with_its_own_positions_and_segments():
     ids = examples([16, 9, 7, 5, 4, 3, 12])
-    packed = pack(ids, SPECIAL)
+    packed = pack_rows(ids, SPECIAL)
     rows = packed["input_ids"]
     assert rows.shape == (4, 16)  # 56 tokens: 16 | 9+7 | 12+4 | 5+3, first fit decreasing
     assert sorted(rows[rows != 0].tolist()) == sorted(ids[ids != 0].tolist())
@@ -42,7 +42,7 @@ def test_packed_rows_hold_every_token_once_with_its_own_positions_and_segments()
 
 def test_full_rows_are_left_alone_and_unmasked():
     ids = examples([16, 16])
-    packed = pack(ids, SPECIAL)
+    packed = pack_rows(ids, SPECIAL)
     assert packed["input_ids"].shape == (2, 16)
     assert "position_ids" not in packed and "attention_mask" not in packed
 
@@ -59,7 +59,7 @@ def test_a_packed_forward_equals_each_example_alone():
     )
     model = Discriminator(config).eval()
     ids = examples([9, 7, 5, 4, 3, 12])
-    packed = pack(ids, SPECIAL)
+    packed = pack_rows(ids, SPECIAL)
     with torch.no_grad():
         logits = model(**packed)
         alone = model(**model_inputs(ids, SPECIAL.pad, SPECIAL.sep))
@@ -81,6 +81,6 @@ def test_a_packed_forward_equals_each_example_alone():
 def test_the_prepared_demo_data_packs_tighter(tmp_path):
     shards = Shards(make_prepared(tmp_path))
     ids = shards.examples(np.arange(64))
-    packed = pack(ids, SpecialIds.of(load_tokenizer(shards.directory)))
+    packed = pack_rows(ids, SpecialIds.of(load_tokenizer(shards.directory)))
     assert len(packed["input_ids"]) < 64
     assert (packed["input_ids"] != 0).sum() == (ids != 0).sum()
