@@ -51,7 +51,7 @@ def test_examples_decode_to_the_original_text(
     books, vocab, tmp_path, blanks_separate_docs, fill, pairs
 ):
     result = run_prepare(
-        books, vocab, tmp_path, seq_len=64, unit_mb=0.05, workers=1, progress=False,
+        books, vocab, tmp_path, seq_len=64, shard_mb=0.05, workers=1, progress=False,
         blanks_separate_docs=blanks_separate_docs,
     )  # fmt: skip
     shards, tokenizer = Shards(tmp_path), load_tokenizer(tmp_path)
@@ -106,7 +106,7 @@ def test_tokens_match_transformers(books, vocab, tmp_path):
 
 def test_workers_interruption_and_resume_give_identical_shards(books, vocab, tmp_path, monkeypatch):
     def run(out, **kwargs):
-        return run_prepare(books, vocab, tmp_path / out, unit_mb=0.04, progress=False, **kwargs)
+        return run_prepare(books, vocab, tmp_path / out, shard_mb=0.04, progress=False, **kwargs)
 
     two = run("two", workers=2)
     reference = shard_bytes(tmp_path / "two")
@@ -200,7 +200,7 @@ def test_bad_corpus_is_one_line_naming_the_file(vocab, tmp_path, capsys, content
         file.write_bytes(content)
     code, _, err = cli(
         capsys, "prepare", "--corpus", str(tmp_path / "in" / "*.txt"), "--vocab", vocab,
-        "--out", str(tmp_path / "out"), "--workers", "1", "--quiet",
+        "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert code == 2 and err.count("\n") == 1 and err.startswith("electra: error: ")
     assert re.search(
@@ -254,7 +254,7 @@ def test_invalid_bytes_are_replaced_and_counted(vocab, tmp_path, capsys):
         vocab,
         "--out",
         str(tmp_path / "o"),
-        "--quiet",
+        "--no-progress",
     )
     assert code == 0 and f"replaced 2 invalid UTF-8 byte sequences: {path} (2)" in out
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
@@ -275,7 +275,7 @@ def test_vocab_then_prepare_on_the_default_corpus(tmp_path, capsys, monkeypatch)
     assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] and 300 < len(vocab) <= 400
     code, out, _ = cli(
         capsys, "prepare", "--default-corpus", "--vocab", str(tmp_path / "v"), "--out", str(tmp_path / "d"),
-        "--seq-len", "32", "--workers", "1", "--quiet",
+        "--seq-len", "32", "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert code == 0
     shards = Shards(tmp_path / "d")

@@ -15,7 +15,7 @@ from electra.config import FinetuneConfig, ModelConfig, recipe_size
 from electra.errors import UserError
 from electra.model import Discriminator, SequenceClassifier
 from electra.schedule import lr_factor
-from electra.tasks.finetune import (
+from electra.tasks.loop import (
     Task,
     build_optimizer,
     collate,
@@ -36,19 +36,19 @@ TINY = dict(
 
 def test_recipe_follows_the_paper_table():
     small = FinetuneConfig.recipe("small", "rte")
-    assert (small.learning_rate, small.layerwise_lr_decay, small.epochs) == (3e-4, 0.8, 10)
+    assert (small.lr, small.layerwise_lr_decay, small.epochs) == (3e-4, 0.8, 10)
     assert (small.batch_size, small.max_seq_length, small.warmup_fraction) == (32, 128, 0.1)
     assert small.weight_decay == 0.0
     base = FinetuneConfig.recipe("base", "sst2")
-    assert (base.learning_rate, base.layerwise_lr_decay, base.epochs) == (1e-4, 0.8, 3)
+    assert (base.lr, base.layerwise_lr_decay, base.epochs) == (1e-4, 0.8, 3)
     large = FinetuneConfig.recipe("large", "stsb")
-    assert (large.learning_rate, large.layerwise_lr_decay, large.epochs) == (5e-5, 0.9, 10)
+    assert (large.lr, large.layerwise_lr_decay, large.epochs) == (5e-5, 0.9, 10)
     squad = FinetuneConfig.recipe("large", "squad")
     assert (squad.epochs, squad.max_seq_length) == (2, 512)
     assert FinetuneConfig.recipe("small", "tagging").max_seq_length == 256
     # Flags override; flags not given (None) do not.
-    tuned = FinetuneConfig.recipe("small", "rte", epochs=2, learning_rate=None, seed=7)
-    assert (tuned.epochs, tuned.learning_rate, tuned.seed) == (2, 3e-4, 7)
+    tuned = FinetuneConfig.recipe("small", "rte", epochs=2, lr=None, seed=7)
+    assert (tuned.epochs, tuned.lr, tuned.seed) == (2, 3e-4, 7)
 
 
 def test_recipe_size_follows_the_model_shape():
@@ -200,7 +200,7 @@ def test_finetune_learns_saves_the_best_epoch_and_loads_in_transformers(tmp_path
     torch.manual_seed(0)
     hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 2})), tmp_path / "pre")
     task = _toy_task(_toy_features(256, seed=1), _toy_features(100, seed=2))
-    config = FinetuneConfig(learning_rate=3e-3, epochs=3, batch_size=8, eval_batch_size=64)
+    config = FinetuneConfig(lr=3e-3, epochs=3, batch_size=8, eval_batch_size=64)
     results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
 
     saved = json.loads((tmp_path / "out" / "results.json").read_text())

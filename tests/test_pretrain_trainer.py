@@ -23,6 +23,7 @@ from electra.config import PretrainConfig
 from electra.errors import UserError
 from electra.model import Discriminator, Generator
 from electra.pretrain import checkpoint, trainer
+from electra.runtime import seed_everything
 from electra.pretrain.trainer import lr_at, parameter_groups, train
 from electra.report import draw_curves
 
@@ -152,11 +153,11 @@ def test_a_seed_fixes_every_random_stream_a_checkpoint_restores():
     def draws():
         return torch.rand(2).tolist(), np.random.rand(2).tolist(), [random.random() for _ in "ab"]
 
-    checkpoint.seed_rngs(3)
+    seed_everything(3)
     first = draws()
     saved = checkpoint.rng_state()
     after = draws()
-    checkpoint.seed_rngs(3)
+    seed_everything(3)
     assert draws() == first
     checkpoint.set_rng_state(saved)
     assert draws() == after != first

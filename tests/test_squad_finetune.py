@@ -15,7 +15,7 @@ from pretrain_data import one_thread  # noqa: F401 (fixture)
 from electra import hf
 from electra.cli import main
 from electra.model import QuestionAnswerer
-from electra.tasks.squad_model import ANSWERABILITY_FILE, load_model
+from electra.tasks.squad_model import ANSWERABILITY_FILE, FAMILY
 from electra.tokenizer import load_tokenizer, train_tokenizer
 
 WINDOWS = ["--max-seq-length", "128", "--doc-stride", "64", "--max-query-length", "32"]
@@ -144,10 +144,9 @@ def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
 
     model_dir = out / "model"
     assert (model_dir / ANSWERABILITY_FILE).is_file()
-    finetuned = load_model(model_dir)
-    assert (
-        finetuned.version_2 and finetuned.max_seq_length == 128 and finetuned.squad.doc_stride == 64
-    )
+    finetuned = FAMILY.load_finetuned(model_dir)
+    assert finetuned.saved["version_2"] and finetuned.max_seq_length == 128
+    assert finetuned.saved["squad"].doc_stride == 64
     again = tmp_path / "again"
     command = ["predict", "squad", "--model", str(model_dir), "--batch-size", "32"]
     assert main([*command, "--data", data, "--out", str(again)]) == 0
@@ -157,8 +156,8 @@ def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
     # Without the extra file (a directory fine-tuned elsewhere), config.json still says 2.0 and
     # the null odds come from the [CLS] span scores.
     (model_dir / ANSWERABILITY_FILE).unlink()
-    fallback = load_model(model_dir)
-    assert fallback.version_2 and fallback.model.answerability is None
+    fallback = FAMILY.load_finetuned(model_dir)
+    assert fallback.saved["version_2"] and fallback.model.answerability is None
     assert main([*command, "--data", data, "--out", str(tmp_path / "cls")]) == 0
     assert set(_read(tmp_path / "cls" / "null_odds.json")) == set(odds)
 

@@ -152,7 +152,7 @@ def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
     argv = ["finetune", "tagging", "--data-dir", str(data), "--model", str(tmp_path / "pre"),
             "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "8", "--lr", "1e-2", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
-    assert "scoring on" in capsys.readouterr().out
+    assert "scored on" in capsys.readouterr().out
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["config"]["max_seq_length"] == 256 and results["train_examples"] == 64
 

@@ -17,7 +17,7 @@ from electra.cli import main
 from electra.config import ModelConfig
 from electra.model import TokenClassifier
 from electra.tasks import tagging
-from electra.tasks.finetune import make_predict
+from electra.tasks.loop import SETTINGS_KEY, make_predict
 from electra.tokenizer import SpecialIds, load_tokenizer, train_tokenizer
 
 WORDS = {
@@ -83,7 +83,7 @@ def test_conll_output_is_dev_scorings_tags_and_evaluate_scores_it(run, tmp_path,
     out = tmp_path / "tagged" / "dev.tagged"
     argv = ["predict", "tagging", "--model", str(run / "run" / "model"), "--file", str(dev)]
     assert main([*argv, "--out", str(out)]) == 0
-    assert "tagged 24 sentences" in capsys.readouterr().out
+    assert "tagged 24 sentences" in capsys.readouterr().err  # standard output: tags only
     rows = _rows(out.read_text(encoding="utf-8"))
 
     # The input's columns, then the predicted tag; -DOCSTART- dropped as the reader drops it.
@@ -103,7 +103,8 @@ def test_conll_output_is_dev_scorings_tags_and_evaluate_scores_it(run, tmp_path,
     # The same model and file through the in-process evaluation path, as a second witness.
     tokenizer = load_tokenizer(run / "run" / "model")
     task = tagging.build_task(tokenizer, run / "data" / "train.txt", dev, 64)
-    model, labels, length = tagging.load_tagger(run / "run" / "model")
+    tagger = tagging.FAMILY.load_finetuned(run / "run" / "model")
+    model, labels, length = tagger.model, tagger.labels, tagger.max_seq_length
     assert length == 64 and labels == tuple(task.config_extra["id2label"].values())
     predict = make_predict(model, SpecialIds.of(tokenizer).pad, 5, torch.device("cpu"))
     _, dev_rows = task.evaluate(predict)
@@ -171,7 +172,8 @@ def test_dev_scoring_tags_long_sentences_in_windows_as_predict_does(run, tmp_pat
     lines = ["".join(" ".join(c) + "\n" for s in short[i : i + 8] for c in s.columns)
              for i in range(0, 24, 8)]  # fmt: skip
     dev.write_text("\n".join(lines), encoding="utf-8")
-    model, labels, length = tagging.load_tagger(model_dir)
+    tagger = tagging.FAMILY.load_finetuned(model_dir)
+    model, labels, length = tagger.model, tagger.labels, tagger.max_seq_length
     task = tagging.build_task(tokenizer, run / "data" / "train.txt", dev, length, labels=labels)
     predict = make_predict(model, SpecialIds.of(tokenizer).pad, 5, torch.device("cpu"))
     metrics, dev_rows = task.evaluate(predict)
@@ -231,15 +233,15 @@ def _tagger_without_labels(directory: Path, tokenizer_source: Path) -> Path:
         ("missing model", r"nowhere: no such directory"),
         ("no id2label", r"config\.json: no id2label, so no tag names"),
         ("discriminator", r"config\.json: no id2label"),
-        ("no head", r"has no token-classification head"),
+        ("no head", r"its TokenClassifier head was never trained"),
         ("missing file", r"absent\.txt: cannot read \(No such file or directory\)"),
         ("empty conll", r"empty\.txt: no sentences"),
         ("empty text file", r"empty\.txt: no sentences \(expected one sentence per line\)"),
         ("empty text", r"a text to tag is empty"),
-        ("no input", r"give one input: texts as arguments, --file CONLL or --text-file TEXT$"),
-        ("two inputs", r"give one input: .* \(got texts and --file\)"),
+        ("no input", r"give one input: TEXTS as arguments, --file \(CoNLL\) or --text-file"),
+        ("two inputs", r"give one input: .* \(got TEXTS and --file\)"),
         ("too long", r"--max-seq-length 999: the model has 256 positions"),
-        ("no room", r"--max-seq-length 2 leaves no room for words"),
+        ("no room", r"--max-seq-length must be at least 3, got 2"),
     ],
 )
 def test_bad_input_is_one_line(run, tmp_path, capsys, case, message):
@@ -301,7 +303,10 @@ def test_conll2000_test_set_tags_as_dev_scoring_does(shared_data, tmp_path, caps
     config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=16, hidden_size=32,
                          num_layers=1, num_heads=2, intermediate_size=64)  # fmt: skip
     model = TokenClassifier(config, num_labels=len(labels))
-    extra = {"id2label": dict(enumerate(labels)), tagging.SETTINGS_KEY: {"max_seq_length": 128}}
+    extra = {
+        "id2label": dict(enumerate(labels)),
+        SETTINGS_KEY: {"family": "tagging", "max_seq_length": 128},
+    }
     hf.save(model, tmp_path / "model", tokenizer=tokenizer, config_extra=extra)
 
     out = tmp_path / "tagged.txt"

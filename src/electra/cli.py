@@ -21,8 +21,7 @@ COMMAND_MODULES = (
     "electra.commands.data",
     "electra.commands.detect",
     "electra.commands.pretrain",
-    "electra.commands.finetune",
-    "electra.commands.squad",
+    "electra.commands.tasks",
 )
 
 GROUPS = {
@@ -57,13 +56,22 @@ class Commands:
         return parser
 
 
-_PARAMETER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # snake_case: seq_len, max_seq_length
+_PARAMETER = re.compile(r"`(\w+)`|\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")  # `name` or snake_case
 
 
 def in_flags(message: str, parser: argparse.ArgumentParser) -> str:
-    """`message` with each parameter name that is a flag of `parser` spelled as that flag."""
+    """`message` with each parameter name that is a flag of `parser` spelled as that flag: a
+    name in backquotes (`task`) or in snake_case (seq_len)."""
     flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
-    return _PARAMETER.sub(lambda m: flags.get(m.group(), m.group()), message)
+    positional = {a.dest for a in parser._actions if not a.option_strings}
+
+    def spell(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        if name in flags:
+            return flags[name]
+        return name.upper() if name in positional else match.group()
+
+    return _PARAMETER.sub(spell, message)
 
 
 def build_parser() -> argparse.ArgumentParser:

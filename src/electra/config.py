@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,14 @@ from electra.errors import UserError
 from electra.files import write_json
 
 T = TypeVar("T")
+
+
+def choice(default: Any, options: tuple[str, ...]) -> Any:
+    """A field whose value is one of `options` (its flag offers them); `...`: no default."""
+    if default is ...:
+        return field(metadata={"choices": options})
+    return field(default=default, metadata={"choices": options})
+
 
 # The paper's sizes (Clark et al. 2020, appendix A, pre-training details); `tiny` is ours, for tests and CPU demos.
 #            layers hidden heads  ffn  embedding generator_fraction
@@ -126,6 +134,10 @@ class ModelConfig:
 
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
+# Model fields a user may set when pre-training; the vocabulary and padding id are the data's.
+MODEL_FIELDS = tuple(
+    f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "pad_token_id")
+)
 
 
 # Pre-training recipes (the paper's appendix A); `tiny` is sized for a few minutes on
@@ -136,7 +148,8 @@ _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
     "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
     "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
 }
-OBJECTIVES = ("rtd", "mlm")
+OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pretrain.objective)
+FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
 PRECISIONS = ("fp32", "bf16", "fp16")
 ON_NONFINITE = ("skip", "stop")
 
@@ -146,7 +159,7 @@ class PretrainConfig:
     """How to pre-train: objective, data, optimisation, bookkeeping. Saved as RUN_DIR/pretrain.json."""
 
     # objective
-    objective: str = "rtd"  # "rtd" (ELECTRA) or "mlm" (BERT-style baseline, discriminator-sized)
+    objective: str = choice("rtd", OBJECTIVES)  # ELECTRA's rtd, or the BERT baseline mlm
     mask_prob: float = 0.15  # fraction of non-special tokens chosen for prediction
     mask_token_prob: float = 0.85  # of the chosen positions, shown as [MASK] (rest: original)
     temperature: float = 1.0  # of the generator softmax that replacements are sampled from
@@ -165,10 +178,10 @@ class PretrainConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-6
     max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
-    precision: str = "fp32"  # fp32, bf16 (autocast) or fp16 (autocast + gradient scaler)
+    precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
     compile: bool = False  # torch.compile the networks
     seed: int = 0
-    on_nonfinite: str = "skip"  # a NaN/inf loss: "skip" the step or "stop" the run
+    on_nonfinite: str = choice("skip", ON_NONFINITE)  # on a NaN/inf loss: skip the step, stop
     # bookkeeping
     log_every: int = 100  # optimizer steps between metric lines
     save_every: int = 1000  # optimizer steps between checkpoints; 0: only at the end
@@ -220,6 +233,20 @@ class PretrainConfig:
         return cls(**{**values, "warmup_steps": warmup, **overrides})
 
 
+@dataclass
+class DetectConfig:
+    """`electra detect`: how texts are scored and shown."""
+
+    batch_size: int = 32  # texts scored together
+    threshold: float = 0.5  # mark tokens whose probability of being replaced is above this
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not 0 <= self.threshold <= 1:
+            raise UserError(f"threshold {self.threshold} is not a probability in [0, 1]")
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
@@ -257,8 +284,9 @@ def load_json(cls: type[T], path: str | Path) -> T:
 
 
 # The paper's fine-tuning recipe (Clark et al. 2020, Table 7).
-#              learning_rate layerwise_lr_decay
+#              lr     layerwise_lr_decay
 _FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
+    "tiny": (3e-4, 0.8),  # ours: as small
     "small": (3e-4, 0.8),
     "base": (1e-4, 0.8),
     "large": (5e-5, 0.9),
@@ -272,7 +300,7 @@ def recipe_size(model: ModelConfig) -> str:
 
     `tiny` and custom shapes narrower than base follow the small recipe.
     """
-    for name in _FINETUNE_PRESETS:
+    for name in ("small", "base", "large"):
         layers, hidden = _MODEL_PRESETS[name][:2]
         if (model.num_layers, model.hidden_size) == (layers, hidden):
             return name
@@ -286,13 +314,13 @@ class FinetuneConfig:
     """One fine-tuning run; `recipe(size, task)` fills in the paper's values, flags override them.
 
     Layer-wise learning-rate decay: of a model with n encoder layers, the embeddings are layer 0
-    and encoder layer i (1..n) trains at `learning_rate * layerwise_lr_decay ** (n - i)`; the task
-    head trains at `learning_rate`, as does the top encoder layer. The official code
+    and encoder layer i (1..n) trains at `lr * layerwise_lr_decay ** (n - i)`; the task
+    head trains at `lr`, as does the top encoder layer. The official code
     (`model/optimization.py`) counts depths one step off, so its top encoder layer already gets
     lr * decay: a known, confirmed bug. We follow the paper's formula instead.
     """
 
-    learning_rate: float = 3e-4  # peak learning rate of the head (and the top encoder layer)
+    lr: float = 3e-4  # peak learning rate of the head (and the top encoder layer)
     layerwise_lr_decay: float = 0.8  # 1.0 turns layer-wise decay off
     epochs: int = 3
     batch_size: int = 32  # training examples per step
@@ -305,8 +333,7 @@ class FinetuneConfig:
     adam_eps: float = 1e-6
     max_grad_norm: float = 1.0  # clip the global gradient norm
     seed: int = 0  # initialisation of the head, shuffling, dropout
-    keep: str = "best"  # save the model of the epoch with the best dev score, or of the "last"
-    swap_pairs: bool = True  # MRPC and STS-B also train on every pair with its sentences swapped
+    keep: str = choice("best", ("best", "last"))  # the model of the best dev epoch, or the last
     max_train_examples: int = 0  # train on a seeded random subset of this size; 0 = all
 
     def __post_init__(self) -> None:
@@ -316,8 +343,8 @@ class FinetuneConfig:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_seq_length > 512:
             problems.append(f"max_seq_length {self.max_seq_length} exceeds 512 positions")
-        if self.learning_rate <= 0:
-            problems.append(f"learning_rate must be positive, got {self.learning_rate}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, got {self.lr}")
         if not 0 < self.layerwise_lr_decay <= 1:
             problems.append(f"layerwise_lr_decay {self.layerwise_lr_decay} is not in (0, 1]")
         if not 0 <= self.warmup_fraction < 1:
@@ -334,9 +361,9 @@ class FinetuneConfig:
         """The paper's values for a model size and task; `overrides` (not None) win."""
         if size not in _FINETUNE_PRESETS:
             raise UserError(f"unknown model size {size!r}; known: {', '.join(_FINETUNE_PRESETS)}")
-        learning_rate, decay = _FINETUNE_PRESETS[size]
+        lr, decay = _FINETUNE_PRESETS[size]
         values = dict(
-            learning_rate=learning_rate,
+            lr=lr,
             layerwise_lr_decay=decay,
             epochs=_TASK_EPOCHS.get(task, 3),
             max_seq_length=_TASK_MAX_SEQ_LENGTH.get(task, 128),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from tokenizers import Tokenizer
 
 from electra import hf
+from electra.errors import UserError
 from electra.model import Discriminator
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -22,6 +24,37 @@ class Detection:
 
     def to_json(self) -> dict:
         return {"text": self.text, "tokens": self.tokens, "replaced_prob": self.replaced_prob}
+
+    def show(self, threshold: float = 0.5) -> str:
+        """The text, then a token a line with its probability, marked above `threshold`."""
+        width = max((len(t) for t in self.tokens), default=0)
+        rows = [self.text]
+        for token, prob in zip(self.tokens, self.replaced_prob, strict=True):
+            mark = "  <- replaced" if prob > threshold else ""
+            rows.append(f"  {token:<{width}}  {prob:.3f}{mark}")
+        return "\n".join(rows)
+
+
+def read_texts(texts: Sequence[str] = (), file: Path | None = None) -> Iterator[str]:
+    """`texts` when given, else the lines of `file`, else those of a piped standard input;
+    lazily, so a large file or a pipe is never held whole."""
+    if texts:
+        yield from texts
+        return
+    if file is not None:
+        try:
+            with open(file, encoding="utf-8") as lines:
+                yield from (line.rstrip("\n") for line in lines if line.strip())
+        except FileNotFoundError:
+            raise UserError(f"{file}: no such file") from None
+        except UnicodeDecodeError as e:
+            raise UserError(f"{file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        return
+    if sys.stdin.isatty():
+        raise UserError(
+            "no text given: pass `texts` as arguments, `file` FILE, or pipe lines on stdin"
+        )
+    yield from (line.rstrip("\n") for line in sys.stdin if line.strip())
 
 
 class Detector:

@@ -130,7 +130,7 @@ def train_tokenizer(
     """Learn a WordPiece vocabulary of `vocab_size` tokens from an iterable of lines of text."""
     if vocab_size < len(SPECIAL_TOKENS) + 1:
         raise UserError(
-            f"--size {vocab_size}: a vocabulary needs more than {len(SPECIAL_TOKENS)} tokens"
+            f"vocabulary size {vocab_size}: a vocabulary needs more than {len(SPECIAL_TOKENS)} tokens"
         )
     tokenizer = _assemble(WordPiece(unk_token=UNK, max_input_chars_per_word=100), lowercase)
     trainer = WordPieceTrainer(

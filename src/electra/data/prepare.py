@@ -1,9 +1,9 @@
 """`electra prepare`: a text corpus -> a directory of packed pre-training shards.
 
-The corpus is cut into units of about `unit_mb` MB of text (a large file into several byte
+The corpus is cut into units of about `shard_mb` MB of text (a large file into several byte
 ranges at line boundaries, small files grouped), and each unit becomes one shard, built by a pool
 of worker processes. A range boundary ends a document, as a file's end does: at most one document
-per `unit_mb` MB is split in two, never mixed with another. A unit's examples depend only on its text, the settings and `seed`, never on
+per `shard_mb` MB is split in two, never mixed with another. A unit's examples depend only on its text, the settings and `seed`, never on
 the number of workers, so the output is deterministic. Each finished shard is renamed into place
 and then recorded in `shard-NNNNN.json`; a re-run after an interruption keeps every shard whose
 record matches and builds the rest. `manifest.json` is written last.
@@ -37,6 +37,7 @@ from electra.data.corpus import (
     read_lines,
 )
 from electra.data.examples import BUILDER_VERSION, ExampleBuilder
+from electra.data.options import PrepareConfig
 from electra.data.shards import (
     MANIFEST_FILE,
     ShardWriter,
@@ -53,7 +54,6 @@ from electra.tokenizer import (
     save_tokenizer,
 )
 
-MIN_SEQ_LEN = 8
 SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json)")
 Piece = tuple[str, int, int | None]  # (file, start byte, end byte or None for the rest)
 
@@ -230,6 +230,28 @@ class Prepared:
     built_bytes: int  # text bytes tokenized in this run (the rest came from finished shards)
     reused_shards: int
 
+    def describe(self, out: str | Path) -> str:
+        m = self.manifest
+        fill = m["num_tokens"] / max(1, m["num_examples"] * m["seq_len"])
+        lines = [f"{out}: {m['num_examples']:,} examples of {m['seq_len']} tokens "
+                 f"({m['num_tokens']:,} tokens, {fill:.0%} filled) "
+                 f"in {len(m['shards'])} shards from {len(m['sources'])} files"]  # fmt: skip
+        if self.built_bytes:
+            mb = self.built_bytes / 1e6
+            reused = f"; reused {self.reused_shards} finished shards" if self.reused_shards else ""
+            lines.append(f"built {mb:.1f} MB of text in {self.seconds:.1f} s "
+                         f"({mb / max(self.seconds, 1e-9):.2f} MB/s){reused}")  # fmt: skip
+        else:
+            lines.append("already complete: nothing to do")
+        damaged = [s for s in m["sources"] if s["invalid_bytes"]]
+        if damaged:
+            listed = ", ".join(f"{s['path']} ({s['invalid_bytes']})" for s in damaged[:5])
+            more = f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+            lines.append(
+                f"replaced {m['invalid_bytes']:,} invalid UTF-8 byte sequences: {listed}{more}"
+            )
+        return "\n".join(lines)
+
 
 def prepare(
     corpus: Sequence[str],
@@ -238,7 +260,7 @@ def prepare(
     seq_len: int = 128,
     seed: int = 0,
     workers: int = 2,
-    unit_mb: float = 8.0,
+    shard_mb: float = 8.0,
     blanks_separate_docs: bool = True,
     default_corpus: bool = False,
     overwrite: bool = False,
@@ -249,12 +271,7 @@ def prepare(
     With `blanks_separate_docs=False` (the official builder's option) blank lines are skipped and
     a document ends only with its file, for text such as books whose paragraphs are separated by
     blank lines."""
-    if seq_len < MIN_SEQ_LEN:
-        raise UserError(f"--seq-len {seq_len}: expected at least {MIN_SEQ_LEN}")
-    if workers < 1:
-        raise UserError(f"--workers {workers}: expected at least 1")
-    if unit_mb <= 0:
-        raise UserError(f"--shard-mb {unit_mb}: expected a positive size")
+    PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs)  # checks them
     out = Path(out)
     tokenizer, vocab_sha256 = _checked_tokenizer(vocab)
     settings = {
@@ -263,7 +280,7 @@ def prepare(
         "vocab_sha256": vocab_sha256,
         "lowercase": is_lowercase(tokenizer),
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
-        "shard_mb": unit_mb,
+        "shard_mb": shard_mb,
         "blanks_separate_docs": blanks_separate_docs,
         "builder_version": BUILDER_VERSION,  # shards of an older builder are rebuilt, not reused
     }
@@ -285,13 +302,13 @@ def prepare(
         if not overwrite:
             raise UserError(
                 f"{out}: already holds a set prepared from other settings or files; "
-                "pass --overwrite to replace it, or choose another --out"
+                "pass `overwrite` to replace it, or choose another `out`"
             )
         manifest_path.unlink()
     out.mkdir(parents=True, exist_ok=True)
     save_tokenizer(tokenizer, out)  # beside the shards, where the workers read it
 
-    units = plan_units(files, int(unit_mb * 1e6))
+    units = plan_units(files, int(shard_mb * 1e6))
     for old in out.iterdir():  # left by an interrupted or a different run
         number = SHARD_NAME.fullmatch(old.name)
         if old.suffix == ".tmp" or (number and int(number[1]) >= len(units)):

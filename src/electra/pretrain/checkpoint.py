@@ -79,14 +79,6 @@ def latest(run_dir: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def seed_rngs(seed: int) -> None:
-    """Seeds every RNG `rng_state` saves, so a run is reproducible from its seed and not only
-    from a checkpoint."""
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
-
-
 def rng_state() -> dict[str, Any]:
     """Every RNG a step may draw from, in types `torch.load(weights_only=True)` accepts."""
     numpy_state = np.random.get_state()

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from electra.config import ModelConfig, PretrainConfig
+from electra.config import OBJECTIVES, ModelConfig, PretrainConfig
 from electra.model import Discriminator, Generator
 from electra.tokenizer import SpecialIds
 
@@ -240,9 +240,9 @@ class MaskedLanguageModel(nn.Module):
         return {"generator": self.generator}
 
 
-OBJECTIVES = {"rtd": ReplacedTokenDetection, "mlm": MaskedLanguageModel}
+_CLASSES = dict(zip(OBJECTIVES, (ReplacedTokenDetection, MaskedLanguageModel), strict=True))
 
 
 def build(model_config: ModelConfig, config: PretrainConfig, special: SpecialIds) -> nn.Module:
     """The pre-training network for `config.objective`; its forward returns an `Output`."""
-    return OBJECTIVES[config.objective](model_config, config, special)
+    return _CLASSES[config.objective](model_config, config, special)

@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from electra.runtime import choose_device
+
 
 class Process:
     """This process's place in the job, from torchrun's environment variables (RANK,
@@ -28,7 +30,7 @@ class Process:
     def __init__(self, device: str | None) -> None:
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = choose_device(device)
         if self.device.type == "cuda" and self.device.index is None:
             # One GPU per process: NCCL, and anything put on plain "cuda", use this one, not GPU 0.
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

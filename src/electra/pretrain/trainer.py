@@ -14,6 +14,7 @@ signals), `logbook` (metric windows, progress bar, metrics.jsonl, TensorBoard), 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -33,7 +34,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import hf
-from electra.config import ModelConfig, PretrainConfig, from_dict, save_json
+from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import write_json
@@ -43,6 +44,7 @@ from electra.pretrain.logbook import Log, MetricWindow, accumulate, summarise
 from electra.pretrain.objective import build
 from electra.pretrain.packing import pack_rows
 from electra.pretrain.processes import Process, Signals
+from electra.runtime import seed_everything
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -191,6 +193,43 @@ class StepResult:
     stopping: bool  # a signal asked (some process) to stop
 
 
+def resolve_configs(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    preset: str,
+    overrides: dict[str, Any],
+    model_overrides: dict[str, Any],
+    resume: bool = False,
+) -> tuple[ModelConfig, PretrainConfig]:
+    """The run's configs: the preset (or the resumed run's saved ones) with the overrides; the
+    vocabulary size and, unless overridden, the sequence length are the data's."""
+    if resume:
+        if model_overrides:
+            raise UserError(f"{', '.join(model_overrides)}: a resumed run keeps its model shape")
+        model_config, config = load_run_config(run_dir)
+        return model_config, dataclasses.replace(config, **overrides)
+    shards = Shards(data_dir)
+    from_data = {name: getattr(shards, name) for name in FROM_DATA}
+    model_config = ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides)
+    return model_config, PretrainConfig.preset(preset, **{**from_data, **overrides})
+
+
+def pretrain(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    preset: str = "small",
+    overrides: dict[str, Any] | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    until: int | None = None,
+) -> int:
+    """`electra pretrain`: resolve the configs (`resolve_configs`), then `train`."""
+    model_config, config = resolve_configs(data_dir, run_dir, preset, overrides or {},
+                                           model_overrides or {}, resume)  # fmt: skip
+    return train(data_dir, run_dir, model_config, config, resume, device, until)
+
+
 def train(
     data_dir: str | Path,
     run_dir: str | Path,
@@ -264,7 +303,7 @@ def setup(
     module = build(model_config, config, special).to(process.device)
     optimizer = make_optimizer(module, config, process.device)
     scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
-    checkpoint.seed_rngs(config.seed + process.rank)  # each process its own masks and dropout
+    seed_everything(config.seed + process.rank)  # each process its own masks and dropout
     network: nn.Module = module
     ddp = None
     if process.world_size > 1:

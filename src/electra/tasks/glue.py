@@ -1,5 +1,5 @@
 """GLUE and your own sentence(-pair) classification data: task specs, label sets, official
-metrics, prediction files, and the `Task` that the shared loop (`electra.tasks.finetune`) trains.
+metrics, prediction files, and the `Task` that the shared loop (`electra.tasks.loop`) trains.
 
 Each GLUE task is one `Spec`: which columns hold the text and the label, the label strings in the
 order of the classifier's outputs (none for STS-B's regression), the official metrics and which
@@ -15,6 +15,7 @@ CSV, TSV or JSON Lines files.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -28,12 +29,24 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from tokenizers import Tokenizer
 
+from electra import hf
+from electra.config import FinetuneConfig
 from electra.errors import UserError
-from electra.files import write_text
+from electra.files import write_json, write_text
 from electra.model import SequenceClassifier
-from electra.tasks.finetune import Feature, Predict, Task
+from electra.runtime import choose_device
+from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
+from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
+from electra.tasks.options import (
+    GLUE_TASKS,
+    ClassificationData,
+    ClassificationInput,
+    ClassificationScoring,
+    PredictConfig,
+    glue_task,
+)
 from electra.tasks.tables import Example, quoted, read_examples
-from electra.tokenizer import SpecialIds
+from electra.tokenizer import SpecialIds, load_tokenizer
 
 
 def _correlation(statistic: Callable) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -122,15 +135,13 @@ GLUE: dict[str, Spec] = {
              test_sets=(("test.tsv", "WNLI.tsv"),)),
     )
 }  # fmt: skip
+assert tuple(GLUE) == GLUE_TASKS, "options.GLUE_TASKS names the flags' choices: keep them equal"
 OPTIONAL_TEST_SETS = {"AX.tsv"}  # the diagnostic set is often not downloaded
 PAPER_AVERAGE_EXCLUDES = {"wnli"}  # the paper's GLUE average leaves WNLI out
 
 
 def glue_spec(name: str) -> Spec:
-    key = name.lower().replace("-", "")
-    if key not in GLUE:
-        raise UserError(f"--task {name!r}: not a GLUE task; expected one of {', '.join(GLUE)}, all")
-    return GLUE[key]
+    return GLUE[glue_task(name) or ""]
 
 
 def task_dir(data_dir: str | Path, spec: Spec) -> Path:
@@ -377,3 +388,113 @@ def predict_file(
     return prediction_strings(
         spec, decode(spec, predict(encode(tokenizer, examples, max_seq_length)))
     )
+
+
+# ---------------------------------------------------------------------------------- the family
+
+
+def glue_table(dev: dict[str, dict[str, float]]) -> str:
+    """One row per task (its metrics as percentages) and the paper's GLUE average."""
+    rows = [f"{'task':<6} {'metrics':<44} {'score':>6}"]
+    for name, metrics in dev.items():
+        shown = ", ".join(f"{k} {100 * v:.1f}" for k, v in metrics.items())
+        rows.append(f"{name:<6} {shown:<44} {100 * metrics[GLUE[name].metrics[0]]:>6.1f}")
+    counted = [n for n in dev if n not in PAPER_AVERAGE_EXCLUDES]
+    rows.append(f"GLUE score (paper's average over {len(counted)} tasks, WNLI excluded): "
+                f"{glue_score(dev):.1f}")  # fmt: skip
+    return "\n".join(rows)
+
+
+class Classification(Family):
+    """GLUE tasks from their standard layout, and your own tables (`ClassificationData`)."""
+
+    spec = FAMILIES["glue"]
+
+    def runs(self, data: ClassificationData, out_dir: Path) -> list[Run]:
+        if data.train is not None:
+            return [Run("custom", data, out_dir)]
+        assert data.task is not None and data.data_dir is not None
+        if data.task != "all":
+            spec = glue_spec(data.task)
+            task_dir(data.data_dir, spec)  # there before any model is loaded
+            return [Run(spec.name, data, out_dir)]
+        present = [s for s in GLUE.values() if (data.data_dir / s.folder).is_dir()]
+        if not present:
+            raise UserError(f"{data.data_dir}: no GLUE task folders (expected CoLA/, SST-2/, ...)")
+        return [Run(s.name, replace(data, task=s.name), out_dir / s.name) for s in present]
+
+    def build_task(
+        self, data: ClassificationData, tokenizer: Tokenizer, config: FinetuneConfig, settings: Any
+    ) -> Task:
+        if data.train is not None:
+            spec = custom_spec(data.text_columns, data.label_column or "", data.train,
+                               data.labels, data.regression)  # fmt: skip
+            return build_task(spec, tokenizer, data.train, [(data.dev, "", "dev_predictions.tsv")],
+                              config.max_seq_length)  # fmt: skip
+        spec = glue_spec(data.task or "")
+        directory = task_dir(data.data_dir or Path(), spec)
+        return build_task(spec, tokenizer, directory / "train.tsv",
+                          glue_dev_paths(spec, directory), config.max_seq_length,
+                          data.swap_pairs)  # fmt: skip
+
+    def load_finetuned(self, model_dir: Path) -> Finetuned:
+        raw = hf.read_config_json(model_dir)
+        labels = spec_from_config(raw, Spec("", (), "", (), ())).labels
+        model, saved = load_finetuned(model_dir, SequenceClassifier, "glue",
+                                      num_labels=len(labels) or 1)  # fmt: skip
+        length = saved.get("max_seq_length", 128)
+        return Finetuned(model, load_tokenizer(model_dir), labels, length, saved)
+
+    def predict(
+        self,
+        finetuned: Finetuned,
+        input: ClassificationInput,
+        config: PredictConfig,
+        settings: dict,
+    ) -> Prediction:
+        if input.test is not None:
+            base = Spec("custom", input.text_columns, "", (), ())
+            files = [(input.test, "test_predictions.tsv")]
+        else:
+            base = glue_spec(input.task or "")
+            directory = task_dir(input.data_dir or Path(), base)
+            files = [(directory / name, out) for name, out in base.test_sets]
+        spec = replace(base, labels=finetuned.labels)
+        if input.test is None and spec.labels != base.labels:
+            raise UserError(
+                f"model labels {', '.join(spec.labels) or '(regression)'} do not match "
+                f"{base.name}'s {', '.join(base.labels) or '(regression)'}"
+            )
+        device = choose_device()
+        pad = SpecialIds.of(finetuned.tokenizer).pad
+        predict = make_predict(finetuned.model.to(device), pad, config.batch_size, device)
+        length = config.max_seq_length or finetuned.max_seq_length
+        rows, skipped = {}, []
+        for path, out_name in files:
+            if not path.is_file() and out_name in OPTIONAL_TEST_SETS:
+                skipped.append(f"{out_name}: skipped, no {path.resolve()}")
+                continue
+            rows[out_name] = predict_file(spec, path, finetuned.tokenizer, predict, length)
+        write_predictions(rows, input.out)
+        counts = json.dumps({name: len(r) for name, r in rows.items()})
+        return Prediction(
+            message="\n".join([*skipped, f"{counts} predictions written to {input.out}"])
+        )
+
+    def score_file(self, scoring: ClassificationScoring) -> dict[str, Any]:
+        spec = glue_spec(scoring.task)
+        directory = task_dir(scoring.data_dir, spec)
+        return score_file(
+            spec, directory / (scoring.dev_file or spec.dev_sets[0][0]), scoring.predictions
+        )
+
+    def report(self, data: ClassificationData, results: list[dict[str, Any]], out_dir: Path) -> str:
+        lines = super().report(data, results, out_dir)
+        if data.task != "all":
+            return lines
+        dev = {r["task"]: r["dev"] for r in results}
+        write_json(out_dir / "glue_results.json", {"dev": dev, "glue_score": glue_score(dev)})
+        return lines + "\n" + glue_table(dev)
+
+
+FAMILY = Classification()

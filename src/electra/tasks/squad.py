@@ -32,30 +32,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from electra.errors import UserError
+from electra.tasks.options import SquadConfig
 from electra.tokenizer import SpecialIds
-
-
-@dataclass
-class SquadConfig:
-    """Windowing, decoding and loss settings; defaults from the ELECTRA recipe (the paper's Table 7, the official `configure_finetuning.py`).
-
-    The window length itself is `FinetuneConfig.max_seq_length` (512 in the SQuAD recipe).
-    """
-
-    doc_stride: int = 128  # tokens between the starts of consecutive windows of one context
-    max_query_length: int = 64  # question tokens kept (the rest are cut)
-    max_answer_length: int = 30  # longest answer span, in tokens
-    n_best_size: int = 20  # start and end candidates per window
-    null_threshold: float = 0.0  # SQuAD 2.0: answer "" when the null odds exceed this
-    answerable_weight: float = 0.5  # SQuAD 2.0: weight of the answerability loss (ELECTRA's)
-
-    def __post_init__(self) -> None:
-        for name in ("doc_stride", "max_query_length", "max_answer_length", "n_best_size"):
-            if getattr(self, name) < 1:
-                raise UserError(
-                    f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}"
-                )
-
 
 # ------------------------------------------------------------------------------------------ reader
 

@@ -17,8 +17,10 @@ outside the context (except [CLS]) are masked before the softmax, as in the offi
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +32,30 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from electra import hf
-from electra.config import from_dict
+from electra.config import FinetuneConfig, from_dict
 from electra.errors import UserError
 from electra.files import atomic_path, write_json
 from electra.model import QuestionAnswerer, activation
-from electra.tasks.finetune import Predict, Task
-from electra.tasks.squad import Answer, Example, Features, SquadConfig, build_features, decode
-from electra.tasks.squad_eval import evaluate_v1, evaluate_v2
-from electra.tokenizer import SpecialIds
+from electra.runtime import choose_device
+from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction
+from electra.tasks.loop import SETTINGS_KEY, Predict, Task, load_finetuned, make_predict
+from electra.tasks.options import PredictConfig, SquadConfig, SquadData, SquadInput, SquadScoring
+from electra.tasks.squad import (
+    Answer,
+    Example,
+    Features,
+    build_features,
+    decode,
+    load_squad,
+    read_json,
+)
+from electra.tasks.squad_eval import detect_version, evaluate_v1, evaluate_v2, iter_questions
+from electra.tokenizer import SpecialIds, load_tokenizer
 
 ANSWERABILITY_FILE = "answerability.safetensors"
 ANSWERABILITY_HIDDEN = 512  # the official classifier's width, whatever the model's
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
-VERSION_KEY = "squad_version"  # in config.json: which SQuAD the model was fine-tuned for
-SETTINGS_KEY = "squad_settings"  # in config.json: the windows and decoding it was trained with
 _OUTSIDE = -10000.0  # added to logits outside the context: effectively zero probability
 
 
@@ -140,47 +151,17 @@ def save_model(
             save_file(state, tmp, metadata={"format": "pt"})
 
 
-@dataclass
-class Finetuned:
-    """A fine-tuned SQuAD model with what prediction needs to know about its training."""
-
-    model: SquadModel
-    version_2: bool  # may answer "" (no answer)
-    squad: (
-        SquadConfig  # the windowing and decoding it was trained with (recipe defaults if unknown)
-    )
-    max_seq_length: int
-
-
-def load_model(model_dir: str | Path) -> Finetuned:
-    """Load a fine-tuned SQuAD model directory.
-
-    A directory without `answerability.safetensors` (e.g. fine-tuned with `transformers`) is 2.0
-    when its config.json says so; its null odds then come from the [CLS] span scores.
-    """
-    model_dir = Path(model_dir)
-    qa = hf.load(model_dir, QuestionAnswerer)
-    if getattr(qa, "head_initialized", False):
+def _load_answerability(model_dir: Path, config: Any) -> AnswerabilityHead | None:
+    if not (model_dir / ANSWERABILITY_FILE).is_file():
+        return None
+    head = AnswerabilityHead(config.hidden_size, config.hidden_act)
+    try:
+        head.load_state_dict(load_file(model_dir / ANSWERABILITY_FILE))
+    except Exception as e:  # a truncated file or other shapes surface as several types
         raise UserError(
-            f"{model_dir}: has no question-answering head (fine-tune it with `electra finetune squad`)"
-        )
-    raw = hf.read_config_json(model_dir)
-    version_2 = str(raw.get(VERSION_KEY, "1.1")) == "2.0"
-    settings = dict(raw.get(SETTINGS_KEY) or {})
-    max_seq_length = settings.pop("max_seq_length", min(512, qa.config.max_position_embeddings))
-    squad = from_dict(SquadConfig, settings, source=f"{model_dir / hf.CONFIG_FILE} {SETTINGS_KEY}")
-    head = None
-    if (model_dir / ANSWERABILITY_FILE).is_file():
-        config = qa.config
-        head = AnswerabilityHead(config.hidden_size, config.hidden_act)
-        try:
-            head.load_state_dict(load_file(model_dir / ANSWERABILITY_FILE))
-        except Exception as e:  # a truncated file or other shapes surface as several types
-            raise UserError(
-                f"{model_dir / ANSWERABILITY_FILE}: cannot load ({type(e).__name__}: {e})"
-            ) from None
-        version_2 = True
-    return Finetuned(SquadModel(qa, head).eval(), version_2, squad, max_seq_length)
+            f"{model_dir / ANSWERABILITY_FILE}: cannot load ({type(e).__name__}: {e})"
+        ) from None
+    return head
 
 
 # ------------------------------------------------------------------------------- the shared loop
@@ -267,9 +248,129 @@ def squad_task(
         write_predictions=write_predictions,
         pad_id=SpecialIds.of(tokenizer).pad,
         config_extra={
-            VERSION_KEY: "2.0" if version_2 else "1.1",
-            SETTINGS_KEY: {**asdict(config), "max_seq_length": max_seq_length},
+            SETTINGS_KEY: {"version": "2.0" if version_2 else "1.1", "squad": asdict(config)}
         },
         wrap_model=lambda qa: with_answerability(qa, version_2),
         save_model=save_model,
     )
+
+
+# ---------------------------------------------------------------------------------- the family
+
+
+def _read_context(input: SquadInput) -> str:
+    if input.context is not None:
+        return input.context
+    assert input.context_file is not None
+    try:
+        return input.context_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{input.context_file}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"{input.context_file}: not UTF-8 text ({e.reason} at byte {e.start})"
+        ) from None
+
+
+class Squad(Family):
+    """SQuAD 1.1 and 2.0 (`SquadData`); `SquadConfig` is saved beside the model."""
+
+    spec = FAMILIES["squad"]
+
+    def build_task(
+        self, data: SquadData, tokenizer: Tokenizer, config: FinetuneConfig, settings: SquadConfig
+    ) -> Task:
+        train_data, train = load_squad(data.train)
+        dev_data, dev = load_squad(data.dev)
+        version = data.version or detect_version(train_data)
+        if version == "1.1" and any(e.is_impossible for e in train):
+            raise UserError(f"{data.train}: has is_impossible questions; they need `version` 2.0")
+        return squad_task(train, dev, dev_data, tokenizer, settings, config.max_seq_length,
+                          version == "2.0")  # fmt: skip
+
+    def load_finetuned(self, model_dir: Path) -> Finetuned:
+        """A directory without `answerability.safetensors` (e.g. fine-tuned with
+        `transformers`) is 2.0 when its settings say so; its null odds then come from the [CLS]
+        span scores."""
+        qa, saved = load_finetuned(model_dir, QuestionAnswerer, "squad")
+        source = f"{model_dir / hf.CONFIG_FILE} {SETTINGS_KEY}"
+        squad = from_dict(SquadConfig, dict(saved.get("squad") or {}), source=source)
+        head = _load_answerability(model_dir, qa.config)
+        version_2 = head is not None or str(saved.get("version", "1.1")) == "2.0"
+        length = saved.get("max_seq_length") or min(512, qa.config.max_position_embeddings)
+        model = SquadModel(qa, head).eval()
+        return Finetuned(model, load_tokenizer(model_dir), (), length,
+                         {"version_2": version_2, "squad": squad})  # fmt: skip
+
+    def predict(
+        self, finetuned: Finetuned, input: SquadInput, config: PredictConfig, settings: dict
+    ) -> Prediction:
+        if input.data is not None:
+            examples = load_squad(input.data, need_answers=False)[1]
+        else:
+            context = _read_context(input)
+            examples = [Example(str(i), q, context) for i, q in enumerate(input.question)]
+        model, tokenizer = finetuned.model, finetuned.tokenizer
+        squad = replace(finetuned.saved["squad"], **settings)
+        length = config.max_seq_length or finetuned.max_seq_length
+        features = build_features(examples, tokenizer, squad, length, training=False)
+        device = choose_device()
+        predict = make_predict(
+            model.to(device), SpecialIds.of(tokenizer).pad, config.batch_size, device
+        )
+        answers = predict_answers(predict, examples, features, squad, finetuned.saved["version_2"],
+                                  model.answerability is not None)  # fmt: skip
+        if input.data is not None:
+            assert input.out is not None
+            input.out.mkdir(parents=True, exist_ok=True)
+            write_predictions(answers, input.out)
+            return Prediction(message=f"wrote {len(answers)} answers to {input.out}")
+        lines = []
+        for example in examples:
+            found = answers[example.qid]
+            if input.json:
+                row = {"question": example.question, "answer": found.text, "score": found.score}
+                if found.null_odds is not None:
+                    row["null_odds"] = found.null_odds
+                lines.append(json.dumps(row, ensure_ascii=False))
+            else:
+                lines.append(found.text if found.text else "(no answer)")
+        return Prediction(stdout="".join(line + "\n" for line in lines))
+
+    def show_scores(self, scores: dict[str, Any]) -> str:
+        """As the official scripts print them: v1.1 on one line, v2.0 indented."""
+        return json.dumps(scores, indent=None if "exact_match" in scores else 2)
+
+    def score_file(self, scoring: SquadScoring) -> dict[str, Any]:
+        dataset, _ = load_squad(scoring.data, check_offsets=False)  # scoring reads answer texts
+        predictions = read_json(scoring.predictions)
+        if not isinstance(predictions, dict):
+            raise UserError(
+                f"{scoring.predictions}: expected a JSON object {{question id: answer text}}"
+            )
+        version = scoring.version or detect_version(dataset)
+        if version == "1.1":
+            if scoring.na_probs is not None:
+                raise UserError(
+                    "na_probs scores SQuAD 2.0; this is 1.1 data (give `version` 2.0 to force)"
+                )
+            unanswered = sum(
+                1 for qid, _ in iter_questions(dataset["data"]) if qid not in predictions
+            )
+            if unanswered:
+                print(
+                    f"electra: {unanswered} questions have no prediction and score 0",
+                    file=sys.stderr,
+                )
+            return evaluate_v1(dataset["data"], predictions)
+        na_probs = None
+        if scoring.na_probs is not None:
+            na_probs = read_json(scoring.na_probs)
+            if not isinstance(na_probs, dict):
+                raise UserError(
+                    f"{scoring.na_probs}: expected a JSON object {{question id: null odds}}"
+                )
+        return evaluate_v2(dataset["data"], predictions, na_probs, scoring.na_prob_thresh)
+
+
+FAMILY = Squad()

@@ -18,9 +18,12 @@ predicted `O`.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,11 +31,15 @@ from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from tokenizers import Tokenizer
 
 from electra import hf
+from electra.config import FinetuneConfig
 from electra.errors import UserError
 from electra.files import write_text
 from electra.model import TokenClassifier
-from electra.tasks.finetune import Feature, Predict, Task
-from electra.tokenizer import SpecialIds
+from electra.runtime import choose_device
+from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
+from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
+from electra.tasks.options import PredictConfig, TaggingData, TaggingInput, TaggingScoring
+from electra.tokenizer import SpecialIds, load_tokenizer
 
 IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)
 OUTSIDE = "O"
@@ -47,7 +54,6 @@ DEV_FILES = (
     "test.conll",
 )
 PREDICTIONS_FILE = "dev_predictions.txt"
-SETTINGS_KEY = "tagging_settings"  # in config.json: the max_seq_length the tagger was trained with
 
 
 @dataclass(frozen=True)
@@ -293,9 +299,8 @@ def tag(
     return tag_windows(windowed, labels, predict)
 
 
-def load_tagger(model_dir: str | Path) -> tuple[TokenClassifier, tuple[str, ...], int | None]:
-    """A fine-tuned tagger, its tags (config.json's `id2label`) and the `max_seq_length` it was
-    fine-tuned with (None when its config.json does not say)."""
+def saved_labels(model_dir: str | Path) -> tuple[str, ...]:
+    """The tags of a fine-tuned tagger: config.json's `id2label`, checked."""
     raw = hf.read_config_json(model_dir)
     config_file = Path(model_dir) / hf.CONFIG_FILE
     id2label = raw.get("id2label")
@@ -310,16 +315,7 @@ def load_tagger(model_dir: str | Path) -> tuple[TokenClassifier, tuple[str, ...]
         raise UserError(f"{config_file}: id2label keys are not integers") from None
     if sorted(by_id) != list(range(len(by_id))):
         raise UserError(f"{config_file}: id2label keys are not 0..{len(by_id) - 1}")
-    labels = tuple(by_id[i] for i in range(len(by_id)))
-    model = hf.load(model_dir, TokenClassifier, num_labels=len(labels))
-    if getattr(model, "head_initialized", False):
-        raise UserError(
-            f"{model_dir}: has no token-classification head (fine-tune it with "
-            "`electra finetune tagging`)"
-        )
-    settings = raw.get(SETTINGS_KEY)
-    max_seq_length = settings.get("max_seq_length") if isinstance(settings, dict) else None
-    return model, labels, max_seq_length if isinstance(max_seq_length, int) else None
+    return tuple(by_id[i] for i in range(len(by_id)))
 
 
 def conll_text(sentences: Sequence[Sentence], tags: Sequence[Sequence[str]]) -> str:
@@ -391,7 +387,97 @@ def build_task(
         config_extra={
             "id2label": {str(i): label for i, label in enumerate(label_names)},
             "label2id": {label: i for i, label in enumerate(label_names)},
-            SETTINGS_KEY: {"max_seq_length": max_seq_length},
         },
         sequence_pad={"labels": IGNORE},
     )
+
+
+# ---------------------------------------------------------------------------------- the family
+
+
+def _read_input(input: TaggingInput) -> list[Sentence]:
+    if input.file is not None:
+        return read_conll(input.file, tag_column=None, keep_columns=True)
+    if input.text_file is not None and str(input.text_file) == "-":
+        sentences = text_sentences(sys.stdin)
+        if not sentences:
+            raise UserError("standard input: no sentences (expected one sentence per line)")
+        return sentences
+    if input.text_file is not None:
+        return read_text(input.text_file)
+    sentences = text_sentences(input.texts)
+    if len(sentences) != len(input.texts):
+        raise UserError("a text to tag is empty (each argument is one sentence)")
+    return sentences
+
+
+class Tagging(Family):
+    """Sequence tagging on CoNLL files (`TaggingData`)."""
+
+    spec = FAMILIES["tagging"]
+
+    def runs(self, data: TaggingData, out_dir: Path) -> list[Run]:
+        self._files(data)  # there before any model is loaded
+        return super().runs(data, out_dir)
+
+    def _files(self, data: TaggingData) -> tuple[Path, Path]:
+        train = data.train or find_file(data.data_dir or Path(), TRAIN_FILES, "training")
+        dev = data.dev or find_file(data.data_dir or Path(), DEV_FILES, "dev or test")
+        return train, dev
+
+    def build_task(
+        self, data: TaggingData, tokenizer: Tokenizer, config: FinetuneConfig, settings: Any
+    ) -> Task:
+        train, dev = self._files(data)
+        return build_task(
+            tokenizer, train, dev, config.max_seq_length, data.tag_column, data.labels
+        )
+
+    def load_finetuned(self, model_dir: Path) -> Finetuned:
+        labels = saved_labels(model_dir)
+        model, saved = load_finetuned(model_dir, TokenClassifier, "tagging", num_labels=len(labels))
+        positions = model.config.max_position_embeddings
+        length = saved.get("max_seq_length") or min(
+            FinetuneConfig.recipe("base", "tagging").max_seq_length, positions
+        )
+        return Finetuned(model, load_tokenizer(model_dir), labels, length, saved)
+
+    def predict(
+        self, finetuned: Finetuned, input: TaggingInput, config: PredictConfig, settings: dict
+    ) -> Prediction:
+        sentences = _read_input(input)
+        device = choose_device()
+        pad = SpecialIds.of(finetuned.tokenizer).pad
+        predict = make_predict(finetuned.model.to(device), pad, config.batch_size, device)
+        length = config.max_seq_length or finetuned.max_seq_length
+        tags = tag(finetuned.tokenizer, sentences, finetuned.labels, length, predict)
+        if input.json:
+            text = "".join(
+                json.dumps({"tokens": list(s.words), "tags": t}, ensure_ascii=False) + "\n"
+                for s, t in zip(sentences, tags, strict=True)
+            )
+        else:
+            text = conll_text(sentences, tags)
+        if input.out is None:
+            return Prediction(stdout=text)
+        try:
+            input.out.parent.mkdir(parents=True, exist_ok=True)
+            write_text(input.out, text)
+        except OSError as e:
+            raise UserError(f"{input.out}: cannot write ({e.strerror})") from None
+        words = sum(len(s.words) for s in sentences)
+        return Prediction(
+            message=f"tagged {len(sentences)} sentences ({words} words); written to {input.out}"
+        )
+
+    def score_file(self, scoring: TaggingScoring) -> dict[str, Any]:
+        return score_file(scoring.predictions)
+
+    def report(self, data: TaggingData, results: list[dict[str, Any]], out_dir: Path) -> str:
+        train, dev = self._files(data)
+        return f"tagging: trained on {train}, scored on {dev}\n" + super().report(
+            data, results, out_dir
+        )
+
+
+FAMILY = Tagging()

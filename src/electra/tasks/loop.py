@@ -1,4 +1,5 @@
-"""The one fine-tuning loop. Task families (GLUE, own classification data, tagging, SQuAD) plug in.
+"""The one fine-tuning loop, and the one loader of what it saves. Task families (see
+`electra.tasks.family`) plug in.
 
 A family builds a `Task`; `finetune(task, model_dir, config, out_dir)` does the rest:
 
@@ -31,13 +32,14 @@ A family with several dev sets (MNLI matched and mismatched) calls `predict` onc
 The loop owns everything else: seeds, AdamW with layer-wise learning-rate decay (see
 `FinetuneConfig`), linear warm-up then linear decay, gradient clipping, a progress bar (step, loss,
 ETA), evaluation after each epoch, saving the best (or last) model in the Hugging Face layout under
-`OUT_DIR/model/`, the family's prediction file, and `OUT_DIR/results.json`.
+`OUT_DIR/model/`, the family's prediction file, and `OUT_DIR/results.json`. The saved config.json
+carries `SETTINGS_KEY`: the family, the `max_seq_length` and whatever else the family needs to
+predict as it trained, which `load_finetuned` reads back.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +56,7 @@ from electra import hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
 from electra.files import write_json
+from electra.runtime import choose_device, seed_everything
 from electra.schedule import lr_factor
 
 Feature = dict[str, Any]
@@ -61,6 +64,7 @@ Predict = Callable[[Sequence[Feature]], list[Any]]
 MODEL_DIR = "model"
 RESULTS_FILE = "results.json"
 CONFIG_FILE = "finetune_config.json"
+SETTINGS_KEY = "electra_finetune"  # in a fine-tuned model's config.json: how it was fine-tuned
 
 
 @dataclass
@@ -130,7 +134,7 @@ def layer_lrs(model: nn.Module, learning_rate: float, decay: float) -> dict[str,
 def build_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.AdamW:
     """AdamW, one parameter group per (learning rate, decayed or not); no weight decay on biases
     and LayerNorm weights (`ndim < 2`). Each group keeps its peak rate as `base_lr`."""
-    rates = layer_lrs(model, config.learning_rate, config.layerwise_lr_decay)
+    rates = layer_lrs(model, config.lr, config.layerwise_lr_decay)
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
         groups.setdefault((rates[name], param.ndim >= 2), []).append(param)
@@ -146,16 +150,6 @@ def build_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Ada
     return torch.optim.AdamW(
         param_groups, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps
     )
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def load_model(task: Task, model_dir: str | Path, random_init: bool = False) -> nn.Module:
@@ -213,6 +207,61 @@ def _subsample(train: Sequence[Feature], limit: int, seed: int) -> Sequence[Feat
     return [train[i] for i in sorted(index.tolist())]
 
 
+def load_finetuned(
+    model_dir: str | Path, model_class: type[nn.Module], family: str, **kwargs: Any
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A fine-tuned model of `family` and the settings it was fine-tuned with. A directory whose
+    task head was never trained (a pre-trained discriminator, another family's model) is refused
+    in one line rather than predicting with a random head."""
+    model = hf.load(model_dir, model_class, **kwargs)
+    if getattr(model, "head_initialized", False):
+        raise UserError(
+            f"{model_dir}: its {model_class.__name__} head was never trained (fine-tune it "
+            f"first with `electra finetune {family}`)"
+        )
+    settings = hf.read_config_json(model_dir).get(SETTINGS_KEY)
+    settings = settings if isinstance(settings, dict) else {}
+    if settings.get("family", family) != family:
+        raise UserError(
+            f"{model_dir}: fine-tuned by `electra finetune {settings['family']}`, not {family}"
+        )
+    return model, settings
+
+
+@dataclass
+class Progress:
+    """Where a fine-tuning run stands: steps taken, epoch records, the kept epoch."""
+
+    total_steps: int
+    warmup_steps: int
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    kept: dict[str, Any] | None = None
+
+
+def train_step(
+    model: nn.Module,
+    task: Task,
+    batch: dict[str, Tensor],
+    optimizer: torch.optim.Optimizer,
+    config: FinetuneConfig,
+    progress: Progress,
+) -> Tensor:
+    """One optimizer step at this step's learning rate; returns the loss, still on the device."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * lr_factor(
+            progress.step, progress.total_steps, progress.warmup_steps
+        )
+    outputs = model(batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"])
+    loss = task.loss(outputs, batch)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    progress.step += 1
+    return loss.detach()
+
+
 def finetune(
     task: Task,
     model_dir: str | Path,
@@ -221,6 +270,7 @@ def finetune(
     tokenizer: Tokenizer | None = None,
     random_init: bool = False,
     progress: bool = True,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Train `task` from the checkpoint at `model_dir`; write the model, predictions and
     results.json under `out_dir`; return the results."""
@@ -228,66 +278,42 @@ def finetune(
     out_dir.mkdir(parents=True, exist_ok=True)
     save_json(config, out_dir / CONFIG_FILE)
     seed_everything(config.seed)
-    device = default_device()
-    model = load_model(task, model_dir, random_init).to(device)
+    where = choose_device(device)
+    model = load_model(task, model_dir, random_init).to(where)
     train = _subsample(task.train, config.max_train_examples, config.seed)
     if not train:
         raise UserError(f"{task.name}: no training examples")
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    warmup = int(config.warmup_fraction * total)
+    state = Progress(total, int(config.warmup_fraction * total))
     optimizer = build_optimizer(model, config)
-    predict = make_predict(model, task.pad_id, config.eval_batch_size, device, task.sequence_pad)
+    predict = make_predict(model, task.pad_id, config.eval_batch_size, where, task.sequence_pad)
     shuffle = torch.Generator().manual_seed(config.seed)
-
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
     started = time.perf_counter()
     bar = tqdm(total=total, desc=task.name, unit="step", disable=not progress, dynamic_ncols=True)
-    step = 0
     model.train()
     for epoch in range(1, config.epochs + 1):
-        loss_sum = torch.zeros((), device=device)
+        loss_sum = torch.zeros((), device=where)
         for index in torch.randperm(len(train), generator=shuffle).split(config.batch_size):
-            batch = _to(collate([train[i] for i in index], task.pad_id, task.sequence_pad), device)
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * lr_factor(step, total, warmup)
-            outputs = model(
-                batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"]
-            )
-            loss = task.loss(outputs, batch)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum += loss.detach()
-            step += 1
+            batch = _to(collate([train[i] for i in index], task.pad_id, task.sequence_pad), where)
+            loss = train_step(model, task, batch, optimizer, config, state)
+            loss_sum += loss
             bar.update()
-            if step % 10 == 0 or step == total:
+            if state.step % 10 == 0 or state.step == total:
                 bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")
-        metrics, predictions = task.evaluate(predict)
-        if task.main_metric not in metrics:
-            raise KeyError(f"{task.name}: evaluate() returned no {task.main_metric!r}")
-        record = {"epoch": epoch, "train_loss": loss_sum.item() / steps_per_epoch, **metrics}
-        history.append(record)
-        bar.write(
-            f"{task.name} epoch {epoch}: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
-        )
-        improved = best is None or metrics[task.main_metric] > best["metrics"][task.main_metric]
-        if config.keep == "last" or improved:
-            best = {"epoch": epoch, "metrics": metrics}
-            task.save_model(model, out_dir / MODEL_DIR, tokenizer, task.config_extra)
-            task.write_predictions(predictions, out_dir)
+        record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer)
+        record.update(epoch=epoch, train_loss=loss_sum.item() / steps_per_epoch)
+        bar.write(f"{task.name} epoch {epoch}: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"))  # fmt: skip
     bar.close()
-    assert best is not None
+    assert state.kept is not None
     results = {
         "task": task.name,
         "main_metric": task.main_metric,
-        "dev": best["metrics"],
-        "saved_epoch": best["epoch"],
+        "dev": state.kept["metrics"],
+        "saved_epoch": state.kept["epoch"],
         "keep": config.keep,
-        "epochs": history,
+        "epochs": state.history,
         "train_examples": len(train),
         "steps": total,
         "wall_seconds": round(time.perf_counter() - started, 1),
@@ -297,3 +323,30 @@ def finetune(
     }
     write_json(out_dir / RESULTS_FILE, results)
     return results
+
+
+def _end_epoch(
+    task: Task,
+    model: nn.Module,
+    predict: Predict,
+    config: FinetuneConfig,
+    state: Progress,
+    out_dir: Path,
+    tokenizer: Tokenizer | None,
+) -> dict[str, Any]:
+    """Score the dev set; save the model and predictions when this epoch is the one to keep."""
+    metrics, predictions = task.evaluate(predict)
+    if task.main_metric not in metrics:
+        raise KeyError(f"{task.name}: evaluate() returned no {task.main_metric!r}")
+    record: dict[str, Any] = {"epoch": len(state.history) + 1, **metrics}
+    state.history.append(record)
+    kept = state.kept
+    if (
+        config.keep == "last"
+        or kept is None
+        or metrics[task.main_metric] > kept["metrics"][task.main_metric]
+    ):
+        state.kept = {"epoch": record["epoch"], "metrics": metrics}
+        task.save_model(model, out_dir / MODEL_DIR, tokenizer, task.config_extra)
+        task.write_predictions(predictions, out_dir)
+    return record

@@ -1,0 +1,44 @@
+"""The settings of the data commands (`electra vocab`, `electra prepare`), as dataclasses whose
+fields are the library's parameters and the commands' flags. Checked where they are built, so a
+bad value stops before any work starts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from electra.errors import UserError
+
+MIN_SEQ_LEN = 8  # [CLS] A [SEP] B [SEP] with room for some text
+
+
+@dataclass
+class VocabConfig:
+    """A WordPiece vocabulary learned from a corpus."""
+
+    size: int = 30522  # tokens in the vocabulary, special tokens included (BERT's: 30522)
+    cased: bool = False  # keep case (default: lowercase and strip accents, as BERT uncased)
+    min_frequency: int = 2  # rarest pair worth merging
+
+    def __post_init__(self) -> None:  # the size is checked where it is used: `train_tokenizer`
+        if self.min_frequency < 1:
+            raise UserError(f"min_frequency {self.min_frequency}: expected at least 1")
+
+
+@dataclass
+class PrepareConfig:
+    """How a corpus becomes pre-training shards."""
+
+    seq_len: int = 128  # tokens per example
+    seed: int = 0  # seed of the example builder's random choices
+    workers: int = 2  # processes tokenizing in parallel
+    shard_mb: float = 8.0  # MB of text per shard: the unit of parallel work and of resuming
+    blanks_separate_docs: bool = True  # a blank line ends a document (off: a file is one)
+
+    def __post_init__(self) -> None:
+        if self.seq_len < MIN_SEQ_LEN:
+            raise UserError(f"seq_len {self.seq_len}: expected at least {MIN_SEQ_LEN}")
+        if self.workers < 1:
+            raise UserError(f"workers {self.workers}: expected at least 1")
+        if not (math.isfinite(self.shard_mb) and self.shard_mb > 0):
+            raise UserError(f"shard_mb {self.shard_mb}: expected a positive size")

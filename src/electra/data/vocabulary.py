@@ -1,0 +1,53 @@
+"""`electra vocab`: a corpus -> a WordPiece vocabulary, saved in every file `transformers` reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from electra.data.corpus import ReadStats, check_file, default_corpus_file, find_files, read_lines
+from electra.data.options import VocabConfig
+from electra.errors import UserError
+from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
+
+
+@dataclass
+class Vocabulary:
+    path: Path  # the vocab.txt written
+    size: int
+    lines: int  # corpus lines learned from
+    invalid_bytes: int  # invalid UTF-8 byte sequences replaced while reading
+
+    def describe(self) -> str:
+        replaced = (f"; replaced {self.invalid_bytes:,} invalid UTF-8 byte sequences"
+                    if self.invalid_bytes else "")  # fmt: skip
+        return f"{self.path}: {self.size:,} tokens learned from {self.lines:,} lines{replaced}"
+
+
+def _lines(files: Sequence[Path], stats: ReadStats) -> Iterator[str]:
+    for path in files:
+        for lines in read_lines(path, stats=stats):
+            yield from filter(None, lines)
+
+
+def learn_vocabulary(
+    corpus: Sequence[str],
+    out: str | Path,
+    config: VocabConfig | None = None,
+    default_corpus: bool = False,
+) -> Vocabulary:
+    """Learn a vocabulary from `corpus` (files, directories, globs; or the embedded corpus) and
+    save it under `out`."""
+    config = config or VocabConfig()
+    files = [default_corpus_file()] if default_corpus else find_files(corpus)
+    for path in files:
+        check_file(path)
+    stats = ReadStats()
+    tokenizer = train_tokenizer(_lines(files, stats), config.size, lowercase=not config.cased,
+                                min_frequency=config.min_frequency)  # fmt: skip
+    if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
+        raise UserError("the corpus is empty: no text to learn a vocabulary from")
+    save_tokenizer(tokenizer, out)
+    return Vocabulary(Path(out) / VOCAB_FILE, tokenizer.get_vocab_size(), stats.lines,
+                      stats.invalid_bytes)  # fmt: skip

@@ -1,0 +1,40 @@
+"""Where and how reproducibly a job runs: the device it computes on, and the seeds of every random
+stream a checkpoint saves. Pre-training and fine-tuning both start here."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from electra.errors import UserError
+
+
+def choose_device(name: str | None = None) -> torch.device:
+    """`name` (cpu, cuda, cuda:1, mps ...) checked to exist here, or CUDA when there is one."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"device {name!r}: not a device name (cpu, cuda, cuda:1, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name!r}: this machine has no CUDA GPU (use cpu)")
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
+        raise UserError(f"device {name!r}: there are {torch.cuda.device_count()} CUDA devices")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device {name!r}: MPS is not available here")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds torch's, numpy's and Python's generators: every stream a checkpoint saves, so a
+    run is reproducible from its seed and not only from a checkpoint."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)

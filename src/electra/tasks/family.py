@@ -1,0 +1,255 @@
+"""Task families: one small interface, one registry, and the three calls the commands make.
+
+A family (classification incl. GLUE and your own tables, tagging, SQuAD) differs from another in
+readers, head, decoding and scoring; it shares the fine-tuning loop (`electra.tasks.loop`), the
+loader of fine-tuned models (`load_finetuned`) and these calls:
+
+    finetune("glue", ClassificationData(task="rte", data_dir=...), model_dir, out_dir)
+    predict("tagging", model_dir, TaggingInput(texts=("He reckons the deficit will narrow .",)))
+    evaluate("squad", SquadScoring(data=..., predictions=...))
+
+Adding a family (say multiple choice) is one module that implements `Family` (and exposes it as
+`FAMILY`), its head in `electra.model`, its input dataclasses in `electra.tasks.options`, and one
+`FamilySpec` line below; the commands `finetune`, `predict` and `evaluate` then have it, with its
+flags made from those dataclasses. This module imports nothing heavy, so `--help` starts at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from electra.errors import UserError
+from electra.tasks import options as o
+
+if TYPE_CHECKING:  # torch and tokenizers: loaded where a family runs
+    from tokenizers import Tokenizer
+    from torch import nn
+
+    from electra.config import FinetuneConfig
+    from electra.tasks.loop import Task
+
+VERBS = ("finetune", "predict", "evaluate")
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """What the command line needs to know of a family without importing it."""
+
+    name: str
+    module: str  # the implementation: a module whose `FAMILY` implements `Family`
+    help: dict[str, str]  # verb -> one line
+    examples: dict[str, str]  # verb -> an example command
+    data: type  # `finetune` inputs
+    input: type  # `predict` inputs
+    scoring: type  # `evaluate` inputs
+    settings: type | None = None  # saved beside the model; `finetune` and `predict` flags too
+
+
+@dataclass
+class Finetuned:
+    """A fine-tuned model directory, loaded: what any family's prediction needs."""
+
+    model: nn.Module
+    tokenizer: Tokenizer
+    labels: tuple[str, ...]  # output i is labels[i]; () for regression and span heads
+    max_seq_length: int  # as fine-tuned (or the model's positions, capped at 512, when unsaid)
+    saved: dict[str, Any] = field(default_factory=dict)  # the family's settings, as saved
+
+
+@dataclass
+class Run:
+    """One fine-tuning run of a family's data (GLUE `all` makes several)."""
+
+    recipe_task: str  # the row of the recipe (epochs, length): "rte", "tagging", "squad"
+    data: Any  # the family's data for this run
+    out_dir: Path
+
+
+@dataclass
+class FinetuneResult:
+    """What `finetune` did: each run's results.json contents, and a summary to print."""
+
+    runs: list[dict[str, Any]]
+    summary: str
+
+
+@dataclass
+class Scores:
+    """What `evaluate` found: the scores, and how the family prints them."""
+
+    values: dict[str, Any]
+    text: str
+
+
+@dataclass
+class Prediction:
+    """What `predict` made: text for standard output, a line about files written."""
+
+    stdout: str = ""
+    message: str = ""
+
+
+class Family(ABC):
+    """A task family. `build_task` turns data into the loop's `Task`; the model the loop saves
+    carries `Task.config_extra`, from which `load_finetuned` restores what `predict` needs."""
+
+    spec: FamilySpec
+
+    def runs(self, data: Any, out_dir: Path) -> list[Run]:
+        return [Run(self.spec.name, data, out_dir)]
+
+    @abstractmethod
+    def build_task(
+        self, data: Any, tokenizer: Tokenizer, config: FinetuneConfig, settings: Any
+    ) -> Task: ...
+
+    @abstractmethod
+    def load_finetuned(self, model_dir: Path) -> Finetuned: ...
+
+    @abstractmethod
+    def predict(
+        self, finetuned: Finetuned, input: Any, config: o.PredictConfig, settings: dict[str, Any]
+    ) -> Prediction: ...
+
+    @abstractmethod
+    def score_file(self, scoring: Any) -> dict[str, Any]: ...
+
+    def show_scores(self, scores: dict[str, Any]) -> str:
+        """What `evaluate` prints: the scores as JSON (a family may follow an official format)."""
+        return json.dumps(scores, indent=2)
+
+    def report(self, data: Any, results: list[dict[str, Any]], out_dir: Path) -> str:
+        """What `finetune` prints (a line per run), after writing any summary file."""
+        return "\n".join(_summary(r) for r in results)
+
+
+def _summary(results: dict[str, Any]) -> str:
+    metrics = ", ".join(f"{name} {value:.4f}" for name, value in results["dev"].items())
+    out = Path(results["out_dir"])
+    return (f"{results['task']}: {metrics} (epoch {results['saved_epoch']}, "
+            f"{results['wall_seconds']:.0f} s); model in {out / 'model'}, "
+            f"results in {out / 'results.json'}")  # fmt: skip
+
+
+_EXAMPLE_MODEL = "--model runs/demo/run/discriminator"
+FAMILIES: dict[str, FamilySpec] = {
+    spec.name: spec
+    for spec in (
+        FamilySpec(
+            "glue",
+            "electra.tasks.glue",
+            {"finetune": "fine-tune on a GLUE task (or all of them), or on your own CSV/TSV/JSONL data",
+             "predict": "write a fine-tuned classifier's predictions (GLUE leaderboard files)",
+             "evaluate": "score an index<TAB>prediction file with a GLUE task's official metrics"},
+            {"finetune": f"electra finetune glue --task rte --data-dir glue_data {_EXAMPLE_MODEL} --out runs/rte"
+                         " | electra finetune glue --train train.csv --dev dev.csv --text-columns review"
+                         f" --label-column stars {_EXAMPLE_MODEL} --out runs/mine",
+             "predict": "electra predict glue --task rte --data-dir glue_data --model runs/rte/model --out submission",
+             "evaluate": "electra evaluate glue --task rte --data-dir glue_data --predictions runs/rte/dev_predictions.tsv"},
+            o.ClassificationData, o.ClassificationInput, o.ClassificationScoring,
+        ),
+        FamilySpec(
+            "tagging",
+            "electra.tasks.tagging",
+            {"finetune": "fine-tune a sequence tagger (chunking, NER) on CoNLL-format files",
+             "predict": "tag new text with a fine-tuned tagger (CoNLL or plain text in, CoNLL or JSON out)",
+             "evaluate": "conlleval's span F1 of a file whose last two columns are gold and predicted tags"},
+            {"finetune": f"electra finetune tagging --data-dir conll2000 {_EXAMPLE_MODEL} --out runs/chunk",
+             "predict": 'electra predict tagging --model runs/chunk/model "He reckons the deficit will narrow ."'
+                        " | electra predict tagging --model runs/chunk/model --file test.txt --out tagged.txt",
+             "evaluate": "electra evaluate tagging --predictions runs/chunk/dev_predictions.txt"},
+            o.TaggingData, o.TaggingInput, o.TaggingScoring,
+        ),
+        FamilySpec(
+            "squad",
+            "electra.tasks.squad_model",
+            {"finetune": "fine-tune on SQuAD 1.1 or 2.0 (extractive question answering)",
+             "predict": "answer questions about a context, or every question of a SQuAD-format file",
+             "evaluate": "score a predictions file exactly as the official SQuAD v1.1 / v2.0 scripts do"},
+            {"finetune": "electra finetune squad --train train-v2.0.json --dev dev-v2.0.json"
+                         f" {_EXAMPLE_MODEL} --out runs/squad2 --version 2",
+             "predict": 'electra predict squad --model runs/squad2/model --context "Paris is the capital of'
+                        ' France." --question "What is the capital of France?"',
+             "evaluate": "electra evaluate squad --data dev-v2.0.json --predictions"
+                         " runs/squad2/predictions.json --na-probs runs/squad2/null_odds.json"},
+            o.SquadData, o.SquadInput, o.SquadScoring, o.SquadConfig,
+        ),
+    )
+}  # fmt: skip
+
+
+def family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise UserError(f"unknown task family {name!r}; known: {', '.join(FAMILIES)}")
+    return importlib.import_module(FAMILIES[name].module).FAMILY
+
+
+def finetune(
+    name: str,
+    data: Any,
+    model_dir: str | Path,
+    out_dir: str | Path,
+    overrides: dict[str, Any] | None = None,
+    preset: str | None = None,
+    settings: Any = None,
+    random_init: bool = False,
+    progress: bool = True,
+) -> FinetuneResult:
+    """Fine-tune the discriminator in `model_dir` on a family's `data` with the paper's recipe
+    for the model's size (or `preset`) and task, `overrides` (FinetuneConfig fields) winning;
+    each run's model, predictions and results.json go under `out_dir`."""
+    from electra import hf
+    from electra.config import FinetuneConfig, recipe_size
+    from electra.tasks import loop
+    from electra.tokenizer import load_tokenizer
+
+    implementation = family(name)
+    spec = implementation.spec
+    if settings is None and spec.settings is not None:
+        settings = spec.settings()
+    runs = implementation.runs(data, Path(out_dir))  # checks the data's paths first
+    tokenizer = load_tokenizer(model_dir)
+    size = preset or recipe_size(hf.load_config(model_dir))
+    results = []
+    for run in runs:
+        config = FinetuneConfig.recipe(size, run.recipe_task, **(overrides or {}))
+        task = implementation.build_task(run.data, tokenizer, config, settings)
+        task.config_extra[loop.SETTINGS_KEY] = {
+            "family": name, "max_seq_length": config.max_seq_length, **task.config_extra.get(loop.SETTINGS_KEY, {})
+        }  # fmt: skip
+        done = loop.finetune(task, model_dir, config, run.out_dir, tokenizer,
+                             random_init=random_init, progress=progress)  # fmt: skip
+        results.append({**done, "out_dir": str(run.out_dir)})
+    return FinetuneResult(results, implementation.report(data, results, Path(out_dir)))
+
+
+def predict(
+    name: str,
+    model_dir: str | Path,
+    input: Any,
+    config: o.PredictConfig | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Prediction:
+    """A fine-tuned model's predictions on a family's `input`; `settings` override the ones it
+    was fine-tuned with (SQuAD's windows and decoding)."""
+    implementation = family(name)
+    finetuned = implementation.load_finetuned(Path(model_dir))
+    config = config or o.PredictConfig()
+    positions = finetuned.model.config.max_position_embeddings
+    if config.max_seq_length is not None and config.max_seq_length > positions:
+        raise UserError(
+            f"max_seq_length {config.max_seq_length}: the model has {positions} positions"
+        )
+    return implementation.predict(finetuned, input, config, settings or {})
+
+
+def evaluate(name: str, scoring: Any) -> Scores:
+    """The family's official scores of a predictions file."""
+    implementation = family(name)
+    values = implementation.score_file(scoring)
+    return Scores(values, implementation.show_scores(values))
