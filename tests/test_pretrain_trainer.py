@@ -23,9 +23,9 @@ from electra.config import PretrainConfig
 from electra.errors import UserError
 from electra.model import Discriminator, Generator
 from electra.pretrain import checkpoint, trainer
-from electra.runtime import seed_everything
 from electra.pretrain.trainer import lr_at, parameter_groups, train
 from electra.report import draw_curves
+from electra.runtime import seed_everything
 
 LOSSES = ("gen_loss", "disc_loss", "gen_acc", "disc_acc", "replaced_frac", "grad_norm")
 # The tiny test model, as flags (the CLI's --preset tiny is 4 x 128).
