@@ -28,3 +28,34 @@ def shared_data() -> Path:
 def assets() -> Path:
     """Small corpus, vocabulary, CoNLL and SQuAD files shipped with the suite: always there."""
     return ASSETS
+
+
+# A model small enough for a test to run many forward passes in a second.
+TINY_MODEL = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_layers=2, num_heads=4,
+                  intermediate_size=37)  # fmt: skip
+
+
+@pytest.fixture
+def tiny_config():
+    from electra.config import ModelConfig
+
+    return ModelConfig(**TINY_MODEL, max_position_embeddings=64)
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path) -> Path:
+    """A randomly initialised discriminator over the assets' vocabulary, saved as `electra
+    pretrain` exports one."""
+    from finetune_models import tiny_checkpoint as save_checkpoint
+
+    from electra.tokenizer import load_tokenizer
+
+    return save_checkpoint(tmp_path / "discriminator", load_tokenizer(ASSETS / "vocab.txt"))
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory) -> Path:
+    """Pre-training shards of the assets' corpus (32-token rows, a 400-token vocabulary)."""
+    from pretrain_data import make_prepared
+
+    return make_prepared(tmp_path_factory.mktemp("prepared"))

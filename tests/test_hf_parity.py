@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from conftest import TINY_MODEL as TINY
 
 from electra import hf
 from electra.config import ModelConfig
@@ -20,14 +21,6 @@ from electra.model import (
 
 transformers = pytest.importorskip("transformers")
 
-TINY = dict(
-    vocab_size=99,
-    embedding_size=16,
-    hidden_size=32,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=37,
-)
 
 # our class, transformers class name, constructor kwargs, output -> comparable tensor
 CASES = [

@@ -6,18 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from electra.config import ModelConfig
 from electra.model import Discriminator, ElectraModel
-
-CONFIG = ModelConfig(
-    vocab_size=99,
-    embedding_size=16,
-    hidden_size=32,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=37,
-    max_position_embeddings=64,
-)
 
 
 def padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,15 +28,15 @@ def close_on_tokens(batched: torch.Tensor, mask: torch.Tensor, reference: list[t
         torch.testing.assert_close(batched[row][m], expected, atol=1e-5, rtol=1e-5)
 
 
-def test_a_given_mask_is_applied_even_when_it_masks_nothing():
-    model = ElectraModel(CONFIG).eval()
+def test_a_given_mask_is_applied_even_when_it_masks_nothing(tiny_config):
+    model = ElectraModel(tiny_config).eval()
     ids, _ = padded_batch()
     full = torch.ones_like(ids, dtype=torch.bool)
     torch.testing.assert_close(model(ids, full), model(ids, None), atol=1e-6, rtol=1e-6)
 
 
-def test_torch_export_with_dynamic_batch_and_length_honours_padding():
-    model = Discriminator(CONFIG).eval()
+def test_torch_export_with_dynamic_batch_and_length_honours_padding(tiny_config):
+    model = Discriminator(tiny_config).eval()
     ids, mask = padded_batch()
     batch, length = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("length", max=64)
     exported = torch.export.export(
@@ -71,8 +60,8 @@ def test_torch_export_with_dynamic_batch_and_length_honours_padding():
         )
 
 
-def test_fullgraph_compile_has_no_graph_break():
-    model = Discriminator(CONFIG).eval()
+def test_fullgraph_compile_has_no_graph_break(tiny_config):
+    model = Discriminator(tiny_config).eval()
     ids, mask = padded_batch()
     explanation = torch._dynamo.explain(model)(ids, mask)
     assert explanation.graph_break_count == 0, explanation.break_reasons
@@ -83,10 +72,10 @@ def test_fullgraph_compile_has_no_graph_break():
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace")  # deprecated, still what ONNX tracing uses
 @pytest.mark.parametrize("traced_with_padding", [True, False])
-def test_a_traced_model_honours_padding(traced_with_padding):
+def test_a_traced_model_honours_padding(traced_with_padding, tiny_config):
     """Traced on a batch with padding or without, the graph still applies the mask it is given:
     there is no branch for the trace to freeze."""
-    model = Discriminator(CONFIG).eval()
+    model = Discriminator(tiny_config).eval()
     ids, mask = padded_batch()
     example_mask = mask if traced_with_padding else torch.ones_like(mask)
     with torch.no_grad():

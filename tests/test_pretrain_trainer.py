@@ -36,8 +36,8 @@ MODEL_FLAGS = (
 
 
 @pytest.fixture
-def data(tmp_path_factory) -> Path:
-    return make_prepared(tmp_path_factory.mktemp("prepared"))
+def data(prepared) -> Path:
+    return prepared
 
 
 def config(**overrides) -> PretrainConfig:

@@ -15,14 +15,13 @@ from electra.errors import UserError
 from electra.tasks.squad import (
     Example,
     SquadConfig,
-    _best_window,
-    _windows,
     _word_spans,
     build_features,
     decode,
     load_squad,
     parse_squad,
 )
+from electra.tasks.windows import most_context, stride_windows
 from electra.tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 
 
@@ -76,11 +75,11 @@ def test_every_answer_is_recoverable_from_its_windows(dev, tokenizer) -> None:
 
 
 def test_windows_cover_every_token_and_pick_max_context() -> None:
-    assert _windows(10, 4, 2) == [(0, 4), (2, 4), (4, 4), (6, 4)]
-    assert _windows(10, 4, 6) == [(0, 4), (4, 4), (8, 2)]  # the stride never skips tokens
-    assert _windows(3, 8, 2) == [(0, 3)]
-    assert _windows(0, 8, 2) == [(0, 0)]
-    best = _best_window([(0, 4), (2, 4), (4, 4), (6, 4)], 10)
+    assert stride_windows(10, 4, 2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
+    assert stride_windows(10, 4, 6) == [(0, 4), (4, 8), (8, 10)]  # the stride never skips tokens
+    assert stride_windows(3, 8, 2) == [(0, 3)]
+    assert stride_windows(0, 8, 2) == [(0, 0)]
+    best = most_context([(0, 4), (2, 6), (4, 8), (6, 10)], 10)
     # Token 2 is an edge of window 0 and of window 1 (score 0 + 0.04 each; the first wins);
     # token 3 has one token on each side only in window 1.
     assert best.tolist() == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]

@@ -16,7 +16,7 @@ from electra import hf
 from electra.cli import main
 from electra.model import QuestionAnswerer
 from electra.tasks.squad_model import ANSWERABILITY_FILE, FAMILY
-from electra.tokenizer import load_tokenizer, train_tokenizer
+from electra.tokenizer import train_tokenizer
 
 WINDOWS = ["--max-seq-length", "128", "--doc-stride", "64", "--max-query-length", "32"]
 QUIET = ["--no-progress", "--warmup-fraction", "0", "--batch-size", "8", "--eval-batch-size", "32"]
@@ -41,11 +41,6 @@ def setup(shared_data, tmp_path):
     contexts = [p["context"] for article in raw["data"][:6] for p in article["paragraphs"]]
     checkpoint = tiny_checkpoint(tmp_path / "discriminator", train_tokenizer(contexts, 1000))
     return raw, checkpoint
-
-
-@pytest.fixture
-def own_checkpoint(assets, tmp_path):
-    return tiny_checkpoint(tmp_path / "discriminator", load_tokenizer(assets / "vocab.txt"))
 
 
 def _read(path: Path):
@@ -117,9 +112,9 @@ def _as_v2(raw: dict) -> dict:
 
 
 def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
-    assets, own_checkpoint, tmp_path, capsys
+    assets, tiny_checkpoint, tmp_path, capsys
 ) -> None:
-    checkpoint = own_checkpoint
+    checkpoint = tiny_checkpoint
     v2 = _read(assets / "squad" / "dev-v2.0.json")
     questions = [qa for article in v2["data"] for p in article["paragraphs"] for qa in p["qas"]]
     impossible = sum(qa.get("is_impossible", False) for qa in questions)

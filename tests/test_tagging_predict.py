@@ -18,6 +18,7 @@ from electra.config import ModelConfig
 from electra.model import TokenClassifier
 from electra.tasks import tagging
 from electra.tasks.loop import SETTINGS_KEY, make_predict
+from electra.tasks.windows import budget_windows
 from electra.tokenizer import SpecialIds, load_tokenizer, train_tokenizer
 
 WORDS = {
@@ -141,7 +142,7 @@ def test_long_sentences_are_tagged_in_overlapping_windows(run, capsys):
     words = [w for s in tagging.read_conll(run / "data" / "dev.txt")[:4] for w in s.words]
     lengths = [len(tokenizer.encode([w], is_pretokenized=True, add_special_tokens=False).ids)
                for w in words]  # fmt: skip
-    spans = tagging.windows(lengths, 16 - 2)
+    spans = budget_windows(lengths, 16 - 2)
     assert len(spans) > 3 and spans[0][0] == 0 and spans[-1][1] == len(words)
 
     argv = ["predict", "tagging", "--model", model, "--max-seq-length", "16"]
@@ -149,13 +150,13 @@ def test_long_sentences_are_tagged_in_overlapping_windows(run, capsys):
     (long,) = _rows(capsys.readouterr().out)
     assert [r[0] for r in long] == words
     # Each window tagged on its own, as a sentence that fits; every word takes its tag from the
-    # window where it sits furthest from both edges (the first such window on ties).
+    # window where it sits furthest from both edges, then the longest, then the first.
     assert main([*argv, *(" ".join(words[a:b]) for a, b in spans)]) == 0
     alone = _rows(capsys.readouterr().out)
     best: dict[int, tuple[int, str]] = {}
     for (a, b), window in zip(spans, alone, strict=True):
         for i in range(a, b):
-            room = min(i - a, b - 1 - i)
+            room = min(i - a, b - 1 - i) + 0.01 * (b - a)
             if i not in best or room > best[i][0]:
                 best[i] = (room, window[i - a][1])
     assert [r[1] for r in long] == [best[i][1] for i in range(len(words))]
@@ -212,7 +213,7 @@ def test_dev_scoring_tags_long_sentences_in_windows_as_predict_does(run, tmp_pat
     ],
 )
 def test_windows_cover_every_word_and_overlap(lengths, budget, spans):
-    assert tagging.windows(lengths, budget) == spans
+    assert budget_windows(lengths, budget) == spans
 
 
 def _tagger_without_labels(directory: Path, tokenizer_source: Path) -> Path:

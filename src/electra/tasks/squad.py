@@ -33,6 +33,7 @@ from tokenizers import Tokenizer
 
 from electra.errors import UserError
 from electra.tasks.options import SquadConfig
+from electra.tasks.windows import most_context, stride_windows
 from electra.tokenizer import SpecialIds
 
 # ------------------------------------------------------------------------------------------ reader
@@ -189,30 +190,6 @@ class Features:
         return len(self.example_index)
 
 
-def _windows(num_tokens: int, room: int, stride: int) -> list[tuple[int, int]]:
-    """(start, length) of each window over `num_tokens` context tokens, as BERT cuts them."""
-    spans, start = [], 0
-    while True:
-        length = min(room, num_tokens - start)
-        spans.append((start, length))
-        if start + length >= num_tokens:
-            return spans
-        start += min(length, stride)
-
-
-def _best_window(spans: list[tuple[int, int]], num_tokens: int) -> np.ndarray:
-    """For each context token, the window where min(left, right) context + 0.01 * length is largest."""
-    best = np.full(num_tokens, -1)
-    best_score = np.full(num_tokens, -np.inf)
-    for w, (start, length) in enumerate(spans):
-        position = np.arange(length)
-        score = np.minimum(position, length - 1 - position) + 0.01 * length
-        better = score > best_score[start : start + length]  # ties keep the earlier window
-        best[start : start + length][better] = w
-        best_score[start : start + length][better] = score[better]
-    return best
-
-
 def _word_spans(offsets: np.ndarray, word_ids: Sequence[int | None]) -> np.ndarray:
     """(T, 2): for each token, the character span of the pre-tokenizer word it is a piece of."""
     words = np.asarray([-1 if w is None else w for w in word_ids], dtype=np.int64)
@@ -272,10 +249,11 @@ def build_features(
             answer = _answer_tokens(context_offsets, start, start + len(text))
             if answer is None:
                 continue
-        spans = _windows(len(context_ids), room, config.doc_stride)
-        best = _best_window(spans, len(context_ids))
+        spans = stride_windows(len(context_ids), room, config.doc_stride)
+        best = most_context(spans, len(context_ids))
         head = [special.cls, *query, special.sep]
-        for w, (start, count) in enumerate(spans):
+        for w, (start, end) in enumerate(spans):
+            count = end - start
             used = len(head) + count + 1
             ids = np.full(length, special.pad, dtype=np.int64)
             ids[:used] = np.concatenate([head, context_ids[start : start + count], [special.sep]])

@@ -39,6 +39,7 @@ from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
 from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
 from electra.tasks.options import PredictConfig, TaggingData, TaggingInput, TaggingScoring
+from electra.tasks.windows import budget_windows, most_context
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)
@@ -217,23 +218,6 @@ def decode(
     return tags
 
 
-def windows(lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
-    """Word spans [start, end) covering a sentence whose words have `lengths` sub-words: the
-    whole sentence when it fits in `budget`; else the longest spans that fit (at least one word
-    each), each starting halfway through the one before, so that they overlap by about half."""
-    spans = []
-    start = 0
-    while True:
-        end, used = start, 0
-        while end < len(lengths) and (end == start or used + lengths[end] <= budget):
-            used += lengths[end]
-            end += 1
-        spans.append((start, end))
-        if end >= len(lengths):
-            return spans
-        start = max(start + 1, (start + end) // 2)
-
-
 @dataclass(frozen=True)
 class Windowed:
     """Sentences split into word windows that fit, encoded: built once, predicted as often as
@@ -262,7 +246,7 @@ def encode_windows(
         for word in enc.word_ids:
             if word is not None:
                 lengths[word] += 1
-        pieces += [(i, start, end) for start, end in windows(lengths, budget)]
+        pieces += [(i, start, end) for start, end in budget_windows(lengths, budget)]
     window_sentences = [
         Sentence(sentences[i].words[start:end], (), sentences[i].line) for i, start, end in pieces
     ]
@@ -275,15 +259,15 @@ def encode_windows(
 
 def tag_windows(windowed: Windowed, labels: Sequence[str], predict: Predict) -> list[list[str]]:
     """Each word's tag: `decode` on every window, each word tagged by the window where it has
-    the most context, min(words before it, words after it); the earlier window on ties."""
+    the most context (`electra.tasks.windows.most_context`)."""
     predicted = decode(windowed.features, predict(windowed.features), labels)
-    tags = [[OUTSIDE] * n for n in windowed.words]
-    context = [[-1] * n for n in windowed.words]
+    by_sentence: list[list[tuple[int, int, list[str]]]] = [[] for _ in windowed.words]
     for (i, start, end), window_tags in zip(windowed.pieces, predicted, strict=True):
-        for word, tag_ in enumerate(window_tags, start):
-            room = min(word - start, end - 1 - word)
-            if room > context[i][word]:
-                context[i][word], tags[i][word] = room, tag_
+        by_sentence[i].append((start, end, window_tags))
+    tags = []
+    for count, windows in zip(windowed.words, by_sentence, strict=True):
+        best = most_context([(start, end) for start, end, _ in windows], count)
+        tags.append([windows[w][2][word - windows[w][0]] for word, w in enumerate(best)])
     return tags
 
 

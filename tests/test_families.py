@@ -1,0 +1,97 @@
+"""The task-family house: one registry drives every `finetune`, `predict` and `evaluate` command,
+their flags come from the config dataclasses, and no family predicts with an untrained head."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from electra.cli import build_parser, main
+from electra.commands.flags import flag
+from electra.config import FinetuneConfig
+from electra.tasks.family import FAMILIES, VERBS, family
+from electra.tasks.options import PredictConfig
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_each_registered_family_implements_the_interface(name):
+    implementation = family(name)
+    assert implementation.spec is FAMILIES[name]
+    for method in ("build_task", "load_finetuned", "predict", "score_file"):
+        assert getattr(type(implementation), method).__qualname__.startswith(
+            type(implementation).__name__
+        ), f"{name} does not implement {method}"
+
+
+def _options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def _subparser(parser, *names: str):
+    for name in names:
+        (choices,) = [a.choices for a in parser._actions if getattr(a, "choices", None)]
+        parser = choices[name]
+    return parser
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_verb_of_a_family_has_flags_from_its_dataclasses(name):
+    parser, spec = build_parser(), FAMILIES[name]
+    expected = {
+        "finetune": [spec.data, FinetuneConfig] + ([spec.settings] if spec.settings else []),
+        "predict": [spec.input, PredictConfig] + ([spec.settings] if spec.settings else []),
+        "evaluate": [spec.scoring],
+    }
+    for verb in VERBS:
+        options = _options(_subparser(parser, verb, name))
+        for cls in expected[verb]:
+            for field in dataclasses.fields(cls):
+                if not field.metadata.get("positional"):
+                    assert flag(field.name) in options, f"{verb} {name}: {flag(field.name)}"
+
+
+def test_one_spelling_for_the_progress_bar_and_the_recipe_preset():
+    parser = build_parser()
+    for command in (("prepare",), *(("finetune", name) for name in FAMILIES)):
+        options = _options(_subparser(parser, *command))
+        assert "--no-progress" in options and "--quiet" not in options, command
+    for name in FAMILIES:
+        options = _options(_subparser(parser, "finetune", name))
+        assert "--preset" in options and "--size" not in options
+
+
+INPUTS = {
+    "glue": ["--test", "{tmp}/test.csv", "--text-columns", "text", "--out", "{tmp}/out"],
+    "tagging": ["a sentence to tag"],
+    "squad": ["--context", "Paris is in France.", "--question", "Where is Paris?"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_predict_refuses_a_model_whose_head_was_never_trained(
+    name, tiny_checkpoint, tmp_path, capsys
+):
+    (tmp_path / "test.csv").write_text("text\nfine\n", encoding="utf-8")
+    inputs = [part.format(tmp=tmp_path) for part in INPUTS[name]]
+    assert main(["predict", name, "--model", str(tiny_checkpoint), *inputs]) == 2
+    err = capsys.readouterr().err
+    # (a tagger without tag names is refused before its head is looked at)
+    assert err.count("\n") == 1 and re.search("head was never trained|no id2label", err), err
+    assert re.search(rf"electra finetune {name}", err)
+    assert not (tmp_path / "out").exists(), "nothing written that looks like predictions"
+
+
+def test_a_model_of_another_family_is_refused(tiny_checkpoint, tmp_path, capsys):
+    """A SQuAD model's head cannot be read as a tagger's: the settings name its family."""
+    from electra import hf
+    from electra.model import TokenClassifier
+    from electra.tasks.loop import SETTINGS_KEY
+    from electra.tokenizer import load_tokenizer
+
+    model = hf.load(tiny_checkpoint, TokenClassifier, num_labels=2)
+    extra = {"id2label": {"0": "O", "1": "B-NP"}, SETTINGS_KEY: {"family": "squad"}}
+    hf.save(model, tmp_path / "m", tokenizer=load_tokenizer(tiny_checkpoint), config_extra=extra)
+    assert main(["predict", "tagging", "--model", str(tmp_path / "m"), "a sentence"]) == 2
+    assert "fine-tuned by `electra finetune squad`, not tagging" in capsys.readouterr().err
