@@ -114,3 +114,20 @@ COMMANDS = (
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_prints_its_help(command, capsys, monkeypatch):
     assert _help(capsys, monkeypatch, *command.split()).startswith(f"usage: electra {command} ")
+
+
+def test_data_commands_run_without_pytorch(assets, tmp_path):
+    """`vocab` and `prepare` are text and numpy work: neither loads torch."""
+    code = (
+        "import sys; from electra.cli import main; "
+        f"assert main(['vocab', '--corpus', {str(assets / 'corpus' / 'a.txt')!r}, '--size', '300', "
+        f"'--out', {str(tmp_path / 'v')!r}]) == 0; "
+        f"assert main(['prepare', '--corpus', {str(assets / 'corpus' / 'a.txt')!r}, '--vocab', "
+        f"{str(tmp_path / 'v')!r}, '--out', {str(tmp_path / 'p')!r}, '--workers', '1', "
+        "'--no-progress']) == 0; "
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False"

@@ -95,3 +95,27 @@ def test_a_model_of_another_family_is_refused(tiny_checkpoint, tmp_path, capsys)
     hf.save(model, tmp_path / "m", tokenizer=load_tokenizer(tiny_checkpoint), config_extra=extra)
     assert main(["predict", "tagging", "--model", str(tmp_path / "m"), "a sentence"]) == 2
     assert "fine-tuned by `electra finetune squad`, not tagging" in capsys.readouterr().err
+
+
+def test_the_library_calls_take_the_commands_options_as_dataclasses(
+    assets, tiny_checkpoint, tmp_path
+):
+    """The Python API the commands call: paths as strings, results as objects, nothing printed."""
+    from electra.tasks.family import evaluate, finetune, predict
+    from electra.tasks.options import TaggingData, TaggingInput, TaggingScoring
+
+    result = finetune("tagging", TaggingData(data_dir=str(assets / "conll")), str(tiny_checkpoint),
+                      str(tmp_path / "run"), overrides={"epochs": 1, "max_train_examples": 16},
+                      progress=False)  # fmt: skip
+    (run,) = result.runs
+    assert run["train_examples"] == 16 and "f1" in run["dev"] and "scored on" in result.summary
+    tagged = predict(
+        "tagging", tmp_path / "run" / "model", TaggingInput(texts=("the dog saw a river .",))
+    )
+    assert [
+        line.split("\t")[0] for line in tagged.stdout.split("\n") if line
+    ] == "the dog saw a river .".split()
+    scores = evaluate(
+        "tagging", TaggingScoring(predictions=str(tmp_path / "run" / "dev_predictions.txt"))
+    )
+    assert scores.values == pytest.approx(run["dev"], abs=1e-12)

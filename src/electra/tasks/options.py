@@ -7,7 +7,7 @@ trailing comment of a field is its flag's help.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,14 @@ from electra.errors import UserError
 
 GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
 SQUAD_VERSIONS = {"1": "1.1", "1.1": "1.1", "2": "2.0", "2.0": "2.0"}
+
+
+def as_paths(options: Any) -> None:
+    """Turn the `Path` fields a caller gave as strings into paths (the API takes either)."""
+    for f in fields(options):
+        value = getattr(options, f.name)
+        if isinstance(value, str) and f.type.startswith("Path"):
+            setattr(options, f.name, Path(value))
 
 
 def glue_task(name: str | None, allow_all: bool = False) -> str | None:
@@ -71,6 +79,7 @@ class ClassificationData:
     swap_pairs: bool = True  # MRPC, STS-B: also train on each pair swapped (official recipe)
 
     def __post_init__(self) -> None:
+        as_paths(self)
         self.task = glue_task(self.task, allow_all=True)
         if self.train is None and (not self.task or self.data_dir is None):
             raise UserError(
@@ -91,6 +100,7 @@ class ClassificationInput:
     text_columns: tuple[str, ...] = ()  # your data: its one or two text columns
 
     def __post_init__(self) -> None:
+        as_paths(self)
         self.task = glue_task(self.task)
         if self.test is None and (not self.task or self.data_dir is None):
             raise UserError("give `task` and data_dir for GLUE, or `test` with text_columns")
@@ -108,6 +118,7 @@ class ClassificationScoring:
     dev_file: str | None = None  # labelled file in the task's folder (default: its dev set)
 
     def __post_init__(self) -> None:
+        as_paths(self)
         self.task = glue_task(self.task) or ""
 
 
@@ -125,6 +136,7 @@ class TaggingData:
     labels: tuple[str, ...] = ()  # the tag set, comma-separated (default: every tag in the files)
 
     def __post_init__(self) -> None:
+        as_paths(self)
         if self.data_dir is None and (self.train is None or self.dev is None):
             raise UserError("give data_dir (or both `train` and `dev`)")
 
@@ -140,6 +152,7 @@ class TaggingInput:
     json: bool = False  # one {"tokens": [...], "tags": [...]} object per sentence instead of CoNLL
 
     def __post_init__(self) -> None:
+        as_paths(self)
         given = [name for name in ("texts", "file", "text_file") if getattr(self, name)]
         if len(given) != 1:
             raise UserError(
@@ -153,6 +166,9 @@ class TaggingScoring:
     """`evaluate tagging`: conlleval's span F1 of a predictions file."""
 
     predictions: Path  # a file whose last two columns are the gold and the predicted tags
+
+    def __post_init__(self) -> None:
+        as_paths(self)
 
 
 # ---------------------------------------------------------------------------------------- SQuAD
@@ -196,6 +212,7 @@ class SquadData:
     version: str | None = choice(None, tuple(SQUAD_VERSIONS))  # default: the training file's
 
     def __post_init__(self) -> None:
+        as_paths(self)
         self.version = squad_version(self.version)
 
 
@@ -211,6 +228,7 @@ class SquadInput:
     json: bool = False  # print JSON objects with scores and null odds
 
     def __post_init__(self) -> None:
+        as_paths(self)
         sources = [n for n in ("context", "context_file", "data") if getattr(self, n) is not None]
         if len(sources) > 1:
             raise UserError(
@@ -237,4 +255,5 @@ class SquadScoring:
     version: str | None = choice(None, tuple(SQUAD_VERSIONS))  # default: the data file's
 
     def __post_init__(self) -> None:
+        as_paths(self)
         self.version = squad_version(self.version)
