@@ -58,7 +58,7 @@ def main() -> None:
         vocab = str(SHARED / "vocab" / "bert-base-uncased-vocab.txt")
         times["prepare"] = electra(
             "prepare", "--corpus", *corpus, "--vocab", vocab, "--out", str(work / "shards"),
-            "--seq-len", "128", "--no-blanks-separate-docs", "--quiet",
+            "--seq-len", "128", "--no-blanks-separate-docs", "--no-progress",
         )  # fmt: skip
     if not (work / "pt" / "discriminator" / "config.json").exists():
         resume = ["--resume"] if (work / "pt" / "checkpoints").exists() else []

@@ -185,9 +185,9 @@ def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
         (
             "a DT B-NP\n",
             3,
-            r"x\.txt:1: --tag-column 3 is not a tag column of a line with 3 columns",
+            r"x\.txt:1: tag_column 3 is not a tag column of a line with 3 columns",
         ),
-        ("a DT B-NP\n", 0, r"x\.txt:1: --tag-column 0 is not a tag column"),
+        ("a DT B-NP\n", 0, r"x\.txt:1: tag_column 0 is not a tag column"),
         ("\n\n", -1, r"x\.txt: no sentences"),
     ],
 )

@@ -64,7 +64,7 @@ def find_files(patterns: Sequence[str]) -> list[Path]:
                 raise UserError(f"{pattern}: matches no file")
         found.update(dict.fromkeys(matches))
     if not found:
-        raise UserError("no corpus files given (use --corpus PATH... or --default-corpus)")
+        raise UserError("no corpus files given (give `corpus` paths, or default_corpus)")
     return list(found)
 
 
@@ -247,7 +247,7 @@ def default_corpus_documents(
     sources = [source for root in roots for source in _python_sources(Path(root))][:max_files]
     if not sources:
         raise UserError(
-            f"{', '.join(map(str, roots))}: no Python sources to build the default corpus; pass --corpus"
+            f"{', '.join(map(str, roots))}: no Python sources to build the default corpus; give a `corpus`"
         )
     from tqdm import tqdm
 

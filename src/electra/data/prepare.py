@@ -284,16 +284,8 @@ def prepare(
         "blanks_separate_docs": blanks_separate_docs,
         "builder_version": BUILDER_VERSION,  # shards of an older builder are rebuilt, not reused
     }
-    files = [default_corpus_file()] if default_corpus else find_files(corpus)
-    # An --out inside a corpus folder holds our vocab.txt: never read our own output as text.
-    files = [p for p in files if out.resolve() not in p.resolve().parents]
-    if not files:
-        raise UserError(f"{out}: the corpus given is only this output directory's own files")
-    for path in files:
-        check_file(path)
+    files = _corpus_files(corpus, default_corpus, out)
     sizes = {str(p): p.stat().st_size for p in files}
-    if not any(sizes.values()):
-        raise UserError(f"the corpus is empty: {len(files)} file(s) of 0 bytes, e.g. {files[0]}")
 
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
@@ -334,6 +326,20 @@ def prepare(
     assert all(records), "a unit finished without its record"
     manifest = _write_manifest(out, tokenizer, settings, sizes, records)
     return Prepared(manifest, seconds, built, len(units) - len(todo))
+
+
+def _corpus_files(corpus: Sequence[str], default_corpus: bool, out: Path) -> list[Path]:
+    """The corpus's files, checked to be text, without any inside `out` (an output folder inside
+    a corpus folder holds our vocab.txt: never read our own output as text)."""
+    files = [default_corpus_file()] if default_corpus else find_files(corpus)
+    files = [p for p in files if out.resolve() not in p.resolve().parents]
+    if not files:
+        raise UserError(f"{out}: the corpus given is only this output directory's own files")
+    for path in files:
+        check_file(path)
+    if not any(p.stat().st_size for p in files):
+        raise UserError(f"the corpus is empty: {len(files)} file(s) of 0 bytes, e.g. {files[0]}")
+    return files
 
 
 def _same_job(manifest_path: Path, settings: dict, sizes: dict[str, int]) -> bool:

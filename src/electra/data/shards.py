@@ -98,7 +98,7 @@ class Shards:
         manifest_path = self.directory / MANIFEST_FILE
         if not self.directory.is_dir():
             raise UserError(
-                f"{self.directory}: no such directory (expected the --out of `electra prepare`)"
+                f"{self.directory}: no such directory (expected the output of `electra prepare`)"
             )
         if not manifest_path.is_file():
             raise _corrupt(self.directory, f"no {MANIFEST_FILE}, so the preparation is incomplete")

@@ -288,7 +288,7 @@ def setup(
     previous = checkpoint.latest(run_dir)
     if previous is not None and not resume:
         raise UserError(
-            f"{run_dir}: holds checkpoints already; pass --resume to continue, or choose another --out"
+            f"{run_dir}: holds checkpoints already; pass `resume` to continue, or choose another `out`"
         )
     if resume and previous is None:
         raise UserError(f"{run_dir}: no checkpoint to resume from")
@@ -418,7 +418,9 @@ def loop(run: Run) -> int:
                 save(run)
                 last_saved = step
             if stopping:
-                log.message(f"electra: stopped at step {step}; continue with --resume")
+                log.message(
+                    f"electra: stopped at step {step}; continue with --resume (resume=True)"
+                )
                 if not result.stopping:
                     return 0
                 signum = signals.received or signal.SIGTERM  # another process may have got it

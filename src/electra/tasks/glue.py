@@ -9,7 +9,7 @@ with a byte-order mark, MNLI has matched and mismatched dev and test sets (and t
 set is predicted with the MNLI model), QQP has a few malformed rows the official readers skip.
 Files are read by `electra.tasks.tables`.
 
-Your own data is the same `Spec`, built from `--text-columns` and `--label-column`, read from
+Your own data is the same `Spec`, built from `text_columns` and `label_column`, read from
 CSV, TSV or JSON Lines files.
 """
 
@@ -361,9 +361,7 @@ def custom_spec(
 ) -> Spec:
     """A `Spec` for your own data; the label set is `labels` or, when empty, the train file's."""
     if not 1 <= len(text_columns) <= 2:
-        raise UserError(
-            f"--text-columns: expected one or two column names, got {len(text_columns)}"
-        )
+        raise UserError(f"text_columns: expected one or two column names, got {len(text_columns)}")
     if regression:
         label_set: tuple[str, ...] = ()
         metrics = ("spearman", "pearson")

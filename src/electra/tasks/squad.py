@@ -202,6 +202,13 @@ def _word_spans(offsets: np.ndarray, word_ids: Sequence[int | None]) -> np.ndarr
     return np.stack([offsets[starts, 0][word], offsets[ends, 1][word]], axis=1)
 
 
+def _in_row(values: np.ndarray, at: int, length: int, fill: Any) -> np.ndarray:
+    """A window's row of `length`: `values` from position `at`, `fill` elsewhere."""
+    row = np.full((length, *values.shape[1:]), fill, dtype=values.dtype)
+    row[at : at + len(values)] = values
+    return row
+
+
 def _answer_tokens(offsets: np.ndarray, start_char: int, end_char: int) -> tuple[int, int] | None:
     """First and last context token overlapping [start_char, end_char), or None."""
     first = int(np.searchsorted(offsets[:, 1], start_char, side="right"))
@@ -232,8 +239,8 @@ def build_features(
     length = max_seq_length
     if length - config.max_query_length - 3 < 1:
         raise UserError(
-            f"--max-seq-length {length} leaves no room for context after "
-            f"--max-query-length {config.max_query_length} and 3 special tokens"
+            f"max_seq_length {length} leaves no room for context after "
+            f"max_query_length {config.max_query_length} and 3 special tokens"
         )
     rows: dict[str, list] = {k: [] for k in Features.__dataclass_fields__}
     for index, (example, question) in enumerate(zip(examples, questions, strict=True)):
@@ -253,19 +260,13 @@ def build_features(
         best = most_context(spans, len(context_ids))
         head = [special.cls, *query, special.sep]
         for w, (start, end) in enumerate(spans):
-            count = end - start
-            used = len(head) + count + 1
-            ids = np.full(length, special.pad, dtype=np.int64)
-            ids[:used] = np.concatenate([head, context_ids[start : start + count], [special.sep]])
-            types = np.zeros(length, dtype=np.int64)
-            types[len(head) : used] = 1
-            offsets = np.full((length, 2), -1, dtype=np.int64)
-            offsets[len(head) : len(head) + count] = context_offsets[start : start + count]
-            words = np.full((length, 2), -1, dtype=np.int64)
-            words[len(head) : len(head) + count] = context_words[start : start + count]
-            max_context = np.zeros(length, dtype=bool)
-            max_context[len(head) : len(head) + count] = best[start : start + count] == w
-            inside = answer is not None and start <= answer[0] and answer[1] < start + count
+            at, used = len(head), len(head) + end - start + 1
+            ids = _in_row(np.r_[head, context_ids[start:end], special.sep], 0, length, special.pad)
+            types = _in_row(np.ones(used - at, np.int64), at, length, 0)
+            offsets = _in_row(context_offsets[start:end], at, length, -1)
+            words = _in_row(context_words[start:end], at, length, -1)
+            max_context = _in_row(best[start:end] == w, at, length, False)
+            inside = answer is not None and start <= answer[0] and answer[1] < end
             first, last = (
                 (answer[0] - start + len(head), answer[1] - start + len(head)) if inside else (0, 0)
             )

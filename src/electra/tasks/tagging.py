@@ -102,7 +102,7 @@ def read_conll(
             not -width <= tag_column < width or tag_column in (0, -width)
         ):
             raise UserError(
-                f"{path}:{number}: --tag-column {tag_column} is not a tag column of a line with "
+                f"{path}:{number}: tag_column {tag_column} is not a tag column of a line with "
                 f"{width} columns (the word is column 0)"
             )
         start = start if words else number
@@ -234,7 +234,7 @@ def encode_windows(
     """The word windows of each sentence (`windows`), encoded as `encode` encodes a sentence."""
     budget = max_seq_length - tokenizer.num_special_tokens_to_add(False)
     if budget < 1:
-        raise UserError(f"--max-seq-length {max_seq_length} leaves no room for words")
+        raise UserError(f"max_seq_length {max_seq_length} leaves no room for words")
     counter = Tokenizer.from_str(tokenizer.to_str())
     counter.no_truncation()
     encodings = counter.encode_batch(
