@@ -56,9 +56,18 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(corpus: Path, vocab: str, out: Path, workers: int) -> dict:
+def run(corpus: Path, vocab: str, out: Path, workers: int, extra: tuple[str, ...] = ()) -> dict:
     command = [sys.executable, "-m", "electra.cli", "prepare", "--corpus", str(corpus)]
-    command += ["--vocab", vocab, "--out", str(out), "--workers", str(workers), "--quiet"]
+    command += [
+        "--vocab",
+        vocab,
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--no-progress",
+        *extra,
+    ]
     cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

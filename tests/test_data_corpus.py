@@ -11,7 +11,8 @@ import sysconfig
 import pytest
 
 from electra.data import corpus
-from electra.data.corpus import ReadStats, check_file, find_files, read_lines
+from electra.data.corpus import ReadStats, check_file, read_lines
+from electra.data.formats import find_files
 from electra.errors import UserError
 
 
@@ -38,7 +39,8 @@ def test_find_files_directories_globs_and_order(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "pattern, message", [("nope/*.txt", "matches no file"), ("empty", "directory holds no .txt")]
+    "pattern, message",
+    [("nope/*.txt", "matches no file"), ("empty", "directory holds no corpus files")],
 )
 def test_find_files_refuses_what_matches_nothing(tmp_path, pattern, message):
     (tmp_path / "empty").mkdir()

@@ -116,16 +116,16 @@ def test_workers_interruption_and_resume_give_identical_shards(books, vocab, tmp
 
     # Killed while writing a shard: nothing half-written is left and the set is not readable.
     calls = 0
-    real_read_lines = prepare.read_lines
+    real_read_blocks = prepare.read_blocks
 
     def interrupted(*args, **kwargs):
         nonlocal calls
         calls += 1
         if calls == 3:
             raise KeyboardInterrupt
-        return real_read_lines(*args, **kwargs)
+        return real_read_blocks(*args, **kwargs)
 
-    monkeypatch.setattr(prepare, "read_lines", interrupted)
+    monkeypatch.setattr(prepare, "read_blocks", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run("resumed", workers=1)
     monkeypatch.undo()

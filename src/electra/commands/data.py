@@ -8,17 +8,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build
-from electra.data.options import PrepareConfig, VocabConfig
+from electra.data.options import PrepareConfig, Reading, VocabConfig
 
 
 def _add_corpus_flags(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", nargs="+", metavar="PATH",
-                        help="text files (.txt, .txt.gz), directories of them, or globs; one sentence "
-                        "or paragraph per line, a blank line between documents")  # fmt: skip
+                        help="text (.txt, .txt.gz: a sentence or paragraph a line, a blank line "
+                        "between documents), JSON Lines (.jsonl, .json: a record a document), "
+                        ".parquet, datasets folders (save_to_disk), hub names hf:NAME[:CONFIG[:SPLIT]], "
+                        "directories of them, or globs")  # fmt: skip
     source.add_argument("--default-corpus", action="store_true",
                         help="the embedded corpus: docstrings of the Python standard library and of "
                         "electra's dependencies")  # fmt: skip
+    add_config_flags(parser.add_argument_group("records (JSON Lines, Parquet, datasets)"), Reading)
 
 
 def register(commands) -> None:
@@ -44,7 +47,7 @@ def run_prepare(args: argparse.Namespace) -> None:
 
     config = build(args, PrepareConfig)
     result = prepare(args.corpus or [], args.vocab, args.out, **asdict(config),
-                     default_corpus=args.default_corpus, overwrite=args.overwrite,
+                     reading=build(args, Reading), default_corpus=args.default_corpus, overwrite=args.overwrite,
                      progress=args.progress)  # fmt: skip
     print(result.describe(Path(args.out)))
 

@@ -10,7 +10,6 @@ because aborting a multi-hour job over one bad byte helps nobody.
 from __future__ import annotations
 
 import ast
-import glob
 import gzip
 import hashlib
 import importlib.metadata
@@ -27,7 +26,6 @@ from pathlib import Path
 from electra.errors import UserError
 from electra.files import write_text
 
-TEXT_SUFFIXES = (".txt", ".txt.gz")
 BLOCK_BYTES = 256 << 10  # bounds the tokenizer's per-block memory (~100 bytes per text byte)
 MAX_LINE_BYTES = 1 << 20  # one sentence or paragraph; longer means the file is not line-based text
 SNIFF_BYTES = 64 << 10
@@ -38,34 +36,6 @@ REPLACEMENT = "\ufffd"
 
 def is_gzip(path: Path) -> bool:
     return path.name.endswith(".gz")
-
-
-def _text_files_under(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and p.name.endswith(TEXT_SUFFIXES))
-
-
-def find_files(patterns: Sequence[str]) -> list[Path]:
-    """Expand files, directories (their `.txt`/`.txt.gz` files, recursively) and globs, in the
-    order given, each pattern's matches sorted; a pattern that matches nothing is an error."""
-    found: dict[Path, None] = {}
-    for pattern in patterns:
-        path = Path(pattern).expanduser()
-        if path.is_file():
-            matches = [path]
-        elif path.is_dir():
-            matches = _text_files_under(path)
-            if not matches:
-                raise UserError(f"{pattern}: directory holds no .txt or .txt.gz files")
-        else:
-            matches = sorted(
-                p for p in map(Path, glob.glob(str(path), recursive=True)) if p.is_file()
-            )
-            if not matches:
-                raise UserError(f"{pattern}: matches no file")
-        found.update(dict.fromkeys(matches))
-    if not found:
-        raise UserError("no corpus files given (give `corpus` paths, or default_corpus)")
-    return list(found)
 
 
 def _open(path: Path):
@@ -110,9 +80,11 @@ def check_file(path: Path) -> None:
 class ReadStats:
     """What reading found; summed into the manifest's per-source figures."""
 
-    text_bytes: int = 0  # uncompressed bytes consumed
+    text_bytes: int = 0  # uncompressed bytes consumed (of records: their text's)
     lines: int = 0
     invalid_bytes: int = 0
+    records: int = 0  # JSONL records, table rows
+    skipped_records: int = 0  # malformed ones, skipped when asked
 
 
 def _long_line(path: Path, offset: int) -> UserError:

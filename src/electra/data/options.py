@@ -12,6 +12,18 @@ from electra.errors import UserError
 MIN_SEQ_LEN = 8  # [CLS] A [SEP] B [SEP] with room for some text
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How the records of JSON Lines, Parquet and `datasets` corpora are read."""
+
+    text_field: str = "text"  # the field (column) holding a record's text
+    skip_bad_records: bool = False  # skip and count malformed records instead of stopping
+
+    def __post_init__(self) -> None:
+        if not self.text_field:
+            raise UserError("text_field: expected a field name")
+
+
 @dataclass
 class VocabConfig:
     """A WordPiece vocabulary learned from a corpus."""

@@ -28,16 +28,10 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from electra.data.corpus import (
-    ReadStats,
-    check_file,
-    default_corpus_file,
-    find_files,
-    is_gzip,
-    read_lines,
-)
+from electra.data.corpus import ReadStats, default_corpus_file
 from electra.data.examples import BUILDER_VERSION, ExampleBuilder
-from electra.data.options import PrepareConfig
+from electra.data.formats import check, find_files, read_blocks, splittable, table_parts
+from electra.data.options import PrepareConfig, Reading
 from electra.data.shards import (
     MANIFEST_FILE,
     ShardWriter,
@@ -55,7 +49,28 @@ from electra.tokenizer import (
 )
 
 SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json)")
-Piece = tuple[str, int, int | None]  # (file, start byte, end byte or None for the rest)
+# (file, start, end or None for the rest, its bytes): byte offsets in a text file, row groups or
+# record batches in a table (weighed by their uncompressed bytes); the bytes weigh the piece when
+# units are planned and progress is shown.
+Piece = tuple[str, int, int | None, int]
+
+
+def _file_pieces(path: Path, unit_bytes: int) -> list[Piece]:
+    parts = table_parts(path)
+    if parts is not None:  # runs of row groups (record batches) of about unit_bytes
+        pieces, start, filled = [], 0, 0
+        for i, part in enumerate(parts):  # weighed by their uncompressed bytes: the work
+            filled += part
+            if filled >= unit_bytes or i == len(parts) - 1:
+                pieces.append((str(path), start, i + 1, filled))
+                start, filled = i + 1, 0
+        return pieces or [(str(path), 0, None, path.stat().st_size)]
+    size = path.stat().st_size
+    step = unit_bytes if splittable(path) else size  # a .gz stream cannot be entered mid-way
+    return [
+        (str(path), start, None if start + step >= size else start + step, min(step, size - start))
+        for start in range(0, max(size, 1), max(step, 1))
+    ]
 
 
 def plan_units(files: Sequence[Path], unit_bytes: int) -> list[list[Piece]]:
@@ -63,15 +78,12 @@ def plan_units(files: Sequence[Path], unit_bytes: int) -> list[list[Piece]]:
     units: list[list[Piece]] = [[]]
     filled = 0
     for path in files:
-        size = path.stat().st_size
-        step = size if is_gzip(path) else unit_bytes  # a .gz stream cannot be entered mid-way
-        for start in range(0, max(size, 1), max(step, 1)):
-            end = None if start + step >= size else start + step
-            if units[-1] and filled + (end or size) - start > unit_bytes:
+        for piece in _file_pieces(path, unit_bytes):
+            if units[-1] and filled + piece[3] > unit_bytes:
                 units.append([])
                 filled = 0
-            units[-1].append((str(path), start, end))
-            filled += (end or size) - start
+            units[-1].append(piece)
+            filled += piece[3]
     return units
 
 
@@ -86,7 +98,7 @@ def _checked_tokenizer(vocab: str | Path) -> tuple[Tokenizer, str]:
 
 def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
     """Identity of a unit's work: a finished shard is reused only if nothing it depends on changed."""
-    stamps = [(p, s, e, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p, s, e in pieces]
+    stamps = [(p, s, e, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p, s, e, _ in pieces]
     blob = json.dumps([settings, index, stamps], sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -133,31 +145,34 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
             _add(_worker["examples"], len(rows))
             return len(rows)
 
-        for path, start, end in pieces:
+        for path, start, end, piece_bytes in pieces:
             stats, examples, reported = ReadStats(), 0, 0
-            for lines in read_lines(Path(path), start, end, stats):
+            reading = Reading(settings["text_field"], settings["skip_bad_records"])
+            for lines in read_blocks(Path(path), start, end, stats, reading):
                 encodings = iter(
                     tokenizer.encode_batch([ln for ln in lines if ln], add_special_tokens=False)
                 )
                 for line in lines:
                     if line:
                         builder.add_line(next(encodings).ids)
-                    elif settings["blanks_separate_docs"]:
+                    elif line is None or settings["blanks_separate_docs"]:
                         builder.end_document()
                 examples += flush()
-                if not is_gzip(Path(path)):
+                if splittable(Path(path)):
                     _add(_worker["bytes"], stats.text_bytes - reported)
                     reported = stats.text_bytes
             builder.end_document()  # a file (or range) boundary ends the document
             examples += flush()
-            if is_gzip(Path(path)):
-                _add(_worker["bytes"], os.path.getsize(path))
+            if not splittable(Path(path)):
+                _add(_worker["bytes"], piece_bytes)
             sources.append(
                 {
                     "path": path,
                     "text_bytes": stats.text_bytes,
                     "lines": stats.lines,
                     "invalid_bytes": stats.invalid_bytes,
+                    "records": stats.records,
+                    "skipped_records": stats.skipped_records,
                     "examples": examples,
                 }
             )
@@ -243,6 +258,10 @@ class Prepared:
                          f"({mb / max(self.seconds, 1e-9):.2f} MB/s){reused}")  # fmt: skip
         else:
             lines.append("already complete: nothing to do")
+        if m.get("skipped_records"):
+            lines.append(
+                f"skipped {m['skipped_records']:,} malformed records (counted in the manifest)"
+            )
         damaged = [s for s in m["sources"] if s["invalid_bytes"]]
         if damaged:
             listed = ", ".join(f"{s['path']} ({s['invalid_bytes']})" for s in damaged[:5])
@@ -262,6 +281,7 @@ def prepare(
     workers: int = 2,
     shard_mb: float = 8.0,
     blanks_separate_docs: bool = True,
+    reading: Reading | None = None,
     default_corpus: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -269,9 +289,10 @@ def prepare(
     """Tokenize and pack `corpus` (files, directories, globs) into shards under `out`.
     Re-running after an interruption finishes the job; re-running a finished job does nothing.
     With `blanks_separate_docs=False` (the official builder's option) blank lines are skipped and
-    a document ends only with its file, for text such as books whose paragraphs are separated by
-    blank lines."""
+    a document ends only with its file (or record), for text such as books whose paragraphs are
+    separated by blank lines. `reading` says where records keep their text."""
     PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs)  # checks them
+    reading = reading or Reading()
     out = Path(out)
     tokenizer, vocab_sha256 = _checked_tokenizer(vocab)
     settings = {
@@ -282,9 +303,11 @@ def prepare(
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": shard_mb,
         "blanks_separate_docs": blanks_separate_docs,
+        "text_field": reading.text_field,
+        "skip_bad_records": reading.skip_bad_records,
         "builder_version": BUILDER_VERSION,  # shards of an older builder are rebuilt, not reused
     }
-    files = _corpus_files(corpus, default_corpus, out)
+    files = _corpus_files(corpus, default_corpus, out, reading)
     sizes = {str(p): p.stat().st_size for p in files}
 
     manifest_path = out / MANIFEST_FILE
@@ -311,14 +334,11 @@ def prepare(
     def record(i: int) -> dict | None:
         return _load_record(out / f"shard-{i:05d}.json", keys[i], seq_len, itemsize)
 
-    def text_bytes(pieces: list[Piece]) -> int:
-        return sum((sizes[p] if e is None else e) - s for p, s, e in pieces)
-
     todo = [i for i in range(len(units)) if overwrite or record(i) is None]
     jobs = [(i, units[i], keys[i], str(out), settings) for i in todo]
-    built = sum(text_bytes(units[i]) for i in todo)
+    built = sum(piece[3] for i in todo for piece in units[i])
     started = time.perf_counter()
-    total = sum(sizes.values())
+    total = sum(piece[3] for unit in units for piece in unit)
     workers = min(workers, len(jobs) or 1)
     _run_units(jobs, out, workers, total, total - built, progress)
     seconds = time.perf_counter() - started
@@ -328,7 +348,9 @@ def prepare(
     return Prepared(manifest, seconds, built, len(units) - len(todo))
 
 
-def _corpus_files(corpus: Sequence[str], default_corpus: bool, out: Path) -> list[Path]:
+def _corpus_files(
+    corpus: Sequence[str], default_corpus: bool, out: Path, reading: Reading
+) -> list[Path]:
     """The corpus's files, checked to be text, without any inside `out` (an output folder inside
     a corpus folder holds our vocab.txt: never read our own output as text)."""
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
@@ -336,7 +358,7 @@ def _corpus_files(corpus: Sequence[str], default_corpus: bool, out: Path) -> lis
     if not files:
         raise UserError(f"{out}: the corpus given is only this output directory's own files")
     for path in files:
-        check_file(path)
+        check(path, reading)
     if not any(p.stat().st_size for p in files):
         raise UserError(f"the corpus is empty: {len(files)} file(s) of 0 bytes, e.g. {files[0]}")
     return files
@@ -351,6 +373,9 @@ def _same_job(manifest_path: Path, settings: dict, sizes: dict[str, int]) -> boo
     return sources == sizes and all(manifest.get(k) == v for k, v in settings.items())
 
 
+_COUNTS = ("text_bytes", "lines", "invalid_bytes", "records", "skipped_records", "examples")
+
+
 def _write_manifest(
     out: Path, tokenizer, settings: dict, sizes: dict[str, int], records: list[dict]
 ) -> dict:
@@ -360,17 +385,14 @@ def _write_manifest(
         path: {
             "path": path,
             "bytes": size,
-            "text_bytes": 0,
-            "lines": 0,
-            "invalid_bytes": 0,
-            "examples": 0,
+            **dict.fromkeys(_COUNTS, 0),
         }
         for path, size in sizes.items()
     }
     for rec in records:
         for piece in rec["sources"]:
-            for field in ("text_bytes", "lines", "invalid_bytes", "examples"):
-                sources[piece["path"]][field] += piece[field]
+            for field in _COUNTS:
+                sources[piece["path"]][field] += piece.get(field, 0)
     num_examples = sum(r["examples"] for r in records)
     if not num_examples:
         raise UserError(
@@ -393,5 +415,6 @@ def _write_manifest(
         },
         num_tokens=sum(r["tokens"] for r in records),
         invalid_bytes=sum(s["invalid_bytes"] for s in sources.values()),
+        skipped_records=sum(s["skipped_records"] for s in sources.values()),
         sources=list(sources.values()),
     )

@@ -6,8 +6,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from electra.data.corpus import ReadStats, check_file, default_corpus_file, find_files, read_lines
-from electra.data.options import VocabConfig
+from electra.data.corpus import ReadStats, default_corpus_file
+from electra.data.formats import check, find_files, read_blocks
+from electra.data.options import Reading, VocabConfig
 from electra.errors import UserError
 from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
 
@@ -25,9 +26,9 @@ class Vocabulary:
         return f"{self.path}: {self.size:,} tokens learned from {self.lines:,} lines{replaced}"
 
 
-def _lines(files: Sequence[Path], stats: ReadStats) -> Iterator[str]:
+def _lines(files: Sequence[Path], stats: ReadStats, reading: Reading) -> Iterator[str]:
     for path in files:
-        for lines in read_lines(path, stats=stats):
+        for lines in read_blocks(path, stats=stats, reading=reading):
             yield from filter(None, lines)
 
 
@@ -36,15 +37,16 @@ def learn_vocabulary(
     out: str | Path,
     config: VocabConfig | None = None,
     default_corpus: bool = False,
+    reading: Reading | None = None,
 ) -> Vocabulary:
     """Learn a vocabulary from `corpus` (files, directories, globs; or the embedded corpus) and
     save it under `out`."""
-    config = config or VocabConfig()
+    config, reading = config or VocabConfig(), reading or Reading()
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
     for path in files:
-        check_file(path)
+        check(path, reading)
     stats = ReadStats()
-    tokenizer = train_tokenizer(_lines(files, stats), config.size, lowercase=not config.cased,
+    tokenizer = train_tokenizer(_lines(files, stats, reading), config.size, lowercase=not config.cased,
                                 min_frequency=config.min_frequency)  # fmt: skip
     if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
         raise UserError("the corpus is empty: no text to learn a vocabulary from")
