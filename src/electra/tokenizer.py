@@ -1,8 +1,10 @@
 """WordPiece tokenization through the `tokenizers` library, in the BERT/ELECTRA convention.
 
-A checkpoint directory carries `vocab.txt` (one token per line, the line number is the id) and,
-from Hugging Face, `tokenizer_config.json` whose `do_lower_case` says how text is normalised.
-We build the same pipeline as `BertTokenizerFast` so ids match the released checkpoints.
+A checkpoint directory carries `vocab.txt` (one token per line, the line number is the id), or
+only `tokenizer.json` (what current `transformers` saves), or both; `tokenizer_config.json`'s
+`do_lower_case` (else the normaliser in `tokenizer.json`) says how text is normalised. We build
+the same pipeline as `BertTokenizerFast` from either, so ids match the released checkpoints, and
+save all four files both older and current `transformers` read.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from tokenizers.models import WordPiece
 from tokenizers.trainers import WordPieceTrainer
 
 from electra.errors import UserError
+from electra.files import write_text
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
 VOCAB_FILE = "vocab.txt"
+TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 
 
 @dataclass(frozen=True)
@@ -58,42 +63,74 @@ def _assemble(model: WordPiece, lowercase: bool) -> Tokenizer:
     return tokenizer
 
 
-def _vocab_file(path: Path) -> Path:
-    vocab = path / VOCAB_FILE if path.is_dir() else path
-    if not vocab.is_file():
-        raise UserError(
-            f"{vocab}: no vocabulary file (expected a vocab.txt or a directory holding one)"
-        )
-    return vocab
-
-
-def _configured_lowercase(path: Path) -> bool:
-    """`do_lower_case` from a checkpoint's tokenizer_config.json; uncased (True) when absent."""
-    config_file = (path if path.is_dir() else path.parent) / TOKENIZER_CONFIG_FILE
+def _configured_lowercase(directory: Path) -> bool | None:
+    """`do_lower_case` from a checkpoint's tokenizer_config.json; None when it does not say."""
+    config_file = directory / TOKENIZER_CONFIG_FILE
     if not config_file.is_file():
-        return True
+        return None
+    config = _read_json(config_file)
+    return bool(config["do_lower_case"]) if "do_lower_case" in config else None
+
+
+def _read_json(path: Path) -> dict:
     try:
-        return bool(json.loads(config_file.read_text(encoding="utf-8")).get("do_lower_case", True))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{config_file}: not valid JSON ({e})") from None
+        raise UserError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return value
 
 
-def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer:
-    """Load `vocab.txt` (or a directory holding it); `lowercase=None` follows the checkpoint."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or directory")
-    vocab = _vocab_file(path)
-    if lowercase is None:
-        lowercase = _configured_lowercase(path)
+def _from_vocab_txt(vocab: Path) -> tuple[WordPiece, int]:
     try:
         model = WordPiece.from_file(str(vocab), unk_token=UNK, max_input_chars_per_word=100)
     except Exception as e:  # tokenizers raises a bare Exception on unreadable files
         raise UserError(f"{vocab}: cannot read as a WordPiece vocabulary ({e})") from None
-    tokenizer = _assemble(model, lowercase)
     with open(vocab, encoding="utf-8", errors="replace") as lines:
-        listed = sum(1 for _ in lines)
-    if listed != tokenizer.get_vocab_size():
+        return model, sum(1 for _ in lines)
+
+
+def _from_tokenizer_json(path: Path) -> tuple[WordPiece, bool | None]:
+    """The WordPiece vocabulary of a `tokenizer.json` and its normaliser's lower-casing."""
+    saved = _read_json(path)
+    model = saved.get("model") or {}
+    if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
+        raise UserError(f"{path}: not a WordPiece tokenizer (model type {model.get('type')!r})")
+    vocab = model["vocab"]
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise UserError(f"{path}: the vocabulary's ids are not 0..{len(vocab) - 1}")
+    normalizer = saved.get("normalizer") or {}
+    lowercase = normalizer.get("lowercase") if normalizer.get("type") == "BertNormalizer" else None
+    word_piece = WordPiece(vocab, unk_token=model.get("unk_token", UNK),
+                           max_input_chars_per_word=model.get("max_input_chars_per_word", 100))  # fmt: skip
+    return word_piece, lowercase
+
+
+def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer:
+    """Load `vocab.txt`, or a checkpoint directory holding `vocab.txt` and/or `tokenizer.json`;
+    `lowercase=None` follows the checkpoint (uncased when it does not say)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    directory = path if path.is_dir() else path.parent
+    vocab = path / VOCAB_FILE if path.is_dir() else path
+    saved_lowercase, listed = None, None
+    if vocab.is_file():
+        model, listed = _from_vocab_txt(vocab)
+    elif path.is_dir() and (path / TOKENIZER_FILE).is_file():
+        model, saved_lowercase = _from_tokenizer_json(path / TOKENIZER_FILE)
+    else:
+        raise UserError(
+            f"{path}: no vocabulary file (expected a vocab.txt, or a directory holding vocab.txt "
+            f"or {TOKENIZER_FILE})"
+        )
+    if lowercase is None:
+        lowercase = _configured_lowercase(directory)
+    if lowercase is None:
+        lowercase = True if saved_lowercase is None else bool(saved_lowercase)
+    tokenizer = _assemble(model, lowercase)
+    if listed is not None and listed != tokenizer.get_vocab_size():
         raise UserError(f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous")
     SpecialIds.of(tokenizer)
     return tokenizer
@@ -104,24 +141,23 @@ def is_lowercase(tokenizer: Tokenizer) -> bool:
 
 
 def save_tokenizer(tokenizer: Tokenizer, out_dir: str | Path) -> None:
-    """Write `vocab.txt` and `tokenizer_config.json` so both we and `transformers` can load it."""
+    """Write `vocab.txt`, `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json`,
+    so that we, older `transformers` (vocab.txt) and current ones (tokenizer.json) load it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
-    (out_dir / VOCAB_FILE).write_text("".join(f"{token}\n" for token, _ in by_id), encoding="utf-8")
+    write_text(out_dir / VOCAB_FILE, "".join(f"{token}\n" for token, _ in by_id))
+    write_text(out_dir / TOKENIZER_FILE, tokenizer.to_str(pretty=True) + "\n")
+    special = {"unk_token": UNK, "sep_token": SEP, "pad_token": PAD, "cls_token": CLS,
+               "mask_token": MASK}  # fmt: skip
     config = {
         "tokenizer_class": "ElectraTokenizer",
         "do_lower_case": is_lowercase(tokenizer),
         "model_max_length": 512,
-        "unk_token": UNK,
-        "sep_token": SEP,
-        "pad_token": PAD,
-        "cls_token": CLS,
-        "mask_token": MASK,
+        **special,
     }
-    (out_dir / TOKENIZER_CONFIG_FILE).write_text(
-        json.dumps(config, indent=2) + "\n", encoding="utf-8"
-    )
+    write_text(out_dir / TOKENIZER_CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    write_text(out_dir / SPECIAL_TOKENS_FILE, json.dumps(special, indent=2) + "\n")
 
 
 def train_tokenizer(
