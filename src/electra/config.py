@@ -165,6 +165,9 @@ class PretrainConfig:
     temperature: float = 1.0  # of the generator softmax that replacements are sampled from
     gen_weight: float = 1.0  # weight of the generator (MLM) loss in the total
     disc_weight: float = 50.0  # weight of the discriminator loss in the total
+    # where the weights start (continued pre-training); a checkpoint directory or a hub name
+    init_from: str | None = None  # a discriminator to continue from (sizes: its config)
+    init_generator: str | None = None  # its generator (default: a fresh one of the preset's width)
     # data
     seq_len: int = 128  # tokens per example; must equal the shards' length
     batch_size: int = 128  # sequences per optimizer step, summed over processes and accumulation
@@ -212,6 +215,12 @@ class PretrainConfig:
                 problems.append(f"{name} {getattr(self, name)} is not in (0, 1]")
         if self.lr <= 0 or self.temperature <= 0:
             problems.append(f"lr ({self.lr}) and temperature ({self.temperature}) must be positive")
+        if self.init_generator and not self.init_from:
+            problems.append(
+                "init_generator needs init_from (the discriminator it was trained with)"
+            )
+        if self.init_from and self.objective != "rtd":
+            problems.append("init_from continues replaced-token detection: objective must be rtd")
         if self.batch_size % self.grad_accum:
             problems.append(
                 f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}"

@@ -9,6 +9,7 @@ save all four files both older and current `transformers` read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -134,6 +135,13 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
         raise UserError(f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous")
     SpecialIds.of(tokenizer)
     return tokenizer
+
+
+def vocab_sha256(tokenizer: Tokenizer) -> str:
+    """The sha256 of the vocab.txt the tokenizer saves as: the identity of a vocabulary, which
+    prepared shards record and a run or a checkpoint must share."""
+    by_id = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    return hashlib.sha256("".join(f"{token}\n" for token, _ in by_id).encode("utf-8")).hexdigest()
 
 
 def is_lowercase(tokenizer: Tokenizer) -> bool:

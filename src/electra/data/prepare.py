@@ -18,14 +18,12 @@ import os
 import random
 import re
 import signal
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from electra.data.corpus import ReadStats, default_corpus_file
@@ -41,11 +39,11 @@ from electra.data.shards import (
 from electra.errors import UserError
 from electra.files import write_json
 from electra.tokenizer import (
-    VOCAB_FILE,
     SpecialIds,
     is_lowercase,
     load_tokenizer,
     save_tokenizer,
+    vocab_sha256,
 )
 
 SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json)")
@@ -85,15 +83,6 @@ def plan_units(files: Sequence[Path], unit_bytes: int) -> list[list[Piece]]:
             units[-1].append(piece)
             filled += piece[3]
     return units
-
-
-def _checked_tokenizer(vocab: str | Path) -> tuple[Tokenizer, str]:
-    """The tokenizer, and the sha256 of the vocab.txt it saves as: the file that will travel
-    with the shards, written only once the job is known to go ahead."""
-    tokenizer = load_tokenizer(vocab)  # refuses a vocabulary that lists a token twice
-    with tempfile.TemporaryDirectory() as scratch:
-        save_tokenizer(tokenizer, scratch)
-        return tokenizer, hashlib.sha256(Path(scratch, VOCAB_FILE).read_bytes()).hexdigest()
 
 
 def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
@@ -294,11 +283,11 @@ def prepare(
     PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs)  # checks them
     reading = reading or Reading()
     out = Path(out)
-    tokenizer, vocab_sha256 = _checked_tokenizer(vocab)
+    tokenizer = load_tokenizer(vocab)  # refuses a vocabulary that lists a token twice
     settings = {
         "seq_len": seq_len,
         "seed": seed,
-        "vocab_sha256": vocab_sha256,
+        "vocab_sha256": vocab_sha256(tokenizer),
         "lowercase": is_lowercase(tokenizer),
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": shard_mb,

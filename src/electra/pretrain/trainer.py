@@ -38,6 +38,7 @@ from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, sa
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import write_json
+from electra.model import Discriminator, Generator
 from electra.pretrain import checkpoint
 from electra.pretrain.checkpoint import CheckpointPolicy
 from electra.pretrain.logbook import Log, MetricWindow, accumulate, summarise
@@ -46,7 +47,7 @@ from electra.pretrain.packing import pack_rows
 from electra.pretrain.processes import Process, Signals
 from electra.runtime import seed_everything
 from electra.schedule import lr_factor
-from electra.tokenizer import SpecialIds, load_tokenizer
+from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
 
 CONFIG_FILE = "pretrain.json"  # {"model": ModelConfig, "pretrain": PretrainConfig}
 EVAL_FILE = "eval.json"
@@ -210,8 +211,59 @@ def resolve_configs(
         return model_config, dataclasses.replace(config, **overrides)
     shards = Shards(data_dir)
     from_data = {name: getattr(shards, name) for name in FROM_DATA}
-    model_config = ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides)
-    return model_config, PretrainConfig.preset(preset, **{**from_data, **overrides})
+    config = PretrainConfig.preset(preset, **{**from_data, **overrides})
+    if config.init_from:
+        if model_overrides:
+            raise UserError(f"{', '.join(model_overrides)}: the model's shape is init_from's")
+        return initial_model_config(config, preset), config
+    return ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides), config
+
+
+def initial_model_config(config: PretrainConfig, preset: str) -> ModelConfig:
+    """The shape of the checkpoints a run continues from: the discriminator's config, with the
+    generator's width as a fraction of it (the preset's when no generator is given)."""
+    assert config.init_from is not None
+    model = hf.load_config(hf.resolve(config.init_from))
+    if not config.init_generator:
+        return dataclasses.replace(
+            model, generator_fraction=ModelConfig.preset(preset).generator_fraction
+        )
+    generator = hf.load_config(hf.resolve(config.init_generator))
+    fraction = generator.hidden_size / model.hidden_size
+    model = dataclasses.replace(model, generator_fraction=fraction)
+    shape = ("hidden_size", "num_heads", "intermediate_size", "num_layers", "embedding_size",
+             "vocab_size", "max_position_embeddings", "type_vocab_size")  # fmt: skip
+    differ = [n for n in shape if getattr(model.generator(), n) != getattr(generator, n)]
+    if differ:
+        raise UserError(
+            f"{config.init_generator}: its {', '.join(n.replace('_', ' ') for n in differ)} differ "
+            f"from a generator at {fraction:.3g} of {config.init_from}'s width (the pair shares "
+            "embeddings and depth)"
+        )
+    return model
+
+
+def _initialise(module: nn.Module, config: PretrainConfig, tokenizer: Any) -> None:
+    """Weights from the checkpoints (the generator's first, so that the shared embeddings are
+    the discriminator's), after checking they were made with the shards' vocabulary."""
+    assert config.init_from is not None
+    sources = [(config.init_generator, Generator, module.generator),
+               (config.init_from, Discriminator, module.discriminator)]  # fmt: skip
+    for name, cls, network in sources:
+        if not name:
+            continue
+        directory = hf.resolve(name)
+        if vocab_sha256(load_tokenizer(directory)) != vocab_sha256(tokenizer):
+            raise UserError(
+                f"{name}: its vocabulary is not the one the shards were prepared with "
+                f"(prepare them with --vocab {name})"
+            )
+        loaded = hf.load(directory, cls)
+        if getattr(loaded, "head_initialized", False):
+            raise UserError(
+                f"{name}: not a {cls.__name__.lower()} checkpoint (no {cls.__name__} head)"
+            )
+        network.load_state_dict(loaded.state_dict())
 
 
 def pretrain(
@@ -300,7 +352,10 @@ def setup(
     heldout = ExampleRange(shards, len(shards) - heldout_size, len(shards))
 
     torch.manual_seed(config.seed)  # the same initial weights in every process
-    module = build(model_config, config, special).to(process.device)
+    module = build(model_config, config, special)
+    if config.init_from and not resume:
+        _initialise(module, config, tokenizer)
+    module = module.to(process.device)
     optimizer = make_optimizer(module, config, process.device)
     scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
     seed_everything(config.seed + process.rank)  # each process its own masks and dropout
