@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -256,3 +257,18 @@ def test_schedule_and_weight_decay_groups():
     assert len(no_decay["params"]) == sum(
         n.endswith(("bias", "norm.weight")) for n in names.values()
     )
+
+
+def test_a_plan_before_the_run_and_a_warning_when_it_would_take_days(data, tmp_path, capsys):
+    common = ["pretrain", "--data", str(data), *MODEL_FLAGS, "--batch-size", "8", "--save-every", "0",
+              "--eval-batches", "1"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "a"), "--steps", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "plan: 5 steps of 8 sequences x 32 tokens = 1,280 tokens" in err
+    assert (
+        re.search(r"at [\d.]+ steps/s the remaining 2 steps take ~\d+ s", err)
+        and "more than a day" not in err
+    )
+    assert main([*common, "--out", str(tmp_path / "b"), "--steps", "50000000", "--until", "4"]) == 0
+    err = capsys.readouterr().err
+    assert "plan: 50,000,000 steps" in err and "more than a day on cpu" in err

@@ -95,6 +95,41 @@ class MetricWindow:
         return values
 
 
+class Forecast:
+    """How long the run will take, said once: timed over a few steps after the first (which
+    pays for allocation and compilation), with a warning when it is more than a day."""
+
+    TIMED_STEPS = 2  # steps timed after the first
+
+    def __init__(self, start_step: int, total_steps: int, device: object) -> None:
+        self.start, self.total, self.device = start_step, total_steps, device
+        self.timer: float | None = None
+
+    def step_done(self, step: int) -> str | None:
+        if step == self.start + 1:
+            self.timer = time.perf_counter()
+        if self.timer is None or step != self.start + 1 + self.TIMED_STEPS or step >= self.total:
+            return None
+        rate = self.TIMED_STEPS / (time.perf_counter() - self.timer)  # steps/s
+        seconds = (self.total - step) / rate
+        text = f"electra: at {rate:.2f} steps/s the remaining {self.total - step:,} steps take ~{_duration(seconds)}"
+        if seconds > 86_400:
+            text += (
+                f"; more than a day on {self.device}: pass --steps for a shorter run, or use a GPU"
+            )
+        return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:,.1f} days"
+
+
 class Log:
     """What the user sees (rank 0 only): progress bar, metrics.jsonl, TensorBoard scalars.
     The other ranks get a disabled one, so the loop calls it the same way everywhere."""

@@ -41,7 +41,7 @@ from electra.files import write_json
 from electra.model import Discriminator, Generator
 from electra.pretrain import checkpoint
 from electra.pretrain.checkpoint import CheckpointPolicy
-from electra.pretrain.logbook import Log, MetricWindow, accumulate, summarise
+from electra.pretrain.logbook import Forecast, Log, MetricWindow, accumulate, summarise
 from electra.pretrain.objective import build
 from electra.pretrain.packing import pack_rows
 from electra.pretrain.processes import Process, Signals
@@ -383,6 +383,7 @@ def setup(
             f"{process.world_size} process(es) on {process.device}, from step {run.step}",
             file=sys.stderr,
         )
+        print(_plan(config, len(train_set)), file=sys.stderr)
     return run
 
 
@@ -431,6 +432,7 @@ def loop(run: Run) -> int:
                               process.world_size, start_batch=run.step * config.grad_accum)  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0)
     window, signals = MetricWindow(), Signals()
+    forecast = Forecast(run.step, config.steps, process.device)
     consecutive_nonfinite, last_saved = 0, run.step
     try:
         while run.step < config.steps:
@@ -455,6 +457,8 @@ def loop(run: Run) -> int:
             window.count_tokens(tokens_per_step)
             log.bar.update(1)
             step = run.step
+            if said := forecast.step_done(step):
+                log.message(said)
             if policy.log_due(step):
                 values = window.read(process)
                 values.update(lr=lr_at(step - 1, config), grad_norm=result.grad_norm.item(),
@@ -509,6 +513,15 @@ def save(run: Run) -> None:
     checkpoint.save(run.run_dir, step, state, process.rank, run.policy.keep, process.barrier)
     if run.config.export_every_checkpoint and process.rank == 0:
         export(run.module, run.run_dir, run.tokenizer)
+
+
+def _plan(config: PretrainConfig, train_examples: int) -> str:
+    """The run in one line, before it starts."""
+    tokens = config.steps * config.batch_size * config.seq_len
+    passes = config.steps * config.batch_size / max(train_examples, 1)
+    return (f"electra: plan: {config.steps:,} steps of {config.batch_size} sequences x "
+            f"{config.seq_len} tokens = {tokens:,} tokens, {passes:,.1f} passes over "
+            f"{train_examples:,} training examples")  # fmt: skip
 
 
 def _describe(results: dict[str, float]) -> str:
