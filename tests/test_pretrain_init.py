@@ -19,8 +19,11 @@ from electra.tokenizer import load_tokenizer, save_tokenizer
 transformers = pytest.importorskip("transformers")
 
 
-def hf_pair(root, tokenizer, generator_hidden: int = 16):
-    """A discriminator and a generator made and saved by transformers, with our tokenizer files."""
+def hf_pair(root, vocabulary_dir, generator_hidden: int = 16):
+    """A discriminator and a generator, models and tokenizers made and saved by transformers
+    (which writes tokenizer.json and no vocab.txt)."""
+    hf_tokenizer = transformers.ElectraTokenizerFast.from_pretrained(vocabulary_dir)
+    tokenizer = load_tokenizer(vocabulary_dir)
     torch.manual_seed(1)
     shape = dict(vocab_size=tokenizer.get_vocab_size(), embedding_size=16, num_hidden_layers=2,
                  intermediate_size=64, max_position_embeddings=64)  # fmt: skip
@@ -31,13 +34,14 @@ def hf_pair(root, tokenizer, generator_hidden: int = 16):
     for name, model in (("disc", transformers.ElectraForPreTraining(disc)),
                         ("gen", transformers.ElectraForMaskedLM(gen))):  # fmt: skip
         model.save_pretrained(root / name)
-        save_tokenizer(tokenizer, root / name)
+        hf_tokenizer.save_pretrained(root / name)
+        assert not (root / name / "vocab.txt").exists()
         paths[name] = root / name
     return paths
 
 
 def test_weights_start_as_the_checkpoints_and_the_export_loads_in_transformers(prepared, tmp_path):
-    pair = hf_pair(tmp_path, load_tokenizer(prepared))
+    pair = hf_pair(tmp_path, prepared)
     overrides = dict(init_from=str(pair["disc"]), init_generator=str(pair["gen"]), steps=3,
                      batch_size=8, warmup_steps=1, save_every=0, eval_batches=1, log_every=1)  # fmt: skip
     model_config, config = resolve_configs(prepared, tmp_path / "run", "tiny", overrides, {})
@@ -70,7 +74,7 @@ def test_weights_start_as_the_checkpoints_and_the_export_loads_in_transformers(p
 
 
 def test_a_fresh_generator_of_the_preset_width_when_none_is_given(prepared, tmp_path):
-    pair = hf_pair(tmp_path, load_tokenizer(prepared))
+    pair = hf_pair(tmp_path, prepared)
     model_config, _ = resolve_configs(
         prepared, tmp_path / "r", "small", {"init_from": str(pair["disc"])}, {}
     )
@@ -83,7 +87,7 @@ def test_a_checkpoint_of_another_vocabulary_is_refused(prepared, tmp_path, capsy
     tokens[10], tokens[11] = tokens[11], tokens[10]
     (tmp_path / "swapped").mkdir()
     (tmp_path / "swapped" / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
-    pair = hf_pair(tmp_path, load_tokenizer(tmp_path / "swapped"))
+    pair = hf_pair(tmp_path, tmp_path / "swapped")
     argv = ["pretrain", "--data", str(prepared), "--out", str(tmp_path / "run"), "--preset", "tiny",
             "--init-from", str(pair["disc"]), "--steps", "1", "--batch-size", "8"]  # fmt: skip
     assert main(argv) == 2
@@ -95,9 +99,7 @@ def test_a_checkpoint_of_another_vocabulary_is_refused(prepared, tmp_path, capsy
 def test_a_generator_that_is_no_fraction_of_the_discriminator_is_refused(
     prepared, tmp_path, capsys
 ):
-    pair = hf_pair(
-        tmp_path, load_tokenizer(prepared), generator_hidden=12
-    )  # 12/32: heads round off
+    pair = hf_pair(tmp_path, prepared)
     tokenizer = load_tokenizer(prepared)
     config = transformers.ElectraConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=8,
                                         hidden_size=16, num_hidden_layers=2, num_attention_heads=1,
