@@ -114,3 +114,23 @@ def test_a_transformers_checkpoint_runs_through_detect_prepare_and_finetune(
     for name in (VOCAB_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_FILE):
         assert (model_dir / name).is_file(), f"{name}: not written beside the fine-tuned model"
     assert main(["predict", "tagging", "--model", str(model_dir), "the dog saw a river ."]) == 0
+
+
+def test_a_classifier_fine_tuned_with_transformers_predicts_here(assets, tmp_path, capsys):
+    tokenizer = hf_tokenizer(assets, tmp_path)
+    config = hf_config(tokenizer.vocab_size)
+    config.id2label, config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
+    torch.manual_seed(0)
+    model = transformers.ElectraForSequenceClassification(config).eval()
+    model.save_pretrained(tmp_path / "clf")
+    tokenizer.save_pretrained(tmp_path / "clf")
+    (tmp_path / "test.csv").write_text("text\na fine day\nnot a good list\n", encoding="utf-8")
+    argv = ["predict", "glue", "--model", str(tmp_path / "clf"), "--test", str(tmp_path / "test.csv"),
+            "--text-columns", "text", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    rows = (tmp_path / "out" / "test_predictions.tsv").read_text().splitlines()[1:]
+    with torch.no_grad():
+        logits = model(
+            **tokenizer(["a fine day", "not a good list"], padding=True, return_tensors="pt")
+        ).logits
+    assert [r.split("\t")[1] for r in rows] == [config.id2label[int(i)] for i in logits.argmax(-1)]
