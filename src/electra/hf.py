@@ -9,12 +9,14 @@ checked, and any difference is an error that names the keys: nothing is skipped 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from torch import Tensor, nn
@@ -35,6 +37,7 @@ M = TypeVar("M", bound=nn.Module)
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
+CHECKSUM_KEY = "electra_sha256"  # in the safetensors metadata: see `weights_sha256`
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
 
@@ -266,17 +269,38 @@ def _checkpoint_dir(path: str | Path) -> Path:
     return directory
 
 
+def weights_sha256(state: dict[str, Tensor]) -> str:
+    """A digest of the tensors' names, dtypes, shapes and bytes: saved in the safetensors
+    metadata, so that damage to the tensors themselves (which the format cannot see) is found."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_safetensors(path: Path) -> dict[str, Tensor]:
+    """A safetensors file, checked against the checksum electra writes into its metadata."""
+    state = load_file(path)
+    with safe_open(path, framework="pt") as f:
+        recorded = (f.metadata() or {}).get(CHECKSUM_KEY)
+    if recorded is not None and recorded != weights_sha256(state):
+        raise UserError(f"{path}: damaged: the weights do not match the checksum saved with them")
+    return state
+
+
 def read_weights(path: str | Path) -> dict[str, Tensor]:
     """The state dict of a checkpoint directory, whichever of the Hugging Face files holds it."""
     directory = _checkpoint_dir(path)
     try:
         if (directory / SAFETENSORS_FILE).is_file():
-            return load_file(directory / SAFETENSORS_FILE)
+            return _read_safetensors(directory / SAFETENSORS_FILE)
         if (directory / SAFETENSORS_INDEX_FILE).is_file():
             index = json.loads((directory / SAFETENSORS_INDEX_FILE).read_text(encoding="utf-8"))
             state: dict[str, Tensor] = {}
             for shard in sorted(set(index["weight_map"].values())):
-                state.update(load_file(directory / shard))
+                state.update(_read_safetensors(directory / shard))
             return state
         if (directory / PYTORCH_FILE).is_file():
             state = torch.load(directory / PYTORCH_FILE, map_location="cpu", weights_only=True)
@@ -351,8 +375,11 @@ def save(
         config["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
     config.update(config_extra or {})
     state = {k: v.float() if v.is_floating_point() else v for k, v in to_hf(model).items()}
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise UserError(f"{out_dir}: the model has NaN or infinite weights; nothing saved")
+    metadata = {"format": "pt", CHECKSUM_KEY: weights_sha256(state)}  # transformers ignores it
     with atomic_path(out_dir / SAFETENSORS_FILE) as tmp:
-        save_file(state, tmp, metadata={"format": "pt"})
+        save_file(state, tmp, metadata=metadata)
     write_json(out_dir / CONFIG_FILE, config)
     if tokenizer is not None:
         save_tokenizer(tokenizer, out_dir)

@@ -48,6 +48,8 @@ def register(commands) -> None:
     parser.add_argument(
         "--until", type=int, metavar="STEP", help="checkpoint and stop after STEP (resume later)"
     )
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="show a progress bar")  # fmt: skip
     add_config_flags(parser.add_argument_group("pre-training (default: the preset's)"),
                      PretrainConfig, default=_preset_default(PretrainConfig))  # fmt: skip
     add_config_flags(parser.add_argument_group("model shape (default: the preset's)"),
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from electra.pretrain.trainer import pretrain  # torch.distributed, tensorboard: only when used
 
     return pretrain(args.data, args.out, args.preset, given(args, PretrainConfig),
-                    given(args, ModelConfig, MODEL_FIELDS), args.resume, args.device, args.until)  # fmt: skip
+                    given(args, ModelConfig, MODEL_FIELDS), args.resume, args.device, args.until,
+                    args.progress)  # fmt: skip
 
 
 def run_report(args: argparse.Namespace) -> None:

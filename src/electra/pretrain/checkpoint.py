@@ -9,10 +9,14 @@ pure function of the step, so the step is the scheduler's whole state. The newes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import pickle
 import random
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +27,10 @@ import torch
 
 from electra.config import PretrainConfig
 from electra.errors import UserError
+from electra.files import write_json
 
 STATE_FILE = "state.pt"
+CHECKSUMS_FILE = "checksums.json"  # written last: a checkpoint without it was never finished
 _NAME = re.compile(r"^step-(\d{8})$")
 
 
@@ -129,6 +135,7 @@ def save(
         _save_file(state, tmp / STATE_FILE)
     barrier()
     if rank == 0:
+        write_json(tmp / CHECKSUMS_FILE, {f.name: _sha256(f) for f in sorted(tmp.iterdir())})
         if final.exists():  # the same step saved again (e.g. a signal right after a save)
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -138,15 +145,41 @@ def save(
     return final
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def damage(path: Path) -> str | None:
+    """What is wrong with checkpoint `path` (a missing or altered file), or None when every
+    file matches the checksums written last."""
+    try:
+        recorded = json.loads((path / CHECKSUMS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no {CHECKSUMS_FILE} (never finished)"
+    except (ValueError, OSError) as e:
+        return f"{CHECKSUMS_FILE} unreadable ({e})"
+    for name, expected in recorded.items():
+        if not (path / name).is_file():
+            return f"{name} is missing"
+        if _sha256(path / name) != expected:
+            return f"{name} does not match its checksum"
+    return None
+
+
 def load(path: Path, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
     """Training state of checkpoint `path`, after restoring this process's RNG states from it."""
+    problem = damage(path)
+    if problem:
+        raise UserError(f"{path}: damaged checkpoint: {problem}")
     try:
         state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
         rng = torch.load(path / f"rng-{rank}.pt", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise UserError(
-            f"{path}: unreadable checkpoint ({e}); delete it to resume from an older one"
-        ) from None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        raise UserError(f"{path}: damaged checkpoint: unreadable ({e})") from None
     if state["world_size"] != world_size:
         raise UserError(
             f"{path}: written by {state['world_size']} processes; resume with the same number "
@@ -154,3 +187,23 @@ def load(path: Path, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         )
     set_rng_state(rng)
     return state
+
+
+def load_latest(
+    run_dir: str | Path, rank: int = 0, world_size: int = 1
+) -> tuple[Path, dict[str, Any]]:
+    """The newest intact checkpoint and its state; damaged ones are skipped, each with a line
+    saying which and why. Every process verifies the same files, so all choose alike."""
+    found = all_checkpoints(run_dir)
+    for path in reversed(found):
+        try:
+            return path, load(path, rank, world_size)
+        except UserError as e:
+            if "damaged checkpoint" not in str(e):
+                raise
+            if rank == 0:
+                print(f"electra: skipped {e}", file=sys.stderr)
+    raise UserError(
+        f"{directory(run_dir)}: no intact checkpoint to resume from ({len(found)} damaged); "
+        "start afresh in another out directory, or delete the checkpoints folder"
+    )

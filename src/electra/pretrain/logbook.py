@@ -134,14 +134,16 @@ class Log:
     """What the user sees (rank 0 only): progress bar, metrics.jsonl, TensorBoard scalars.
     The other ranks get a disabled one, so the loop calls it the same way everywhere."""
 
-    def __init__(self, run_dir: Path, start_step: int, total_steps: int, enabled: bool) -> None:
+    def __init__(
+        self, run_dir: Path, start_step: int, total_steps: int, enabled: bool, bar: bool = True
+    ) -> None:
         self.enabled = enabled
         self.bar = tqdm(
             total=total_steps,
             initial=start_step,
             unit="step",
             dynamic_ncols=True,
-            disable=not enabled,
+            disable=not (enabled and bar),
         )
         if not enabled:
             return

@@ -275,11 +275,12 @@ def pretrain(
     resume: bool = False,
     device: str | None = None,
     until: int | None = None,
+    progress: bool = True,
 ) -> int:
     """`electra pretrain`: resolve the configs (`resolve_configs`), then `train`."""
     model_config, config = resolve_configs(data_dir, run_dir, preset, overrides or {},
                                            model_overrides or {}, resume)  # fmt: skip
-    return train(data_dir, run_dir, model_config, config, resume, device, until)
+    return train(data_dir, run_dir, model_config, config, resume, device, until, progress)
 
 
 def train(
@@ -290,6 +291,7 @@ def train(
     resume: bool = False,
     device: str | None = None,
     until: int | None = None,
+    progress: bool = True,
 ) -> int:
     """Pre-train on the prepared set `data_dir` into `run_dir`. Returns the exit code: 0 when
     the run finished or paused at step `until` (a checkpoint, no export: for jobs with a time
@@ -298,7 +300,7 @@ def train(
     process = Process(device)
     try:
         run = setup(process, Path(data_dir), Path(run_dir), model_config, config, resume, until)
-        return loop(run)
+        return loop(run, progress)
     finally:
         process.close()
 
@@ -370,11 +372,16 @@ def setup(
     run = Run(process, run_dir, config, module, network, ddp, optimizer, scaler, tokenizer,
               special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until))  # fmt: skip
     if resume:
-        state = checkpoint.load(previous, process.rank, process.world_size)
+        _, state = checkpoint.load_latest(run_dir, process.rank, process.world_size)
         module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         run.step, run.tokens_seen = state["step"], state["tokens_seen"]
+        if state.get("vocab_sha256", vocab_sha256(tokenizer)) != vocab_sha256(tokenizer):
+            raise UserError(
+                f"{data_dir}: prepared with another vocabulary than the run in {run_dir} "
+                "(same size, other tokens): resume with the shards it was trained on"
+            )
     if process.rank == 0:
         save_json({"model": model_config, "pretrain": config}, run_dir / CONFIG_FILE)
         sizes = [sum(p.numel() for p in g["params"]) for g in optimizer.param_groups]
@@ -422,7 +429,7 @@ def train_step(run: Run, batches: Iterator[np.ndarray], signals: Signals) -> Ste
     return StepResult(loss, grad_norm, metrics, bool(nonfinite), bool(stop))
 
 
-def loop(run: Run) -> int:
+def loop(run: Run, progress: bool = True) -> int:
     """Steps until the schedule ends, a signal arrives or the policy pauses; logs, held-out
     scores and checkpoints when the policy says; exports the networks at the end. Returns the
     exit code."""
@@ -430,7 +437,7 @@ def loop(run: Run) -> int:
     tokens_per_step = config.batch_size * config.seq_len
     batches = iterate_batches(run.train_set, run.micro_batch, config.seed, process.rank,
                               process.world_size, start_batch=run.step * config.grad_accum)  # fmt: skip
-    log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0)
+    log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)
     window, signals = MetricWindow(), Signals()
     forecast = Forecast(run.step, config.steps, process.device)
     consecutive_nonfinite, last_saved = 0, run.step
@@ -509,6 +516,7 @@ def save(run: Run) -> None:
             "model": run.module.state_dict(),
             "optimizer": run.optimizer.state_dict(),
             "scaler": run.scaler.state_dict(),
+            "vocab_sha256": vocab_sha256(run.tokenizer),  # the shards a resume must read
         }
     checkpoint.save(run.run_dir, step, state, process.rank, run.policy.keep, process.barrier)
     if run.config.export_every_checkpoint and process.rank == 0:
