@@ -212,7 +212,13 @@ def test_two_processes_with_gloo(data, tmp_path):
     result = run_cli(*command)
     assert result.returncode == 0, result.stderr[-3000:]
     saved = checkpoint.latest(tmp_path)
-    assert sorted(p.name for p in saved.iterdir()) == ["rng-0.pt", "rng-1.pt", "state.pt"]
+    assert sorted(p.name for p in saved.iterdir()) == [
+        "checksums.json",
+        "rng-0.pt",
+        "rng-1.pt",
+        "state.pt",
+    ]
+    assert checkpoint.damage(saved) is None  # every process's file is covered
     assert checkpoint.load(saved, rank=1, world_size=2)["world_size"] == 2
     # The two processes drew different masks: their RNG streams differ.
     rngs = [torch.load(saved / f"rng-{r}.pt", weights_only=True)["torch"] for r in (0, 1)]
