@@ -98,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `electra detect ... | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a full disk, a file gone read-only mid-run: the path and the reason
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"electra: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,29 @@ from electra.errors import UserError
 from electra.files import write_json
 
 T = TypeVar("T")
+
+
+def not_finite(config: Any) -> list[str]:
+    """Problems with the float fields of a config that are NaN or infinite."""
+    return [
+        f"{f.name} must be a finite number, got {getattr(config, f.name)}"
+        for f in fields(config)
+        if isinstance(getattr(config, f.name), float) and not math.isfinite(getattr(config, f.name))
+    ]
+
+
+def optimizer_problems(config: Any) -> list[str]:
+    """AdamW's settings, as PretrainConfig and FinetuneConfig both spell them."""
+    problems = []
+    for name in ("adam_beta1", "adam_beta2"):
+        if not 0 <= getattr(config, name) < 1:
+            problems.append(f"{name} {getattr(config, name)} is not in [0, 1)")
+    if not config.adam_eps > 0:
+        problems.append(f"adam_eps must be positive, got {config.adam_eps}")
+    for name in ("weight_decay", "max_grad_norm"):
+        if getattr(config, name) < 0:
+            problems.append(f"{name} must not be negative, got {getattr(config, name)}")
+    return problems
 
 
 def choice(default: Any, options: tuple[str, ...]) -> Any:
@@ -57,7 +81,7 @@ class ModelConfig:
     generator_fraction: float = 1 / 4  # generator width / discriminator width when pre-training
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = not_finite(self)
         if self.hidden_size % self.num_heads:
             problems.append(
                 f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
@@ -69,6 +93,14 @@ class ModelConfig:
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 problems.append(f"{name} {getattr(self, name)} is not in [0, 1)")
+        if (
+            self.max_position_embeddings < 1
+            or self.type_vocab_size < 1
+            or not self.layer_norm_eps > 0
+        ):
+            problems.append(
+                "max_position_embeddings, type_vocab_size and layer_norm_eps must be positive"
+            )
         if not 0 < self.generator_fraction <= 1:
             problems.append(f"generator_fraction {self.generator_fraction} is not in (0, 1]")
         for name in (
@@ -194,7 +226,7 @@ class PretrainConfig:
     eval_every: int = 1000  # optimizer steps between held-out scores; 0: only at the end
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = not_finite(self) + optimizer_problems(self)
         choices = {"objective": OBJECTIVES, "precision": PRECISIONS, "on_nonfinite": ON_NONFINITE}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -205,7 +237,7 @@ class PretrainConfig:
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
         counts = ("warmup_steps", "log_every", "save_every", "eval_batches", "eval_every")
-        for name in (*counts, "max_grad_norm", "weight_decay"):
+        for name in counts:
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative, got {getattr(self, name)}")
         if self.keep_checkpoints < 1:
@@ -213,7 +245,7 @@ class PretrainConfig:
         for name in ("mask_prob", "mask_token_prob"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"{name} {getattr(self, name)} is not in (0, 1]")
-        if self.lr <= 0 or self.temperature <= 0:
+        if not (self.lr > 0 and self.temperature > 0):
             problems.append(f"lr ({self.lr}) and temperature ({self.temperature}) must be positive")
         if self.init_generator and not self.init_from:
             problems.append(
@@ -252,7 +284,7 @@ class DetectConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
-        if not 0 <= self.threshold <= 1:
+        if not 0 <= self.threshold <= 1:  # NaN fails too
             raise UserError(f"threshold {self.threshold} is not a probability in [0, 1]")
 
 
@@ -343,13 +375,17 @@ class FinetuneConfig:
     max_grad_norm: float = 1.0  # clip the global gradient norm
     seed: int = 0  # initialisation of the head, shuffling, dropout
     keep: str = choice("best", ("best", "last"))  # the model of the best dev epoch, or the last
-    max_train_examples: int = 0  # train on a seeded random subset of this size; 0 = all
+    max_train_examples: int | None = None  # train on a seeded random subset of this size
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = not_finite(self) + optimizer_problems(self)
         for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_seq_length < 3:
+            problems.append(
+                f"max_seq_length {self.max_seq_length}: [CLS], [SEP] and a token need 3"
+            )
         if self.max_seq_length > 512:
             problems.append(f"max_seq_length {self.max_seq_length} exceeds 512 positions")
         if not self.lr > 0:
@@ -360,8 +396,8 @@ class FinetuneConfig:
             problems.append(f"warmup_fraction {self.warmup_fraction} is not in [0, 1)")
         if self.keep not in ("best", "last"):
             problems.append(f"keep {self.keep!r} is not 'best' or 'last'")
-        if self.max_train_examples < 0:
-            problems.append(f"max_train_examples must be >= 0, got {self.max_train_examples}")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            problems.append(f"max_train_examples must be at least 1, got {self.max_train_examples}")
         if problems:
             raise UserError("fine-tuning config: " + "; ".join(problems))
 

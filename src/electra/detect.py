@@ -69,7 +69,15 @@ class Detector:
     @classmethod
     def load(cls, model_dir: str | Path) -> Detector:
         directory = hf.resolve(model_dir)
-        return cls(hf.load(directory, Discriminator), load_tokenizer(directory))
+        architecture = hf.architecture_class(directory)
+        if architecture is not Discriminator:
+            raise UserError(
+                f"{directory}: a {architecture.__name__}, not a discriminator: detection needs the "
+                "discriminator (RUN_DIR/discriminator of a pre-training run)"
+            )
+        tokenizer = load_tokenizer(directory)
+        hf.check_vocabulary(directory, tokenizer)
+        return cls(hf.load(directory, Discriminator), tokenizer)
 
     @torch.inference_mode()
     def __call__(self, texts: list[str]) -> list[Detection]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from electra.errors import UserError
 
 
 @contextmanager
@@ -36,3 +39,18 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def writable_dir(path: str | Path) -> Path:
+    """`path` as a directory this process can write into, created when missing: checked before
+    any long work, so a bad output path costs one line and not an hour."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".electra-write-check"):
+            pass
+    except FileExistsError:
+        raise UserError(f"{path}: exists and is not a directory") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot write here ({e.strerror})") from None
+    return path

@@ -386,6 +386,17 @@ def save(
     return out_dir
 
 
+def check_vocabulary(path: str | Path, tokenizer: Tokenizer) -> None:
+    """A checkpoint's tokenizer must have exactly as many tokens as its embeddings have rows:
+    more would index past them, fewer means another vocabulary."""
+    rows = load_config(path).vocab_size
+    if tokenizer.get_vocab_size() != rows:
+        raise UserError(
+            f"{path}: its vocabulary has {tokenizer.get_vocab_size():,} tokens but its embeddings "
+            f"{rows:,} rows; the vocabulary files do not belong to these weights"
+        )
+
+
 def architecture_class(path: str | Path) -> type[nn.Module]:
     """Our model class for a checkpoint's `architectures` entry (a discriminator when absent)."""
     architectures = read_config_json(path).get("architectures") or ["ElectraForPreTraining"]

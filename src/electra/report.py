@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 -- after choosing the display-free backend
 
 from electra.errors import UserError  # noqa: E402
-from electra.files import atomic_path  # noqa: E402
+from electra.files import atomic_path, writable_dir  # noqa: E402
 
 # (title, metrics drawn together); panels whose metrics the run did not log are left out.
 PANELS = (
@@ -46,7 +46,9 @@ def read_metrics(path: str | Path) -> list[dict]:
 def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Plot every logged metric against the step; returns the PNG's path."""
     run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "curves.png"
     records = read_metrics(run_dir / "metrics.jsonl")
+    writable_dir(out.parent)
     logged = {name for record in records for name in record}
     panels = [(title, [m for m in names if m in logged]) for title, names in PANELS]
     panels = [(title, names) for title, names in panels if names]
@@ -66,7 +68,6 @@ def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ax.axis("off")
     figure.suptitle(str(run_dir))
     figure.tight_layout()
-    out = Path(out) if out else run_dir / "curves.png"
     with atomic_path(out) as tmp:
         figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)

@@ -37,7 +37,7 @@ from electra.data.shards import (
     write_manifest,
 )
 from electra.errors import UserError
-from electra.files import write_json
+from electra.files import writable_dir, write_json
 from electra.tokenizer import (
     SpecialIds,
     is_lowercase,
@@ -282,7 +282,7 @@ def prepare(
     separated by blank lines. `reading` says where records keep their text."""
     PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs)  # checks them
     reading = reading or Reading()
-    out = Path(out)
+    out = writable_dir(out)
     tokenizer = load_tokenizer(vocab)  # refuses a vocabulary that lists a token twice
     settings = {
         "seq_len": seq_len,

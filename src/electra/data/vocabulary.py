@@ -10,6 +10,7 @@ from electra.data.corpus import ReadStats, default_corpus_file
 from electra.data.formats import check, find_files, read_blocks
 from electra.data.options import Reading, VocabConfig
 from electra.errors import UserError
+from electra.files import writable_dir
 from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
 
 
@@ -42,6 +43,7 @@ def learn_vocabulary(
     """Learn a vocabulary from `corpus` (files, directories, globs; or the embedded corpus) and
     save it under `out`."""
     config, reading = config or VocabConfig(), reading or Reading()
+    writable_dir(out)
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
     for path in files:
         check(path, reading)

@@ -37,7 +37,7 @@ from electra import hf
 from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
-from electra.files import write_json
+from electra.files import writable_dir, write_json
 from electra.model import Discriminator, Generator
 from electra.pretrain import checkpoint
 from electra.pretrain.checkpoint import CheckpointPolicy
@@ -331,6 +331,8 @@ def setup(
 ) -> Run:
     """Check the data against the configs, build the networks and optimizer, restore a
     checkpoint when resuming, and save the resolved configs beside the run."""
+    if process.rank == 0:
+        writable_dir(run_dir)
     shards = Shards(data_dir)
     _check_data(shards, model_config, config)
     parts = config.grad_accum * process.world_size

@@ -205,6 +205,7 @@ def finetune(
     each run's model, predictions and results.json go under `out_dir`."""
     from electra import hf
     from electra.config import FinetuneConfig, recipe_size
+    from electra.files import writable_dir
     from electra.tasks import loop
     from electra.tokenizer import load_tokenizer
 
@@ -212,8 +213,9 @@ def finetune(
     spec = implementation.spec
     if settings is None and spec.settings is not None:
         settings = spec.settings()
-    runs = implementation.runs(data, Path(out_dir))  # checks the data's paths first
+    runs = implementation.runs(data, writable_dir(out_dir))  # checks the data's paths first
     tokenizer = load_tokenizer(model_dir)
+    hf.check_vocabulary(model_dir, tokenizer)
     size = preset or recipe_size(hf.load_config(model_dir))
     results = []
     for run in runs:

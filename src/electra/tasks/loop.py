@@ -58,6 +58,7 @@ from electra.errors import UserError
 from electra.files import write_json
 from electra.runtime import choose_device, seed_everything
 from electra.schedule import lr_factor
+from electra.tokenizer import load_tokenizer
 
 Feature = dict[str, Any]
 Predict = Callable[[Sequence[Feature]], list[Any]]
@@ -213,6 +214,7 @@ def load_finetuned(
     """A fine-tuned model of `family` and the settings it was fine-tuned with. A directory whose
     task head was never trained (a pre-trained discriminator, another family's model) is refused
     in one line rather than predicting with a random head."""
+    hf.check_vocabulary(model_dir, load_tokenizer(model_dir))
     model = hf.load(model_dir, model_class, **kwargs)
     if getattr(model, "head_initialized", False):
         raise UserError(

@@ -33,7 +33,7 @@ from tokenizers import Tokenizer
 from electra import hf
 from electra.config import FinetuneConfig
 from electra.errors import UserError
-from electra.files import write_text
+from electra.files import writable_dir, write_text
 from electra.model import TokenClassifier
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
@@ -429,6 +429,10 @@ class Tagging(Family):
     def predict(
         self, finetuned: Finetuned, input: TaggingInput, config: PredictConfig, settings: dict
     ) -> Prediction:
+        if input.out is not None:
+            writable_dir(input.out.parent)
+            if input.out.is_dir():
+                raise UserError(f"{input.out}: a directory; `out` takes the file to write")
         sentences = _read_input(input)
         device = choose_device()
         pad = SpecialIds.of(finetuned.tokenizer).pad
@@ -444,11 +448,7 @@ class Tagging(Family):
             text = conll_text(sentences, tags)
         if input.out is None:
             return Prediction(stdout=text)
-        try:
-            input.out.parent.mkdir(parents=True, exist_ok=True)
-            write_text(input.out, text)
-        except OSError as e:
-            raise UserError(f"{input.out}: cannot write ({e.strerror})") from None
+        write_text(input.out, text)
         words = sum(len(s.words) for s in sentences)
         return Prediction(
             message=f"tagged {len(sentences)} sentences ({words} words); written to {input.out}"
