@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +298,37 @@ def test_vocab_cased(books, tmp_path, capsys):
     ours = load_tokenizer(tmp_path)
     assert ours.get_vocab_size() == 2000
     assert ours.token_to_id("It") is not None and ours.token_to_id("it") != ours.token_to_id("It")
+
+
+def test_a_dead_worker_is_one_line_never_a_hang(books, vocab, tmp_path, monkeypatch, capsys):
+    """A worker killed mid-job (the OOM killer, a user's kill -9) ends `prepare` with one line,
+    and a re-run resumes."""
+    real = prepare.read_blocks
+
+    def dies(path, start, *args, **kwargs):  # runs in a forked worker, where the patch is inherited
+        if start > 0:
+            os._exit(9)
+        return real(path, start, *args, **kwargs)
+
+    monkeypatch.setattr(prepare, "read_blocks", dies)
+    argv = ["prepare", "--corpus", *books, "--vocab", vocab, "--out", str(tmp_path / "o"),
+            "--workers", "2", "--shard-mb", "0.04", "--no-progress"]  # fmt: skip
+    started = time.perf_counter()
+    assert main(argv) == 2
+    assert time.perf_counter() - started < 60
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a worker process died" in err and "Traceback" not in err
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert Shards(tmp_path / "o").manifest["num_examples"] > 300
+
+
+def test_a_truncated_gzip_is_one_line(books, vocab, tmp_path, capsys):
+    data = gzip.compress(b"".join(Path(book).read_bytes() for book in books))  # past the sniff
+    (tmp_path / "cut.txt.gz").write_bytes(data[: len(data) * 2 // 3])
+    argv = ["prepare", "--corpus", str(tmp_path / "cut.txt.gz"), "--vocab", vocab, "--out",
+            str(tmp_path / "o"), "--workers", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cut.txt.gz: truncated or corrupt compressed file" in err
+    assert not (tmp_path / "o" / "manifest.json").exists()

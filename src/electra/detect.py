@@ -21,9 +21,11 @@ class Detection:
     text: str
     tokens: list[str]  # WordPiece tokens, without [CLS] and [SEP]
     replaced_prob: list[float]  # sigmoid of the discriminator's logit for each token
+    truncated: bool = False  # longer than the model's positions: only its start was scored
 
     def to_json(self) -> dict:
-        return {"text": self.text, "tokens": self.tokens, "replaced_prob": self.replaced_prob}
+        found = {"text": self.text, "tokens": self.tokens, "replaced_prob": self.replaced_prob}
+        return {**found, "truncated": True} if self.truncated else found
 
     def show(self, threshold: float = 0.5) -> str:
         """The text, then a token a line with its probability, marked above `threshold`."""
@@ -93,9 +95,9 @@ class Detector:
         detections = []
         for row, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
             keep = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
-            detections.append(
-                Detection(text, [encoding.tokens[i] for i in keep], probs[row, keep].tolist())
-            )
+            tokens = [encoding.tokens[i] for i in keep]
+            truncated = bool(encoding.overflowing)
+            detections.append(Detection(text, tokens, probs[row, keep].tolist(), truncated))
         return detections
 
     def stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[Detection]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build
@@ -29,7 +30,12 @@ def run(args: argparse.Namespace) -> None:
 
     config = build(args, DetectConfig)
     detector = Detector.load(args.model)
-    for detection in detector.stream(read_texts(args.texts, args.file), config.batch_size):
+    for number, detection in enumerate(
+        detector.stream(read_texts(args.texts, args.file), config.batch_size), 1
+    ):
+        if detection.truncated:
+            print(f"electra: text {number}: longer than the model's {detector.model.config.max_position_embeddings} "
+                  "positions; only its start is scored", file=sys.stderr)  # fmt: skip
         if args.json:
             print(json.dumps(detection.to_json(), ensure_ascii=False), flush=False)
         else:

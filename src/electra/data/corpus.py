@@ -101,6 +101,13 @@ def read_lines(
     the byte range [start, end), so adjacent ranges split a file at line boundaries without
     overlap. `end=None` reads to the end; `.gz` files can only be read whole."""
     stats = stats if stats is not None else ReadStats()
+    try:
+        yield from _read_range(path, start, end, stats)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise UserError(f"{path}: truncated or corrupt compressed file ({e})") from None
+
+
+def _read_range(path: Path, start: int, end: int | None, stats: ReadStats) -> Iterator[list[str]]:
     with _open(path) as f:
         if start:
             f.seek(start - 1)

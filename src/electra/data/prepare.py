@@ -20,6 +20,8 @@ import re
 import signal
 import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +99,20 @@ def _unit_key(settings: dict, index: int, pieces: list[Piece]) -> str:
 _worker: dict = {}
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the process that started it dies (a SIGKILLed
+    `prepare` leaves no orphans printing tracebacks)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the workers notice the closed queue and exit
+
+
 def _init_worker(out: str, done_bytes, done_examples, parallel: bool) -> None:
     if parallel:
+        _die_with_parent()
         # The pool already uses every core; Rust threads on top would only contend.
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
         # Ctrl-C is the main process's to handle: it stops the pool, and a re-run resumes.
@@ -213,15 +227,28 @@ def _run_units(
                 finished += 1
                 show()
             return
-        with context.Pool(workers, _init_worker, init_args) as pool:  # leaving it terminates it
-            results = pool.imap_unordered(_build_unit, jobs)
-            while finished < len(jobs):
-                try:
-                    results.next(timeout=0.5)
+        pool = ProcessPoolExecutor(workers, context, _init_worker, init_args)
+        try:
+            pending = {pool.submit(_build_unit, job) for job in jobs}
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        future.result()  # a worker's UserError surfaces here, as raised
+                    except BrokenProcessPool:
+                        raise UserError(
+                            "prepare: a worker process died (killed, or out of memory?); run the "
+                            "same command again to resume, perhaps with fewer workers or a smaller "
+                            "shard_mb"
+                        ) from None
                     finished += 1
-                except mp.TimeoutError:
-                    pass
                 show()
+        except BaseException:  # an error, Ctrl-C: no worker outlives the job
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     finally:
         _worker.pop("refresh", None)
         bar.close()

@@ -115,7 +115,7 @@ def parse_squad(
     data = dataset.get("data") if isinstance(dataset, dict) else None
     if not isinstance(data, list):
         raise UserError(f"{source}: expected a JSON object with a 'data' list (the SQuAD format)")
-    examples, problems = [], []
+    examples, problems, seen = [], [], set()
     for a, article in enumerate(data):
         if not _is_object(article, f"data[{a}]", "'paragraphs'", problems):
             continue
@@ -132,6 +132,10 @@ def parse_squad(
                 qid = _typed(qa, "id", str, f"{where}.qas[{q}]", problems)
                 if qid is None:
                     continue
+                if qid in seen:  # predictions and scores are keyed by id: one would be lost
+                    problems.append(f"question {qid}: the id appears twice ({where}.qas[{q}])")
+                    continue
+                seen.add(qid)
                 question = _typed(qa, "question", str, f"question {qid}", problems)
                 impossible = qa.get("is_impossible", False)
                 if not isinstance(impossible, bool):
