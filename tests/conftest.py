@@ -24,7 +24,7 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def assets() -> Path:
     """Small corpus, vocabulary, CoNLL and SQuAD files shipped with the suite: always there."""
     return ASSETS

@@ -61,9 +61,9 @@ def test_recipe_size_follows_the_model_shape():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"epochs": 0}, "epochs must be positive"),
+        ({"epochs": 0}, "`epochs` must be positive"),
         ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay 1.5 is not in (0, 1]"),
-        ({"keep": "first"}, "keep 'first' is not 'best' or 'last'"),
+        ({"keep": "first"}, "`keep` 'first' is not 'best' or 'last'"),
         ({"max_seq_length": 1024}, "max_seq_length 1024 exceeds 512"),
     ],
 )

@@ -76,5 +76,5 @@ def test_attention_training_path_equals_sdpa_when_nothing_is_dropped(monkeypatch
 def test_a_dropout_outside_zero_to_one_is_refused_in_one_line(field):
     from electra.errors import UserError
 
-    with pytest.raises(UserError, match=f"model config: {field} 1.0 is not in \\[0, 1\\)"):
+    with pytest.raises(UserError, match=f"model config: `{field}` 1.0 is not in \\[0, 1\\)"):
         ModelConfig(**{field: 1.0})

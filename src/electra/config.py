@@ -22,7 +22,7 @@ T = TypeVar("T")
 def not_finite(config: Any) -> list[str]:
     """Problems with the float fields of a config that are NaN or infinite."""
     return [
-        f"{f.name} must be a finite number, got {getattr(config, f.name)}"
+        f"`{f.name}` must be a finite number, got {getattr(config, f.name)}"
         for f in fields(config)
         if isinstance(getattr(config, f.name), float) and not math.isfinite(getattr(config, f.name))
     ]
@@ -33,12 +33,12 @@ def optimizer_problems(config: Any) -> list[str]:
     problems = []
     for name in ("adam_beta1", "adam_beta2"):
         if not 0 <= getattr(config, name) < 1:
-            problems.append(f"{name} {getattr(config, name)} is not in [0, 1)")
+            problems.append(f"`{name}` {getattr(config, name)} is not in [0, 1)")
     if not config.adam_eps > 0:
         problems.append(f"adam_eps must be positive, got {config.adam_eps}")
     for name in ("weight_decay", "max_grad_norm"):
         if getattr(config, name) < 0:
-            problems.append(f"{name} must not be negative, got {getattr(config, name)}")
+            problems.append(f"`{name}` must not be negative, got {getattr(config, name)}")
     return problems
 
 
@@ -92,7 +92,7 @@ class ModelConfig:
             )
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0 <= getattr(self, name) < 1:
-                problems.append(f"{name} {getattr(self, name)} is not in [0, 1)")
+                problems.append(f"`{name}` {getattr(self, name)} is not in [0, 1)")
         if (
             self.max_position_embeddings < 1
             or self.type_vocab_size < 1
@@ -112,7 +112,7 @@ class ModelConfig:
             "intermediate_size",
         ):
             if getattr(self, name) < 1:
-                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
         if problems:
             raise UserError("model config: " + "; ".join(problems))
 
@@ -231,29 +231,31 @@ class PretrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 problems.append(
-                    f"{name} {getattr(self, name)!r} is not one of {', '.join(allowed)}"
+                    f"`{name}` {getattr(self, name)!r} is not one of {', '.join(allowed)}"
                 )
         for name in ("seq_len", "batch_size", "grad_accum", "steps"):
             if getattr(self, name) < 1:
-                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
         counts = ("warmup_steps", "log_every", "save_every", "eval_batches", "eval_every")
         for name in counts:
             if getattr(self, name) < 0:
-                problems.append(f"{name} must not be negative, got {getattr(self, name)}")
+                problems.append(f"`{name}` must not be negative, got {getattr(self, name)}")
         if self.keep_checkpoints < 1:
             problems.append(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
         for name in ("mask_prob", "mask_token_prob"):
             if not 0 < getattr(self, name) <= 1:
-                problems.append(f"{name} {getattr(self, name)} is not in (0, 1]")
+                problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")
         if not (self.lr > 0 and self.temperature > 0):
-            problems.append(f"lr ({self.lr}) and temperature ({self.temperature}) must be positive")
+            problems.append(
+                f"`lr` ({self.lr}) and `temperature` ({self.temperature}) must be positive"
+            )
         if self.init_generator and not self.init_from:
             problems.append(
                 "init_generator needs init_from (the discriminator it was trained with)"
             )
         if self.init_from and self.objective != "rtd":
             problems.append("init_from continues replaced-token detection: objective must be rtd")
-        if self.batch_size % self.grad_accum:
+        if self.grad_accum >= 1 and self.batch_size % self.grad_accum:
             problems.append(
                 f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}"
             )
@@ -285,7 +287,7 @@ class DetectConfig:
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
         if not 0 <= self.threshold <= 1:  # NaN fails too
-            raise UserError(f"threshold {self.threshold} is not a probability in [0, 1]")
+            raise UserError(f"`threshold` {self.threshold} is not a probability in [0, 1]")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -381,7 +383,7 @@ class FinetuneConfig:
         problems = not_finite(self) + optimizer_problems(self)
         for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length"):
             if getattr(self, name) < 1:
-                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
         if self.max_seq_length < 3:
             problems.append(
                 f"max_seq_length {self.max_seq_length}: [CLS], [SEP] and a token need 3"
@@ -389,13 +391,13 @@ class FinetuneConfig:
         if self.max_seq_length > 512:
             problems.append(f"max_seq_length {self.max_seq_length} exceeds 512 positions")
         if not self.lr > 0:
-            problems.append(f"lr must be positive, got {self.lr}")
+            problems.append(f"`lr` must be positive, got {self.lr}")
         if not 0 < self.layerwise_lr_decay <= 1:
             problems.append(f"layerwise_lr_decay {self.layerwise_lr_decay} is not in (0, 1]")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction {self.warmup_fraction} is not in [0, 1)")
         if self.keep not in ("best", "last"):
-            problems.append(f"keep {self.keep!r} is not 'best' or 'last'")
+            problems.append(f"`keep` {self.keep!r} is not 'best' or 'last'")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             problems.append(f"max_train_examples must be at least 1, got {self.max_train_examples}")
         if problems:

@@ -55,8 +55,6 @@ def run_prepare(args: argparse.Namespace) -> None:
 def run_vocab(args: argparse.Namespace) -> None:
     from electra.data.vocabulary import learn_vocabulary
 
-    print(
-        learn_vocabulary(
-            args.corpus or [], args.out, build(args, VocabConfig), args.default_corpus
-        ).describe()
-    )
+    vocabulary = learn_vocabulary(args.corpus or [], args.out, build(args, VocabConfig),
+                                  args.default_corpus, build(args, Reading))  # fmt: skip
+    print(vocabulary.describe())

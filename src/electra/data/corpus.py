@@ -124,25 +124,30 @@ def _read_range(path: Path, start: int, end: int | None, stats: ReadStats) -> It
             if end is not None and offset + len(buffer) >= end:
                 cut = buffer.find(b"\n", max(end - 1 - offset, 0)) + 1  # end of the line at end-1
                 if cut:
-                    yield _lines(buffer[:cut], stats, first=offset == 0)
+                    yield _lines(buffer[:cut], stats, offset, path)
                     return
             if not block:
                 if buffer:
-                    yield _lines(buffer, stats, first=offset == 0)
+                    yield _lines(buffer, stats, offset, path)
                 return
             cut = buffer.rfind(b"\n") + 1
             if cut:
-                yield _lines(buffer[:cut], stats, first=offset == 0)
+                yield _lines(buffer[:cut], stats, offset, path)
                 offset, buffer = offset + cut, buffer[cut:]
             if len(buffer) > MAX_LINE_BYTES:
                 raise _long_line(path, offset)
 
 
-def _lines(raw: bytes, stats: ReadStats, first: bool) -> list[str]:
+def _lines(raw: bytes, stats: ReadStats, offset: int, path: Path) -> list[str]:
+    """The lines of `raw`, which starts at byte `offset` of `path` and ends on a line's end."""
     text, invalid = _decode(raw)
-    if first:
+    if offset == 0:
         text = text.removeprefix("\ufeff")
     lines = [line.strip() for line in text.split("\n")]
+    if max(map(len, lines), default=0) > MAX_LINE_BYTES // 4:  # characters take 1-4 bytes
+        longest = max(raw.split(b"\n"), key=len)
+        if len(longest) > MAX_LINE_BYTES:
+            raise _long_line(path, offset + raw.index(longest))
     if text.endswith("\n"):
         lines.pop()
     stats.text_bytes += len(raw)

@@ -51,6 +51,6 @@ class PrepareConfig:
         if self.seq_len < MIN_SEQ_LEN:
             raise UserError(f"seq_len {self.seq_len}: expected at least {MIN_SEQ_LEN}")
         if self.workers < 1:
-            raise UserError(f"workers {self.workers}: expected at least 1")
+            raise UserError(f"`workers` {self.workers}: expected at least 1")
         if not (math.isfinite(self.shard_mb) and self.shard_mb > 0):
             raise UserError(f"shard_mb {self.shard_mb}: expected a positive size")

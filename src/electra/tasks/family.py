@@ -211,6 +211,7 @@ def finetune(
 
     implementation = family(name)
     spec = implementation.spec
+    FinetuneConfig(**(overrides or {}))  # bad values stop here, before any data is read
     if settings is None and spec.settings is not None:
         settings = spec.settings()
     runs = implementation.runs(data, writable_dir(out_dir))  # checks the data's paths first
@@ -239,7 +240,14 @@ def predict(
 ) -> Prediction:
     """A fine-tuned model's predictions on a family's `input`; `settings` override the ones it
     was fine-tuned with (SQuAD's windows and decoding)."""
+    from electra.files import writable_dir
+
     implementation = family(name)
+    out = getattr(input, "out", None)
+    if out is not None:  # where predictions go is checked before any model is loaded
+        if getattr(input, "OUT_IS_FILE", False) and out.is_dir():
+            raise UserError(f"{out}: a directory; `out` takes the file to write")
+        writable_dir(out.parent if getattr(input, "OUT_IS_FILE", False) else out)
     finetuned = implementation.load_finetuned(Path(model_dir))
     config = config or o.PredictConfig()
     positions = finetuned.model.config.max_position_embeddings

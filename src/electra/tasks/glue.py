@@ -32,7 +32,7 @@ from tokenizers import Tokenizer
 from electra import hf
 from electra.config import FinetuneConfig
 from electra.errors import UserError
-from electra.files import writable_dir, write_json, write_text
+from electra.files import write_json, write_text
 from electra.model import SequenceClassifier
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
@@ -450,7 +450,6 @@ class Classification(Family):
         config: PredictConfig,
         settings: dict,
     ) -> Prediction:
-        writable_dir(input.out)
         if input.test is not None:
             base = Spec("custom", input.text_columns, "", (), ())
             files = [(input.test, "test_predictions.tsv")]

@@ -150,6 +150,7 @@ class TaggingInput:
     text_file: Path | None = None  # plain text, a sentence a line (- for standard input)
     out: Path | None = None  # write the tagged text here (default: standard output)
     json: bool = False  # one {"tokens": [...], "tags": [...]} object per sentence instead of CoNLL
+    OUT_IS_FILE = True  # (not a field) `out` names a file, not a folder
 
     def __post_init__(self) -> None:
         as_paths(self)
@@ -198,7 +199,7 @@ class SquadConfig:
     def __post_init__(self) -> None:
         for name in ("doc_stride", "max_query_length", "max_answer_length", "n_best_size"):
             if getattr(self, name) < 1:
-                raise UserError(f"{name} must be positive, got {getattr(self, name)}")
+                raise UserError(f"`{name}` must be positive, got {getattr(self, name)}")
         if not math.isfinite(self.null_threshold) or not self.answerable_weight >= 0:
             raise UserError("null_threshold must be finite and answerable_weight at least 0")
 
@@ -238,6 +239,8 @@ class SquadInput:
             raise UserError("`data` needs `out` DIR for predictions.json")
         if self.data is None and not self.question:
             raise UserError("no question: pass `question` TEXT (repeatable)")
+        if self.context_file is not None and not self.context_file.is_file():
+            raise UserError(f"{self.context_file}: no such file")
         if self.data is None and not sources:
             raise UserError(
                 "no context: pass `context` TEXT, context_file FILE, or `data` SQUAD_JSON"

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from electra import hf
 from electra.config import FinetuneConfig, from_dict
 from electra.errors import UserError
-from electra.files import atomic_path, writable_dir, write_json
+from electra.files import atomic_path, write_json
 from electra.model import QuestionAnswerer, activation
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction
@@ -305,8 +305,6 @@ class Squad(Family):
     def predict(
         self, finetuned: Finetuned, input: SquadInput, config: PredictConfig, settings: dict
     ) -> Prediction:
-        if input.out is not None:
-            writable_dir(input.out)
         if input.data is not None:
             examples = load_squad(input.data, need_answers=False)[1]
         else:

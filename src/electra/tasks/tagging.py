@@ -33,7 +33,7 @@ from tokenizers import Tokenizer
 from electra import hf
 from electra.config import FinetuneConfig
 from electra.errors import UserError
-from electra.files import writable_dir, write_text
+from electra.files import write_text
 from electra.model import TokenClassifier
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
@@ -429,10 +429,6 @@ class Tagging(Family):
     def predict(
         self, finetuned: Finetuned, input: TaggingInput, config: PredictConfig, settings: dict
     ) -> Prediction:
-        if input.out is not None:
-            writable_dir(input.out.parent)
-            if input.out.is_dir():
-                raise UserError(f"{input.out}: a directory; `out` takes the file to write")
         sentences = _read_input(input)
         device = choose_device()
         pad = SpecialIds.of(finetuned.tokenizer).pad
