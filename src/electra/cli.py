@@ -99,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:  # a full disk, a file gone read-only mid-run: the path and the reason
-        where = f"{e.filename}: " if e.filename else ""
+        path = e.filename or getattr(args, "out", None)  # a failed write() names no file
+        where = f"{path}: " if path else ""
         print(f"electra: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     return int(result or 0)

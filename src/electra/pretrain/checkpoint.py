@@ -9,6 +9,7 @@ pure function of the step, so the step is the scheduler's whole state. The newes
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -107,10 +108,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def _save_file(obj: Any, path: Path) -> None:
-    with open(path, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as a RuntimeError
+        shutil.rmtree(path.parent, ignore_errors=True)  # never left to look like a checkpoint
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).split("\n")[0]
+        if shutil.disk_usage(path.parent.parent).free < 1 << 20:  # torch's message hides ENOSPC
+            reason = os.strerror(errno.ENOSPC)
+        raise UserError(f"{path}: cannot write the checkpoint ({reason})") from None
 
 
 def save(
