@@ -89,6 +89,14 @@ def world(tmp_path_factory, assets):
     )
     w["damaged"] = hf.save(SequenceClassifier(shape, num_labels=2), root / "damaged", tokenizer=tokenizer,
                            config_extra=extra)  # fmt: skip
+    import shutil
+
+    shutil.copytree(
+        root / "disc", root / "layers"
+    )  # a config that promises more layers than it has
+    config = json.loads((root / "layers" / "config.json").read_text())
+    (root / "layers" / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 3}))
+    w["layers"] = root / "layers"
     data = bytearray((root / "damaged" / hf.SAFETENSORS_FILE).read_bytes())
     data[len(data) // 2 : len(data) // 2 + 32] = bytes(32)
     (root / "damaged" / hf.SAFETENSORS_FILE).write_bytes(bytes(data))
@@ -159,6 +167,7 @@ CASES = [
     ("detect: no file", "detect --model {disc} --file {root}/nope.txt", "nope.txt: no such file"),
     ("detect: Latin-1 file", "detect --model {disc} --file {latin1}", "latin1.txt: not UTF-8 text"),
     ("detect: damaged weights", "detect --model {damaged} a text", "not a discriminator"),
+    ("detect: layers missing", "detect --model {layers} a text", "missing weights"),
     # --- finetune glue
     ("finetune glue: unknown task", "finetune glue --task sst3 --data-dir {root} --model {disc} --out {out}", "--task 'sst3': not a GLUE task"),
     ("finetune glue: no data", "finetune glue --model {disc} --out {out}", "give --task and --data-dir for GLUE"),
