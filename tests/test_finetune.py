@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -74,24 +75,87 @@ def test_recipe_rejects_bad_values(overrides, message):
         FinetuneConfig.recipe("small", "rte", **overrides)
 
 
-def test_layerwise_learning_rates_follow_the_paper_formula():
-    model = SequenceClassifier(ModelConfig(**TINY), num_labels=2)
-    lr, decay, n = 1e-3, 0.8, 3
-    rates = layer_lrs(model, lr, decay)
+def official_layer_lrs(learning_rate: float, layer_decay: float, n_layers: int) -> dict[str, float]:
+    """A transcription of `_get_layer_lrs` in google-research/electra's model/optimization.py:
+    TensorFlow variable-name keys -> their learning rates."""
+    key_to_depths = {"/embeddings/": 0, "/embeddings_project/": 0, "task_specific/": n_layers + 2}
+    for layer in range(n_layers):
+        key_to_depths["encoder/layer_" + str(layer) + "/"] = layer + 1
+    return {key: learning_rate * (layer_decay ** (n_layers + 2 - depth))
+            for key, depth in key_to_depths.items()}  # fmt: skip
+
+
+def official_key(name: str) -> str:
+    """The official variable-name key our parameter `name` falls under."""
+    if name.startswith("electra.encoder.layers."):
+        return f"encoder/layer_{name.split('.')[3]}/"
+    if name.startswith("electra.projection."):
+        return "/embeddings_project/"
+    return "/embeddings/" if name.startswith("electra.") else "task_specific/"
+
+
+@pytest.mark.parametrize("layers", [12, 3])
+def test_layerwise_learning_rates_equal_the_official_table(layers):
+    model = SequenceClassifier(ModelConfig(**{**TINY, "num_layers": layers}), num_labels=2)
+    rates, official = layer_lrs(model, 3e-4, 0.8), official_layer_lrs(3e-4, 0.8, layers)
     assert set(rates) == {name for name, _ in model.named_parameters()}
     for name, rate in rates.items():
-        if name.startswith("electra.encoder.layers."):
-            i = int(name.split(".")[3]) + 1  # encoder layer i of n; embeddings are layer 0
-            expected = lr * decay ** (n - i)
-        elif name.startswith("electra."):
-            expected = lr * decay**n  # embeddings and their projection
-        else:
-            expected = lr  # the head
-        assert rate == pytest.approx(expected), name
-    # The top encoder layer trains at the head's rate (the official code's off-by-one does not).
-    assert rates["electra.encoder.layers.2.ffn.up.weight"] == pytest.approx(lr)
-    assert rates["electra.projection.weight"] == pytest.approx(lr * 0.8**3)
-    assert rates["electra.embeddings.word.weight"] == pytest.approx(lr * 0.8**3)
+        assert rate == pytest.approx(official[official_key(name)], rel=1e-12), name
+    top = f"electra.encoder.layers.{layers - 1}.ffn.up.weight"
+    assert rates[top] == pytest.approx(3e-4 * 0.8**2)  # the official top layer: lr * d^2
+    assert rates["electra.embeddings.word.weight"] == pytest.approx(3e-4 * 0.8 ** (layers + 2))
+    assert rates["head.out.weight" if "head.out.weight" in rates else next(
+        n for n in rates if not n.startswith("electra."))] == pytest.approx(3e-4)  # fmt: skip
+    intended = layer_lrs(model, 3e-4, 0.8, rule="intended")
+    assert intended[top] == pytest.approx(3e-4 * 0.8)
+    assert intended["electra.embeddings.word.weight"] == pytest.approx(3e-4 * 0.8 ** (layers + 1))
+
+
+def official_adam_updates(param, grads, lr, wd, beta1=0.9, beta2=0.999, eps=1e-6):
+    """A transcription of AdamWeightDecayOptimizer._apply_gradients (official code), in numpy."""
+    m, v = np.zeros_like(param), np.zeros_like(param)
+    for grad in grads:
+        m = beta1 * m + (1.0 - beta1) * grad
+        v = beta2 * v + (1.0 - beta2) * np.square(grad)
+        update = m / (np.sqrt(v) + eps)
+        if wd > 0:
+            update += wd * param
+        param = param - lr * update
+    return param
+
+
+def test_three_optimizer_updates_equal_the_official_update():
+    from electra.tasks.loop import AdamWeightDecay
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(4, 3))
+    grads = [rng.normal(size=(4, 3)) for _ in range(3)]
+    for wd in (0.0, 0.01):
+        param = torch.nn.Parameter(torch.tensor(start))
+        optimizer = AdamWeightDecay([param], lr=1e-2, betas=(0.9, 0.999), eps=1e-6, weight_decay=wd)
+        for grad in grads:
+            param.grad = torch.tensor(grad)
+            optimizer.step()
+        expected = official_adam_updates(start, grads, 1e-2, wd)
+        np.testing.assert_allclose(param.detach().numpy(), expected, rtol=1e-12, atol=1e-15)
+    # Without bias correction the first step is sqrt(1 - beta2) / (1 - beta1) = 3.16x larger.
+    param = torch.nn.Parameter(torch.tensor(start))
+    torch_adam = torch.optim.AdamW([param], lr=1e-2, betas=(0.9, 0.999), eps=1e-6, weight_decay=0)
+    param.grad = torch.tensor(grads[0])
+    torch_adam.step()
+    official = official_adam_updates(start, grads[:1], 1e-2, 0.0)
+    ratio = np.abs(param.detach().numpy() - start) / np.abs(official - start)
+    assert np.median(ratio) == pytest.approx((1 - 0.999) ** 0.5 / (1 - 0.9), rel=1e-3)
+
+
+def test_the_recipe_uses_the_official_optimizer_unless_asked():
+    from electra.tasks.loop import AdamWeightDecay
+
+    model = SequenceClassifier(ModelConfig(**TINY), num_labels=2)
+    assert isinstance(build_optimizer(model, FinetuneConfig()), AdamWeightDecay)
+    assert isinstance(
+        build_optimizer(model, FinetuneConfig(bias_correction=True)), torch.optim.AdamW
+    )
 
 
 def test_optimizer_groups_cover_every_parameter_once_without_decay_on_norms_and_biases():

@@ -356,15 +356,17 @@ def recipe_size(model: ModelConfig) -> str:
 class FinetuneConfig:
     """One fine-tuning run; `recipe(size, task)` fills in the paper's values, flags override them.
 
-    Layer-wise learning-rate decay: of a model with n encoder layers, the embeddings are layer 0
-    and encoder layer i (1..n) trains at `lr * layerwise_lr_decay ** (n - i)`; the task
-    head trains at `lr`, as does the top encoder layer. The official code
-    (`model/optimization.py`) counts depths one step off, so its top encoder layer already gets
-    lr * decay: a known, confirmed bug. We follow the paper's formula instead.
+    Layer-wise learning-rate decay follows the official code (`model/optimization.py`): of a model
+    with n encoder layers, the task head trains at `lr`, encoder layer i (1..n) at
+    `lr * layerwise_lr_decay ** (n + 2 - i)` and the embeddings at `lr * decay ** (n + 2)`;
+    `layerwise_rule="intended"` shifts every layer one step up (top encoder layer lr * decay),
+    what the code's authors are reported to have meant. The optimizer is the official one, Adam
+    without bias correction (`bias_correction` for PyTorch's AdamW); see `tasks.loop`.
     """
 
     lr: float = 3e-4  # peak learning rate of the head (and the top encoder layer)
     layerwise_lr_decay: float = 0.8  # 1.0 turns layer-wise decay off
+    layerwise_rule: str = choice("official", ("official", "intended"))  # top layer: lr*d^2 or lr*d
     epochs: int = 3
     batch_size: int = 32  # training examples per step
     eval_batch_size: int = 128  # evaluation only needs forward passes: larger batches are cheaper
@@ -374,6 +376,7 @@ class FinetuneConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_eps: float = 1e-6
+    bias_correction: bool = False  # Adam with bias correction (PyTorch's AdamW); official: without
     max_grad_norm: float = 1.0  # clip the global gradient norm
     seed: int = 0  # initialisation of the head, shuffling, dropout
     keep: str = choice("best", ("best", "last"))  # the model of the best dev epoch, or the last
@@ -396,6 +399,8 @@ class FinetuneConfig:
             problems.append(f"layerwise_lr_decay {self.layerwise_lr_decay} is not in (0, 1]")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction {self.warmup_fraction} is not in [0, 1)")
+        if self.layerwise_rule not in ("official", "intended"):
+            problems.append(f"`layerwise_rule` {self.layerwise_rule!r} is not official or intended")
         if self.keep not in ("best", "last"):
             problems.append(f"`keep` {self.keep!r} is not 'best' or 'last'")
         if self.max_train_examples is not None and self.max_train_examples < 1:
