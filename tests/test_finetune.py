@@ -64,7 +64,7 @@ def test_recipe_size_follows_the_model_shape():
     [
         ({"epochs": 0}, "`epochs` must be positive"),
         ({"layerwise_lr_decay": 1.5}, "layerwise_lr_decay 1.5 is not in (0, 1]"),
-        ({"keep": "first"}, "`keep` 'first' is not 'best' or 'last'"),
+        ({"keep": "first"}, "`keep` 'first' is not 'last' or 'best'"),
         ({"max_seq_length": 1024}, "max_seq_length 1024 exceeds 512"),
     ],
 )
@@ -264,7 +264,7 @@ def test_finetune_learns_saves_the_best_epoch_and_loads_in_transformers(tmp_path
     torch.manual_seed(0)
     hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 2})), tmp_path / "pre")
     task = _toy_task(_toy_features(256, seed=1), _toy_features(100, seed=2))
-    config = FinetuneConfig(lr=3e-3, epochs=3, batch_size=8, eval_batch_size=64)
+    config = FinetuneConfig(lr=3e-3, epochs=3, batch_size=8, eval_batch_size=64, keep="best")
     results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
 
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -308,3 +308,50 @@ def test_keep_last_saves_the_final_epoch_and_random_init_ignores_the_weights(tmp
     ]
     finetuned = hf.load(tmp_path / "out" / "model", SequenceClassifier).state_dict()
     assert not torch.allclose(finetuned["electra.embeddings.word.weight"], pretrained, atol=1e-2)
+
+
+def test_official_defaults_final_model_and_summed_losses(tmp_path):
+    """The official code reports the final model and sums the batch's per-example losses (per
+    labelled token for tagging) before clipping."""
+    config = FinetuneConfig()
+    assert (config.keep, config.loss_reduction, config.bias_correction) == ("last", "sum", False)
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    features = _toy_features(16, seed=1)
+    losses = {}
+    for reduction in ("sum", "mean"):
+        task = _toy_task(features, features)
+        seen = []
+        real_loss = task.loss
+        task.loss = lambda outputs, batch, real=real_loss, seen=seen: seen.append(
+            len(batch["input_ids"])) or real(outputs, batch)  # fmt: skip
+        run = FinetuneConfig(
+            lr=1e-3, epochs=1, batch_size=8, loss_reduction=reduction, max_grad_norm=1e9
+        )
+        torch.manual_seed(0)
+        losses[reduction] = finetune(
+            task, tmp_path / "pre", run, tmp_path / reduction, progress=False
+        )
+        assert seen and all(n == 8 for n in seen)
+    assert losses["sum"]["epochs"][0]["train_loss"] == pytest.approx(
+        8 * losses["mean"]["epochs"][0]["train_loss"], rel=0.2
+    )
+
+
+def test_stsb_trains_on_scores_over_five_and_predicts_on_the_original_scale(tmp_path):
+    from electra.tasks import glue
+
+    spec = glue.GLUE["stsb"]
+    assert spec.target_scale == 5.0
+    (tmp_path / "dev.tsv").write_text(
+        "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+        "0\tx\tx\tx\t0\tx\tx\ta man plays\ta man plays music\t4.5\n"
+        "1\tx\tx\tx\t1\tx\tx\ta cat\tthe stock market\t0.5\n", encoding="utf-8"
+    )  # fmt: skip
+    from electra.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["a man plays music the cat stock market"] * 3, 50)
+    _, features = glue.labelled_features(spec, tmp_path / "dev.tsv", tokenizer, 32)
+    assert [f["label"] for f in features] == pytest.approx([0.9, 0.1])
+    predicted = glue.decode(spec, [torch.tensor([0.8]), torch.tensor([0.2])])
+    assert predicted.tolist() == pytest.approx([4.0, 1.0])  # leaderboard files on GLUE's 0-5 scale

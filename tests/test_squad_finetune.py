@@ -55,7 +55,11 @@ def test_squad_1_learns_and_predicts_from_the_saved_model(setup, tmp_path, capsy
     argv = ["finetune", "squad", "--train", data, "--dev", data, "--model", str(checkpoint)]
     # Windows long enough for most contexts: few windows train [CLS] alone.
     whole = ["--max-seq-length", "256", "--doc-stride", "128", "--max-query-length", "32"]
-    assert main([*argv, "--out", str(out), "--lr", "1e-2", "--epochs", "8", *whole, *QUIET]) == 0
+    # A tiny model memorising 15 questions at 30x the recipe's rate: the official optimizer's
+    # larger early steps (no bias correction) overshoot there, so this dynamics check uses AdamW.
+    fast = ["--lr", "1e-2", "--epochs", "8", "--layerwise-lr-decay", "1", "--keep", "best",
+            "--bias-correction"]  # fmt: skip
+    assert main([*argv, "--out", str(out), *fast, *whole, *QUIET]) == 0
     results = _read(out / "results.json")
     first, best = results["epochs"][0]["f1"], results["dev"]["f1"]
     assert best > max(50, first + 25)  # it memorises the 15 questions

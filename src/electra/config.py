@@ -378,8 +378,11 @@ class FinetuneConfig:
     adam_eps: float = 1e-6
     bias_correction: bool = False  # Adam with bias correction (PyTorch's AdamW); official: without
     max_grad_norm: float = 1.0  # clip the global gradient norm
+    loss_reduction: str = choice("sum", ("sum", "mean"))  # of the batch's losses, before clipping
     seed: int = 0  # initialisation of the head, shuffling, dropout
-    keep: str = choice("best", ("best", "last"))  # the model of the best dev epoch, or the last
+    keep: str = choice(
+        "last", ("last", "best")
+    )  # the final model (official), or the best dev epoch's
     max_train_examples: int | None = None  # train on a seeded random subset of this size
 
     def __post_init__(self) -> None:
@@ -399,10 +402,12 @@ class FinetuneConfig:
             problems.append(f"layerwise_lr_decay {self.layerwise_lr_decay} is not in (0, 1]")
         if not 0 <= self.warmup_fraction < 1:
             problems.append(f"warmup_fraction {self.warmup_fraction} is not in [0, 1)")
+        if self.loss_reduction not in ("sum", "mean"):
+            problems.append(f"`loss_reduction` {self.loss_reduction!r} is not sum or mean")
         if self.layerwise_rule not in ("official", "intended"):
             problems.append(f"`layerwise_rule` {self.layerwise_rule!r} is not official or intended")
         if self.keep not in ("best", "last"):
-            problems.append(f"`keep` {self.keep!r} is not 'best' or 'last'")
+            problems.append(f"`keep` {self.keep!r} is not 'last' or 'best'")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             problems.append(f"max_train_examples must be at least 1, got {self.max_train_examples}")
         if problems:

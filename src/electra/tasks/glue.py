@@ -89,6 +89,7 @@ class Spec:
     test_sets: tuple[tuple[str, str], ...] = ()  # (file under the data dir, leaderboard file)
     swap_pairs: bool = False  # the official recipe also trains on (B, A) for symmetric tasks
     skip_malformed: bool = False  # QQP: rows with missing fields are skipped, as GLUE's readers do
+    target_scale: float = 1.0  # regression targets are trained divided by this (STS-B: 5, official)
 
     @property
     def regression(self) -> bool:
@@ -112,7 +113,7 @@ GLUE: dict[str, Spec] = {
         Spec("mrpc", ("#1 String", "#2 String"), "Quality", _BINARY, ("accuracy", "f1"), "MRPC",
              test_sets=(("test.tsv", "MRPC.tsv"),), swap_pairs=True),
         Spec("stsb", _PAIR, "score", (), ("spearman", "pearson"), "STS-B",
-             test_sets=(("test.tsv", "STS-B.tsv"),), swap_pairs=True),
+             test_sets=(("test.tsv", "STS-B.tsv"),), swap_pairs=True, target_scale=5.0),
         Spec("qqp", ("question1", "question2"), "is_duplicate", _BINARY, ("accuracy", "f1"), "QQP",
              test_sets=(("test.tsv", "QQP.tsv"),), skip_malformed=True),
         Spec(
@@ -207,7 +208,7 @@ def labelled_features(
         features += encode(tokenizer, examples, max_seq_length, swap=True)
         labels = labels + labels
     for feature, label in zip(features, labels, strict=True):
-        feature["label"] = label
+        feature["label"] = label / spec.target_scale if spec.regression else label
     return examples, features
 
 
@@ -217,7 +218,9 @@ def labelled_features(
 def decode(spec: Spec, outputs: Sequence[torch.Tensor]) -> np.ndarray:
     """Model outputs -> predicted label indices (or scores for regression)."""
     logits = torch.stack(list(outputs))
-    return logits[:, 0].numpy() if spec.regression else logits.argmax(-1).numpy()
+    return (
+        logits[:, 0].numpy() * spec.target_scale if spec.regression else logits.argmax(-1).numpy()
+    )
 
 
 def prediction_strings(spec: Spec, predicted: np.ndarray) -> list[str]:
@@ -299,7 +302,10 @@ def build_task(
         rows: dict[str, list[str]] = {}
         for features, suffix, out_name in dev_sets:
             predicted = decode(spec, predict(features))
-            metrics.update(score(spec, [f["label"] for f in features], predicted, suffix))
+            gold = [
+                f["label"] * spec.target_scale if spec.regression else f["label"] for f in features
+            ]
+            metrics.update(score(spec, gold, predicted, suffix))
             rows[out_name] = prediction_strings(spec, predicted)
         return metrics, rows
 

@@ -88,6 +88,9 @@ class Task:
     # the encoder as `.electra`; `save_model(model, dir, tokenizer, config_extra)` then writes it.
     wrap_model: Callable[[nn.Module], nn.Module] | None = None
     save_model: Callable[[nn.Module, Path, Tokenizer | None, dict[str, Any]], Any] = hf.save
+    # How many terms `loss` averages over in a batch: examples, or (tagging) labelled tokens.
+    # The official code sums them (`loss_reduction="sum"`), so the loop multiplies back.
+    loss_terms: Callable[[dict[str, Tensor]], Any] = lambda batch: len(batch["input_ids"])
 
 
 def collate(
@@ -295,6 +298,8 @@ def train_step(
         )
     outputs = model(batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"])
     loss = task.loss(outputs, batch)
+    if config.loss_reduction == "sum":  # the official code sums per-example losses, then clips
+        loss = loss * task.loss_terms(batch)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
     optimizer.step()

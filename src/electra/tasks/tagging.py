@@ -373,6 +373,7 @@ def build_task(
             "label2id": {label: i for i, label in enumerate(label_names)},
         },
         sequence_pad={"labels": IGNORE},
+        loss_terms=lambda batch: (batch["labels"] != IGNORE).sum(),  # official: per token
     )
 
 
