@@ -134,3 +134,24 @@ def test_a_classifier_fine_tuned_with_transformers_predicts_here(assets, tmp_pat
             **tokenizer(["a fine day", "not a good list"], padding=True, return_tensors="pt")
         ).logits
     assert [r.split("\t")[1] for r in rows] == [config.id2label[int(i)] for i in logits.argmax(-1)]
+
+
+def test_predict_probs_are_the_classifier_softmax(assets, tmp_path):
+    tokenizer = hf_tokenizer(assets, tmp_path)
+    config = hf_config(tokenizer.vocab_size)
+    config.id2label, config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
+    torch.manual_seed(1)
+    model = transformers.ElectraForSequenceClassification(config).eval()
+    model.save_pretrained(tmp_path / "clf")
+    tokenizer.save_pretrained(tmp_path / "clf")
+    texts = ["a fine day", "not a good list"]
+    (tmp_path / "test.csv").write_text("text\n" + "\n".join(texts) + "\n", encoding="utf-8")
+    argv = ["predict", "glue", "--model", str(tmp_path / "clf"), "--test", str(tmp_path / "test.csv"),
+            "--text-columns", "text", "--out", str(tmp_path / "out"), "--probs"]  # fmt: skip
+    assert main(argv) == 0
+    header, *rows = (tmp_path / "out" / "test_predictions.tsv").read_text().splitlines()
+    assert header.split("\t") == ["index", "prediction", "prob_neg", "prob_pos"]
+    with torch.no_grad():
+        expected = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.softmax(-1)
+    found = torch.tensor([[float(x) for x in row.split("\t")[2:]] for row in rows])
+    torch.testing.assert_close(found, expected, atol=1e-5, rtol=0)

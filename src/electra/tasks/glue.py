@@ -238,12 +238,16 @@ def score(
     return {name + suffix: METRICS[name](gold_array, predicted) for name in spec.metrics}
 
 
-def write_predictions(rows: dict[str, list[str]], out_dir: Path) -> None:
-    """One `index<TAB>prediction` file per entry of `rows` (file name -> predictions in order)."""
+def write_predictions(
+    rows: dict[str, list[str]], out_dir: Path, extra_columns: Sequence[str] = ()
+) -> None:
+    """One `index<TAB>prediction` file per entry of `rows` (file name -> predictions in order,
+    each followed by its `extra_columns` values, tab-separated, when there are any)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    header = "\t".join(("index", "prediction", *extra_columns)) + "\n"
     for name, predictions in rows.items():
         lines = (f"{i}\t{p}\n" for i, p in enumerate(predictions))
-        write_text(out_dir / name, "index\tprediction\n" + "".join(lines))
+        write_text(out_dir / name, header + "".join(lines))
 
 
 def score_file(spec: Spec, gold_path: Path, predictions_path: Path) -> dict[str, float]:
@@ -386,12 +390,20 @@ def predict_file(
     tokenizer: Tokenizer,
     predict: Predict,
     max_seq_length: int,
+    probs: bool = False,
 ) -> list[str]:
-    """Label strings (or scores) for every example of an unlabelled file."""
+    """Label strings (or scores) for every example of an unlabelled file; with `probs`, each
+    followed by the softmax probability of every label, tab-separated, in the labels' order."""
     examples = read_examples(path, spec.text_columns, None)
-    return prediction_strings(
-        spec, decode(spec, predict(encode(tokenizer, examples, max_seq_length)))
-    )
+    outputs = predict(encode(tokenizer, examples, max_seq_length))
+    labels = prediction_strings(spec, decode(spec, outputs))
+    if not probs or spec.regression:
+        return labels
+    probabilities = torch.stack(list(outputs)).float().softmax(-1).tolist()
+    return [
+        "\t".join((label, *(f"{p:.6f}" for p in row)))
+        for label, row in zip(labels, probabilities, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------------------------- the family
@@ -478,8 +490,11 @@ class Classification(Family):
             if not path.is_file() and out_name in OPTIONAL_TEST_SETS:
                 skipped.append(f"{out_name}: skipped, no {path.resolve()}")
                 continue
-            rows[out_name] = predict_file(spec, path, finetuned.tokenizer, predict, length)
-        write_predictions(rows, input.out)
+            rows[out_name] = predict_file(
+                spec, path, finetuned.tokenizer, predict, length, input.probs
+            )
+        columns = [f"prob_{label}" for label in spec.labels] if input.probs else []
+        write_predictions(rows, input.out, columns)
         counts = json.dumps({name: len(r) for name, r in rows.items()})
         return Prediction(
             message="\n".join([*skipped, f"{counts} predictions written to {input.out}"])

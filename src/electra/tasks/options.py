@@ -98,6 +98,7 @@ class ClassificationInput:
     data_dir: Path | None = None  # the GLUE root (or the task's folder)
     test: Path | None = None  # your own unlabelled file (.csv, .tsv, .jsonl)
     text_columns: tuple[str, ...] = ()  # your data: its one or two text columns
+    probs: bool = False  # add each label's probability as a column (not for leaderboard files)
 
     def __post_init__(self) -> None:
         as_paths(self)
