@@ -116,14 +116,20 @@ def test_a_transformers_checkpoint_runs_through_detect_prepare_and_finetune(
     assert main(["predict", "tagging", "--model", str(model_dir), "the dog saw a river ."]) == 0
 
 
-def test_a_classifier_fine_tuned_with_transformers_predicts_here(assets, tmp_path, capsys):
+def hf_classifier(assets, tmp_path, seed: int):
+    """A two-label classifier and its tokenizer saved by transformers into tmp_path/clf."""
     tokenizer = hf_tokenizer(assets, tmp_path)
     config = hf_config(tokenizer.vocab_size)
     config.id2label, config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = transformers.ElectraForSequenceClassification(config).eval()
     model.save_pretrained(tmp_path / "clf")
     tokenizer.save_pretrained(tmp_path / "clf")
+    return model, tokenizer
+
+
+def test_a_classifier_fine_tuned_with_transformers_predicts_here(assets, tmp_path, capsys):
+    model, tokenizer = hf_classifier(assets, tmp_path, seed=0)
     (tmp_path / "test.csv").write_text("text\na fine day\nnot a good list\n", encoding="utf-8")
     argv = ["predict", "glue", "--model", str(tmp_path / "clf"), "--test", str(tmp_path / "test.csv"),
             "--text-columns", "text", "--out", str(tmp_path / "out")]  # fmt: skip
@@ -133,17 +139,13 @@ def test_a_classifier_fine_tuned_with_transformers_predicts_here(assets, tmp_pat
         logits = model(
             **tokenizer(["a fine day", "not a good list"], padding=True, return_tensors="pt")
         ).logits
-    assert [r.split("\t")[1] for r in rows] == [config.id2label[int(i)] for i in logits.argmax(-1)]
+    assert [r.split("\t")[1] for r in rows] == [
+        model.config.id2label[int(i)] for i in logits.argmax(-1)
+    ]
 
 
 def test_predict_probs_are_the_classifier_softmax(assets, tmp_path):
-    tokenizer = hf_tokenizer(assets, tmp_path)
-    config = hf_config(tokenizer.vocab_size)
-    config.id2label, config.label2id = {0: "neg", 1: "pos"}, {"neg": 0, "pos": 1}
-    torch.manual_seed(1)
-    model = transformers.ElectraForSequenceClassification(config).eval()
-    model.save_pretrained(tmp_path / "clf")
-    tokenizer.save_pretrained(tmp_path / "clf")
+    model, tokenizer = hf_classifier(assets, tmp_path, seed=1)
     texts = ["a fine day", "not a good list"]
     (tmp_path / "test.csv").write_text("text\n" + "\n".join(texts) + "\n", encoding="utf-8")
     argv = ["predict", "glue", "--model", str(tmp_path / "clf"), "--test", str(tmp_path / "test.csv"),

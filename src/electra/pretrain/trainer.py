@@ -178,6 +178,7 @@ class Run:
     micro_batch: int  # sequences per process per micro-batch
     train_set: ExampleRange
     policy: CheckpointPolicy
+    vocab_sha256: str  # of the shards' vocabulary: checked on resume, saved in checkpoints
     step: int = 0
     tokens_seen: int = 0
 
@@ -243,7 +244,7 @@ def initial_model_config(config: PretrainConfig, preset: str) -> ModelConfig:
     return model
 
 
-def _initialise(module: nn.Module, config: PretrainConfig, tokenizer: Any) -> None:
+def _initialise(module: nn.Module, config: PretrainConfig, vocabulary: str) -> None:
     """Weights from the checkpoints (the generator's first, so that the shared embeddings are
     the discriminator's), after checking they were made with the shards' vocabulary."""
     assert config.init_from is not None
@@ -253,7 +254,7 @@ def _initialise(module: nn.Module, config: PretrainConfig, tokenizer: Any) -> No
         if not name:
             continue
         directory = hf.resolve(name)
-        if vocab_sha256(load_tokenizer(directory)) != vocab_sha256(tokenizer):
+        if vocab_sha256(load_tokenizer(directory)) != vocabulary:
             raise UserError(
                 f"{name}: its vocabulary is not the one the shards were prepared with "
                 f"(prepare them with --vocab {name})"
@@ -349,6 +350,7 @@ def setup(
     if resume and previous is None:
         raise UserError(f"{run_dir}: no checkpoint to resume from")
     tokenizer = load_tokenizer(shards.directory)
+    vocabulary = vocab_sha256(tokenizer)
     special = SpecialIds.of(tokenizer)
     # Held out for the held-out scores: the set's last examples, never trained on.
     heldout_size = min(config.eval_batches * micro_batch, len(shards) // 10)
@@ -358,7 +360,7 @@ def setup(
     torch.manual_seed(config.seed)  # the same initial weights in every process
     module = build(model_config, config, special)
     if config.init_from and not resume:
-        _initialise(module, config, tokenizer)
+        _initialise(module, config, vocabulary)
     module = module.to(process.device)
     optimizer = make_optimizer(module, config, process.device)
     scaler = torch.amp.GradScaler(process.device.type, enabled=config.precision == "fp16")
@@ -372,14 +374,14 @@ def setup(
     if config.compile:
         network = torch.compile(network)
     run = Run(process, run_dir, config, module, network, ddp, optimizer, scaler, tokenizer,
-              special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until))  # fmt: skip
+              special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until), vocabulary)  # fmt: skip
     if resume:
         _, state = checkpoint.load_latest(run_dir, process.rank, process.world_size)
         module.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         run.step, run.tokens_seen = state["step"], state["tokens_seen"]
-        if state.get("vocab_sha256", vocab_sha256(tokenizer)) != vocab_sha256(tokenizer):
+        if state.get("vocab_sha256", vocabulary) != vocabulary:
             raise UserError(
                 f"{data_dir}: prepared with another vocabulary than the run in {run_dir} "
                 "(same size, other tokens): resume with the shards it was trained on"
@@ -518,7 +520,7 @@ def save(run: Run) -> None:
             "model": run.module.state_dict(),
             "optimizer": run.optimizer.state_dict(),
             "scaler": run.scaler.state_dict(),
-            "vocab_sha256": vocab_sha256(run.tokenizer),  # the shards a resume must read
+            "vocab_sha256": run.vocab_sha256,  # the shards a resume must read
         }
     checkpoint.save(run.run_dir, step, state, process.rank, run.policy.keep, process.barrier)
     if run.config.export_every_checkpoint and process.rank == 0:

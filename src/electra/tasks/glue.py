@@ -46,7 +46,7 @@ from electra.tasks.options import (
     glue_task,
 )
 from electra.tasks.tables import Example, quoted, read_examples
-from electra.tokenizer import SpecialIds, load_tokenizer
+from electra.tokenizer import SpecialIds
 
 
 def _correlation(statistic: Callable) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -456,10 +456,10 @@ class Classification(Family):
     def load_finetuned(self, model_dir: Path) -> Finetuned:
         raw = hf.read_config_json(model_dir)
         labels = spec_from_config(raw, Spec("", (), "", (), ())).labels
-        model, saved = load_finetuned(model_dir, SequenceClassifier, "glue",
+        model, tokenizer, saved = load_finetuned(model_dir, SequenceClassifier, "glue",
                                       num_labels=len(labels) or 1)  # fmt: skip
         length = saved.get("max_seq_length", 128)
-        return Finetuned(model, load_tokenizer(model_dir), labels, length, saved)
+        return Finetuned(model, tokenizer, labels, length, saved)
 
     def predict(
         self,

@@ -252,11 +252,12 @@ def _subsample(train: Sequence[Feature], limit: int, seed: int) -> Sequence[Feat
 
 def load_finetuned(
     model_dir: str | Path, model_class: type[nn.Module], family: str, **kwargs: Any
-) -> tuple[nn.Module, dict[str, Any]]:
-    """A fine-tuned model of `family` and the settings it was fine-tuned with. A directory whose
-    task head was never trained (a pre-trained discriminator, another family's model) is refused
-    in one line rather than predicting with a random head."""
-    hf.check_vocabulary(model_dir, load_tokenizer(model_dir))
+) -> tuple[nn.Module, Tokenizer, dict[str, Any]]:
+    """A fine-tuned model of `family`, its tokenizer and the settings it was fine-tuned with. A
+    directory whose task head was never trained (a pre-trained discriminator, another family's
+    model) is refused in one line rather than predicting with a random head."""
+    tokenizer = load_tokenizer(model_dir)
+    hf.check_vocabulary(model_dir, tokenizer)
     model = hf.load(model_dir, model_class, **kwargs)
     if getattr(model, "head_initialized", False):
         raise UserError(
@@ -269,7 +270,7 @@ def load_finetuned(
         raise UserError(
             f"{model_dir}: fine-tuned by `electra finetune {settings['family']}`, not {family}"
         )
-    return model, settings
+    return model, tokenizer, settings
 
 
 @dataclass

@@ -50,7 +50,7 @@ from electra.tasks.squad import (
     read_json,
 )
 from electra.tasks.squad_eval import detect_version, evaluate_v1, evaluate_v2, iter_questions
-from electra.tokenizer import SpecialIds, load_tokenizer
+from electra.tokenizer import SpecialIds
 
 ANSWERABILITY_FILE = "answerability.safetensors"
 ANSWERABILITY_HIDDEN = 512  # the official classifier's width, whatever the model's
@@ -292,14 +292,14 @@ class Squad(Family):
         """A directory without `answerability.safetensors` (e.g. fine-tuned with
         `transformers`) is 2.0 when its settings say so; its null odds then come from the [CLS]
         span scores."""
-        qa, saved = load_finetuned(model_dir, QuestionAnswerer, "squad")
+        qa, tokenizer, saved = load_finetuned(model_dir, QuestionAnswerer, "squad")
         source = f"{model_dir / hf.CONFIG_FILE} {SETTINGS_KEY}"
         squad = from_dict(SquadConfig, dict(saved.get("squad") or {}), source=source)
         head = _load_answerability(model_dir, qa.config)
         version_2 = head is not None or str(saved.get("version", "1.1")) == "2.0"
         length = saved.get("max_seq_length") or min(512, qa.config.max_position_embeddings)
         model = SquadModel(qa, head).eval()
-        return Finetuned(model, load_tokenizer(model_dir), (), length,
+        return Finetuned(model, tokenizer, (), length,
                          {"version_2": version_2, "squad": squad})  # fmt: skip
 
     def predict(

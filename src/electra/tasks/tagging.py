@@ -40,7 +40,7 @@ from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
 from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
 from electra.tasks.options import PredictConfig, TaggingData, TaggingInput, TaggingScoring
 from electra.tasks.windows import budget_windows, most_context
-from electra.tokenizer import SpecialIds, load_tokenizer
+from electra.tokenizer import SpecialIds
 
 IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)
 OUTSIDE = "O"
@@ -420,12 +420,14 @@ class Tagging(Family):
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
         labels = saved_labels(model_dir)
-        model, saved = load_finetuned(model_dir, TokenClassifier, "tagging", num_labels=len(labels))
+        model, tokenizer, saved = load_finetuned(
+            model_dir, TokenClassifier, "tagging", num_labels=len(labels)
+        )
         positions = model.config.max_position_embeddings
         length = saved.get("max_seq_length") or min(
             FinetuneConfig.recipe("base", "tagging").max_seq_length, positions
         )
-        return Finetuned(model, load_tokenizer(model_dir), labels, length, saved)
+        return Finetuned(model, tokenizer, labels, length, saved)
 
     def predict(
         self, finetuned: Finetuned, input: TaggingInput, config: PredictConfig, settings: dict
