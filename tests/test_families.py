@@ -120,3 +120,48 @@ def test_the_library_calls_take_the_commands_options_as_dataclasses(
         "tagging", TaggingScoring(predictions=str(tmp_path / "run" / "dev_predictions.txt"))
     )
     assert scores.values == pytest.approx(run["dev"], abs=1e-12)
+
+
+def _seed_data(assets, tmp_path) -> dict[str, list[str]]:
+    rows = ["text,label"] + [f"{'good fine day' if i % 2 else 'bad awful night'} {i},{i % 2}"
+                             for i in range(24)]  # fmt: skip
+    (tmp_path / "own.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    own = str(tmp_path / "own.csv")
+    squad = str(assets / "squad" / "dev-v2.0.json")
+    return {
+        "glue": ["--train", own, "--dev", own, "--text-columns", "text", "--label-column", "label"],
+        "tagging": ["--train", str(assets / "conll" / "dev.txt"), "--dev", str(assets / "conll" / "dev.txt"),
+                    "--max-train-examples", "16"],
+        "squad": ["--train", squad, "--dev", squad, "--max-seq-length", "96", "--doc-stride", "48",
+                  "--max-query-length", "24", "--max-train-examples", "24"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_seeds_report_the_median_and_spread_for_every_family(
+    name, assets, tiny_checkpoint, tmp_path, capsys
+):
+    import json
+    import statistics
+
+    out = tmp_path / "run"
+    argv = ["finetune", name, "--model", str(tiny_checkpoint), "--out", str(out), "--epochs", "1",
+            "--batch-size", "8", "--seeds", "3", "--seed", "5", "--no-progress",
+            *_seed_data(assets, tmp_path)[name]]  # fmt: skip
+    assert main(argv) == 0
+    assert "median of 3 seeds" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["seeds"] == [5, 6, 7]
+    per_seed = [json.loads((out / f"seed{s}" / "results.json").read_text()) for s in (5, 6, 7)]
+    assert [r["config"]["seed"] for r in per_seed] == [5, 6, 7]
+    main_metric = results["main_metric"]
+    values = [r["dev"][main_metric] for r in per_seed]
+    spread = results["spread"][main_metric]
+    assert results["dev"][main_metric] == spread["median"] == statistics.median(values)
+    assert spread["std"] == pytest.approx(statistics.stdev(values))
+    assert (spread["min"], spread["max"]) == (min(values), max(values))
+    # The kept model is the median seed's.
+    kept = per_seed[[5, 6, 7].index(results["kept_seed"])]
+    assert kept["dev"][main_metric] == statistics.median(values)
+    assert results["model"] == str(out / f"seed{results['kept_seed']}" / "model")
+    family(name).load_finetuned(out / f"seed{results['kept_seed']}" / "model")

@@ -172,15 +172,20 @@ def test_optimizer_groups_cover_every_parameter_once_without_decay_on_norms_and_
     assert optimizer.defaults["eps"] == 1e-6
 
 
-def test_schedule_warms_up_linearly_then_decays_to_zero():
-    total, warmup = 100, 10
-    factors = [lr_factor(step, total, warmup) for step in range(total)]
-    assert factors[0] == pytest.approx(0.1 * 1.0)
-    assert factors[9] == pytest.approx(1.0 * (1 - 9 / 100))  # the peak ends the warm-up
-    assert all(a < b for a, b in zip(factors[:9], factors[1:10], strict=True))
-    assert all(a > b for a, b in zip(factors[9:-1], factors[10:], strict=True))
-    assert factors[-1] == pytest.approx(1 / 100)
-    assert lr_factor(0, 10, 0) == 1.0
+def test_schedule_is_the_official_polynomial_decay_times_warm_up():
+    """A transcription of `optimization.py`: polynomial_decay(power 1, end 0) of the global step,
+    times min(1, step / warmup_steps); the first update is at rate 0."""
+
+    def official(step: int, total: int, warmup: int) -> float:
+        decayed = (1 - min(step, total) / total) ** 1.0
+        return decayed * min(1.0, step / warmup)
+
+    for total, warmup in ((100, 10), (37, 3), (5, 1)):
+        for step in range(total):
+            assert lr_factor(step, total, warmup) == pytest.approx(official(step, total, warmup))
+    assert lr_factor(0, 100, 10) == 0.0
+    assert lr_factor(10, 100, 10) == pytest.approx(0.9)  # the peak ends the warm-up
+    assert lr_factor(0, 10, 0) == 1.0  # no warm-up: the first step at the peak
 
 
 def test_collate_pads_each_batch_to_its_longest_member():

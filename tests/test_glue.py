@@ -458,3 +458,29 @@ def test_scoring_a_predictions_file_checks_every_line(tmp_path, shared_data):
         glue.score_file(
             spec, gold, _write(tmp_path / "p.tsv", [rows[0], rows[1], ["7", "entailment"]])
         )
+
+
+def test_all_tasks_over_seeds_print_the_table_of_medians(tmp_path, shared_data, capsys):
+    glue_dir = tmp_path / "glue"
+    for folder in ("RTE", "STS-B"):
+        source = shared_data / "glue" / folder
+        _slice(source / "train.tsv", glue_dir / folder / "train.tsv", 16)
+        _slice(source / "dev.tsv", glue_dir / folder / "dev.tsv", 24)
+    tiny_checkpoint(
+        tmp_path / "pre", load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
+    )
+    out = tmp_path / "runs"
+    argv = ["finetune", "glue", "--task", "all", "--data-dir", str(glue_dir), "--model",
+            str(tmp_path / "pre"), "--out", str(out), "--epochs", "1", "--seeds", "2",
+            "--max-seq-length", "64", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "glue_results.json").read_text())
+    assert summary["statistic"] == "median over seeds"
+    for task, metric in (("rte", "accuracy"), ("stsb", "spearman")):
+        seeds = [json.loads((out / task / f"seed{s}" / "results.json").read_text()) for s in (0, 1)]
+        values = [r["dev"][metric] for r in seeds]
+        assert summary["dev"][task][metric] == pytest.approx(sum(values) / 2)  # median of two
+        row = next(line for line in printed.splitlines() if line.startswith(f"{task:<6} {metric} "))
+        assert f"{100 * min(values):.1f}-{100 * max(values):.1f}" in row
+    assert "average of the medians" in printed

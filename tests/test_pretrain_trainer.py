@@ -251,8 +251,9 @@ def test_report_draws_the_curves(data, tmp_path):
 
 def test_schedule_and_weight_decay_groups():
     c = PretrainConfig(lr=1.0, steps=100, warmup_steps=10)
-    assert [lr_at(s, c) for s in (0, 4, 9, 50, 99)] == pytest.approx(
-        [0.1, 0.5 * 0.96, 0.91, 0.5, 0.01]
+    # The official schedule: warm-up min(1, step / warmup) on a linear decay; step 0 at rate 0.
+    assert [lr_at(s, c) for s in (0, 4, 9, 10, 50, 99)] == pytest.approx(
+        [0.0, 0.4 * 0.96, 0.9 * 0.91, 0.9, 0.5, 0.01]
     )
     decay, no_decay = parameter_groups(Discriminator(tiny_model(100)), 0.01)
     assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0

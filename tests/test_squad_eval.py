@@ -209,3 +209,33 @@ def test_cli_bad_inputs_are_one_line(tmp_path, capsys) -> None:
         assert main(["evaluate", "squad", *argv]) == 2
         err = capsys.readouterr().err
         assert err.startswith("electra: error: ") and err.count("\n") == 1, err
+
+
+def test_best_thresholds_agree_with_scoring_at_every_threshold() -> None:
+    """The official v2.0 script reports `exact`/`f1` at one threshold and `best_*` from a sweep
+    over all of them: on files like ours (the best span's text for every question, logit null
+    odds of either sign), the sweep's best equals the best of the scores at every threshold, and
+    scoring at the reported threshold gives it back."""
+    import random
+
+    rng = random.Random(7)
+    words = ["red", "blue", "the cat", "a dog", "green"]
+    for _ in range(30):
+        questions, predictions, odds = [], {}, {}
+        for i in range(rng.randint(2, 12)):
+            golds = [] if rng.random() < 0.4 else rng.sample(words, rng.randint(1, 2))
+            questions.append((f"q{i}", golds))
+            predictions[f"q{i}"] = " ".join(rng.sample(words, rng.randint(1, 2)))
+            odds[f"q{i}"] = rng.uniform(-6, 4)  # distinct: every cut is a threshold
+        data = squad(*questions)
+        result = evaluate_v2(data, predictions, odds)
+        no_answer = 100.0 * sum(not golds for _, golds in questions) / len(questions)
+        for key in ("exact", "f1"):
+            at = {
+                t: evaluate_v2(data, predictions, odds, na_prob_thresh=t)[key]
+                for t in odds.values()
+            }
+            best = max(no_answer, *at.values())
+            assert result[f"best_{key}"] == pytest.approx(best)
+            if result[f"best_{key}"] > no_answer + 1e-9:
+                assert at[result[f"best_{key}_thresh"]] == pytest.approx(best)

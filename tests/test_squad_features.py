@@ -13,6 +13,7 @@ import pytest
 
 from electra.errors import UserError
 from electra.tasks.squad import (
+    Beams,
     Example,
     SquadConfig,
     _word_spans,
@@ -53,7 +54,7 @@ def test_every_answer_is_recoverable_from_its_windows(dev, tokenizer) -> None:
     features = build_features(examples, tokenizer, config, 128, training=True)
     assert len(features) > 2 * len(examples)  # most contexts need several windows
     found: dict[int, int] = {}  # example -> its first window holding the answer
-    for row in np.flatnonzero(features.is_impossible == 0):
+    for row in np.flatnonzero(features.start_positions > 0):
         start, end = features.start_positions[row], features.end_positions[row]
         assert features.token_type_ids[row, start] == 1 and start <= end
         found.setdefault(int(features.example_index[row]), int(row))
@@ -69,9 +70,11 @@ def test_every_answer_is_recoverable_from_its_windows(dev, tokenizer) -> None:
         # Exact unless the answer begins or ends inside a word piece (e.g. "8" of "18"); then
         # the smallest span of whole tokens around it.
         assert text == answer if on_token_edges else answer in text, (answer, text)
-    # Windows without their answer point at [CLS].
-    missing = features.is_impossible == 1
-    assert missing.any() and not features.start_positions[missing].any()
+    # Windows without their answer point at [CLS], yet are labelled answerable, as the official
+    # code labels them: answerability belongs to the question, not the window.
+    missing = features.start_positions == 0
+    assert missing.any() and not features.end_positions[missing].any()
+    assert not features.is_impossible.any()
 
 
 def test_windows_cover_every_token_and_pick_max_context() -> None:
@@ -97,7 +100,7 @@ def test_answer_at_window_edges_and_long_contexts(tokenizer) -> None:
     config = SquadConfig(doc_stride=16, max_query_length=8)
     features = build_features(examples, tokenizer, config, 48, training=True)
     for e, example in enumerate(examples):
-        rows = np.flatnonzero((features.example_index == e) & (features.is_impossible == 0))
+        rows = np.flatnonzero((features.example_index == e) & (features.start_positions > 0))
         assert len(rows) >= 1
         for row in rows:
             text = recovered(
@@ -226,14 +229,50 @@ def test_decode_null_odds_for_squad_2(tokenizer) -> None:
     paris_end = int(np.flatnonzero(features.offsets[0, :, 1] == len("Paris"))[0])
     start, end = _logits(features, {0: 3.0, paris: 2.0}, {0: 3.0, paris_end: 2.0})
     config = SquadConfig()
-    # Without a classifier: best [CLS] score minus best span score (6 - 4 = 2 > 0: no answer).
+    # Without a classifier: best [CLS] score minus best span score (6 - 4 = 2). The best span's
+    # text is kept, as the official code keeps it; the threshold decides when it is used.
     answer = decode([example], features, start, end, None, config, version_2=True)["q"]
-    assert (answer.text, answer.null_odds) == ("", 2.0)
-    lenient = SquadConfig(null_threshold=2.5)
-    assert decode([example], features, start, end, None, lenient, True)["q"].text == "Paris"
+    assert (answer.text, answer.null_odds) == ("Paris", 2.0)
+    assert answer.answer(0.0) == "" and answer.answer(2.5) == "Paris"
     # With the answerability classifier the odds are its smallest logit over the windows.
     answer = decode([example], features, start, end, np.array([-1.5]), config, True)["q"]
     assert (answer.text, answer.null_odds) == ("Paris", -1.5)
+    assert answer.answer(config.null_threshold) == ""  # -1.5 > the official -2.75
+
+
+def test_decode_beams_scores_spans_by_summed_log_probabilities(tokenizer) -> None:
+    """The joint head's beam: each start carries its own ends; invalid pairs (a start at [CLS] or
+    in the question, an end before its start) are dropped, as official `write_predictions` does."""
+    context = "Denver  Broncos beat the Carolina Panthers 24–10 in Santa Clara."
+    example, features = _one_window(tokenizer, context)
+    starts = {a: i for i, a in enumerate(features.offsets[0, :, 0].tolist()) if a >= 0}
+    ends = {b: i for i, b in enumerate(features.offsets[0, :, 1].tolist()) if b >= 0}
+    denver, santa = starts[0], starts[context.index("Santa")]
+    broncos, clara = ends[context.index(" beat")], ends[context.index(".")]
+    log = np.log
+    beams = Beams(
+        start_log_probs=np.array([[log(0.5), log(0.3), log(0.25)]], np.float32),
+        start_index=np.array([[0, santa, denver]]),
+        end_log_probs=np.array(
+            [
+                [
+                    [log(0.9), log(0.1), log(0.1)],
+                    [log(0.6), log(0.4), log(0.1)],
+                    [log(0.9), log(0.1), log(0.1)],
+                ]
+            ],
+            np.float32,
+        ),  # fmt: skip
+        end_index=np.array([[[broncos, clara, 1], [clara, broncos, 1], [broncos, clara, 1]]]),
+    )
+    # [CLS] is never a span; Santa->Clara scores 0.3 * 0.6 = 0.18 < Denver->Broncos 0.25 * 0.9.
+    answer = decode([example], features, beams, None, None, SquadConfig(), version_2=False)["q"]
+    assert answer.text == "Denver  Broncos"
+    assert answer.score == pytest.approx(log(0.25 * 0.9), abs=1e-6)
+    beams.end_log_probs[0, 1, 0] = log(0.95)  # now Santa->Clara: 0.285
+    assert decode([example], features, beams, None, None, SquadConfig(), False)["q"].text == (
+        "Santa Clara"
+    )
 
 
 def test_decode_joins_windows_and_uses_max_context(dev, tokenizer) -> None:
@@ -353,7 +392,7 @@ def test_training_labels_cover_exactly_the_gold_characters(
     config = SquadConfig(max_query_length=16)
     features = build_features([example], pieces, config, 64, training=True)
     first, last = int(features.start_positions[0]), int(features.end_positions[0])
-    assert features.is_impossible[0] == 0 and features.token_type_ids[0, first] == 1
+    assert first > 0 and features.token_type_ids[0, first] == 1
     assert recovered(example, features, 0, first, last) == labelled
     # Decoding the labels answers whole words, so a gold fragment of a word comes back whole.
     start, end = _logits(features, {first: 5.0}, {last: 5.0})

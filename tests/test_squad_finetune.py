@@ -15,7 +15,7 @@ from pretrain_data import one_thread  # noqa: F401 (fixture)
 from electra import hf
 from electra.cli import main
 from electra.model import QuestionAnswerer
-from electra.tasks.squad_model import ANSWERABILITY_FILE, FAMILY
+from electra.tasks.squad_model import FAMILY, HEAD_FILE
 from electra.tokenizer import train_tokenizer
 
 WINDOWS = ["--max-seq-length", "128", "--doc-stride", "64", "--max-query-length", "32"]
@@ -88,17 +88,21 @@ def test_squad_1_learns_and_predicts_from_the_saved_model(setup, tmp_path, capsy
     assert answer["answer"] == predictions[raw["data"][1]["paragraphs"][0]["qas"][0]["id"]]
     assert answer["answer"] in context and "null_odds" not in answer
 
-    # transformers loads the model as ElectraForQuestionAnswering with the same logits.
+    # The joint head has no transformers class: the encoder loads as ElectraModel, with our
+    # encoder's outputs, and the head sits beside it.
+    assert (out / "model" / HEAD_FILE).is_file()
     transformers = pytest.importorskip("transformers")
-    theirs = transformers.ElectraForQuestionAnswering.from_pretrained(out / "model").eval()
-    ours = hf.load(out / "model", QuestionAnswerer).eval()
+    theirs, info = transformers.ElectraModel.from_pretrained(
+        out / "model", output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    ours = FAMILY.load_finetuned(out / "model").model
+    assert ours.joint is not None and ours.out is None
     ids = torch.randint(5, 1000, (2, 40))
     types = (torch.arange(40) >= 12).long().expand(2, -1)
     with torch.no_grad():
-        expected = theirs(input_ids=ids, token_type_ids=types)
-        start, end = ours(ids, None, types)
-    torch.testing.assert_close(start, expected.start_logits)
-    torch.testing.assert_close(end, expected.end_logits)
+        expected = theirs.eval()(input_ids=ids, token_type_ids=types).last_hidden_state
+        torch.testing.assert_close(ours.electra(ids, None, types), expected)
 
 
 def _as_v2(raw: dict) -> dict:
@@ -115,8 +119,9 @@ def _as_v2(raw: dict) -> dict:
     return {"version": "v2.0", "data": answerable + donors}
 
 
+@pytest.mark.parametrize("head", ["joint", "independent"])
 def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
-    assets, tiny_checkpoint, tmp_path, capsys
+    assets, tiny_checkpoint, tmp_path, capsys, head
 ) -> None:
     checkpoint = tiny_checkpoint
     v2 = _read(assets / "squad" / "dev-v2.0.json")
@@ -124,7 +129,8 @@ def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
     impossible = sum(qa.get("is_impossible", False) for qa in questions)
     data = _write(tmp_path / "train.json", v2)
     out = tmp_path / "run"
-    argv = ["finetune", "squad", "--train", data, "--dev", data, "--model", str(checkpoint)]
+    argv = ["finetune", "squad", "--train", data, "--dev", data, "--model", str(checkpoint),
+            "--head", head]  # fmt: skip
     assert main([*argv, "--out", str(out), "--lr", "3e-3", "--epochs", "2", *WINDOWS, *QUIET]) == 0
     results = _read(out / "results.json")
     assert results["task"] == "squad2" and results["dev"]["NoAns_total"] == impossible > 0
@@ -133,28 +139,47 @@ def test_squad_2_trains_the_answerability_head_and_writes_null_odds(
     predictions = _read(out / "predictions.json")
     assert set(odds) == set(predictions) == {qa["id"] for qa in questions}
     assert all(isinstance(v, float) for v in odds.values())
-    # "No answer" exactly where the odds exceed the default threshold of 0.
-    assert all((predictions[q] == "") == (odds[q] > 0) for q in odds)
+    # As the official code writes them: every question has its best span's text; the null odds
+    # decide at scoring time, at the official threshold -2.75 by default.
+    assert all(predictions.values())
 
     capsys.readouterr()
-    evaluate = ["evaluate", "squad", "--data", data, "--predictions", str(out / "predictions.json")]
-    assert main([*evaluate, "--na-probs", str(out / "null_odds.json")]) == 0
+    evaluate = ["evaluate", "squad", "--data", data, "--predictions", str(out / "predictions.json"),
+                "--na-probs", str(out / "null_odds.json")]  # fmt: skip
+    assert main([*evaluate, "--na-prob-thresh", "-2.75"]) == 0
     assert json.loads(capsys.readouterr().out) == results["dev"]
 
     model_dir = out / "model"
-    assert (model_dir / ANSWERABILITY_FILE).is_file()
+    assert (model_dir / HEAD_FILE).is_file()
     finetuned = FAMILY.load_finetuned(model_dir)
     assert finetuned.saved["version_2"] and finetuned.max_seq_length == 128
     assert finetuned.saved["squad"].doc_stride == 64
+    assert (finetuned.model.joint is not None) == (head == "joint")
     again = tmp_path / "again"
     command = ["predict", "squad", "--model", str(model_dir), "--batch-size", "32"]
     assert main([*command, "--data", data, "--out", str(again)]) == 0
     assert _read(again / "predictions.json") == predictions
     assert _read(again / "null_odds.json") == pytest.approx(odds, abs=1e-5)
+    if head == "joint":
+        (model_dir / HEAD_FILE).unlink()
+        assert main([*command, "--data", data, "--out", str(tmp_path / "x")]) == 2
+        assert "no joint span head" in capsys.readouterr().err
+        return
 
+    # transformers loads the independent head as ElectraForQuestionAnswering, same logits.
+    transformers = pytest.importorskip("transformers")
+    theirs = transformers.ElectraForQuestionAnswering.from_pretrained(model_dir).eval()
+    ours = hf.load(model_dir, QuestionAnswerer).eval()
+    ids = torch.randint(5, 1000, (2, 40))
+    types = (torch.arange(40) >= 12).long().expand(2, -1)
+    with torch.no_grad():
+        expected = theirs(input_ids=ids, token_type_ids=types)
+        start, end = ours(ids, None, types)
+    torch.testing.assert_close(start, expected.start_logits)
+    torch.testing.assert_close(end, expected.end_logits)
     # Without the extra file (a directory fine-tuned elsewhere), config.json still says 2.0 and
     # the null odds come from the [CLS] span scores.
-    (model_dir / ANSWERABILITY_FILE).unlink()
+    (model_dir / HEAD_FILE).unlink()
     fallback = FAMILY.load_finetuned(model_dir)
     assert fallback.saved["version_2"] and fallback.model.answerability is None
     assert main([*command, "--data", data, "--out", str(tmp_path / "cls")]) == 0

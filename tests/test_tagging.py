@@ -139,6 +139,57 @@ def _write_slice(source: Path, target: Path, sentences: int) -> None:
     target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
 
 
+def official_bioes(tags: list[str]) -> list[str]:
+    """A transcription of the official `tagging_utils.get_span_labels` then `get_tags(..,
+    "BIOES")`: a span starts at B-/S- or after O and runs until the next start or O."""
+    spans, last, start = [], "O", -1
+    for i, tag in enumerate(tags):
+        prefix = None if tag == "O" else tag.split("-")[0]
+        if (prefix in ("S", "B") or tag == "O") and last != "O":
+            spans.append((start, i - 1, last.split("-")[-1]))
+        if prefix in ("B", "S") or last == "O":
+            start = i
+        last = tag
+    if tags[-1] != "O":
+        spans.append((start, len(tags) - 1, tags[-1].split("-")[-1]))
+    out = ["O"] * len(tags)
+    for s, e, kind in spans:
+        out[s : e + 1] = ["I-" + kind] * (e + 1 - s)
+        out[e], out[s] = "E-" + kind, "B-" + kind
+        if s == e:
+            out[s] = "S-" + kind
+    return out
+
+
+def random_iob2(rng: random.Random, length: int) -> list[str]:
+    tags, previous = [], "O"
+    for _ in range(length):
+        kind = rng.choice(["NP", "VP", "PP"])
+        choice = rng.random()
+        if choice < 0.3:
+            tags.append("O")
+        elif choice < 0.6 or previous == "O" or previous[2:] != kind:
+            tags.append("B-" + kind)
+        else:
+            tags.append("I-" + kind)
+        previous = tags[-1]
+    return tags
+
+
+def test_bioes_retagging_matches_the_official_conversion_and_round_trips():
+    rng = random.Random(0)
+    for _ in range(500):
+        iob2 = random_iob2(rng, rng.randint(1, 12))
+        bioes = tagging.retag(iob2, "BIOES")
+        assert bioes == official_bioes(iob2), iob2
+        assert tagging.retag(bioes, "IOB2") == iob2
+        assert conlleval_chunks(tagging.retag(bioes, "IOB2")) == conlleval_chunks(iob2)
+    # IOB1 (a chunk may open with I-) and type changes without B- are read as conlleval reads them.
+    assert tagging.retag(["I-NP", "I-NP", "I-VP", "O", "I-PP"], "BIOES") == [
+        "B-NP", "E-NP", "S-VP", "O", "S-PP"]  # fmt: skip
+    assert not tagging.is_chunk_tagging([tagging.Sentence(("a",), ("NN",), 1)])
+
+
 @pytest.mark.slow
 def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
     from transformers import ElectraForTokenClassification
@@ -176,6 +227,9 @@ def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
     )
     assert not info["missing_keys"] and not info["unexpected_keys"]
     assert "B-NP" in model.config.label2id and model.config.num_labels == len(model.config.id2label)
+    # Trained in BIOES, as the official code trains chunk tags; scored and written in IOB2.
+    assert {"E-NP", "S-NP"} <= set(model.config.label2id)
+    assert not {t[:2] for t in predicted for t in t} & {"E-", "S-"}
 
 
 @pytest.mark.parametrize(

@@ -380,6 +380,7 @@ class FinetuneConfig:
     max_grad_norm: float = 1.0  # clip the global gradient norm
     loss_reduction: str = choice("sum", ("sum", "mean"))  # of the batch's losses, before clipping
     seed: int = 0  # initialisation of the head, shuffling, dropout
+    seeds: int = 1  # fine-tune this many times (seeds seed, seed+1, ...) and report the median
     keep: str = choice(
         "last", ("last", "best")
     )  # the final model (official), or the best dev epoch's
@@ -387,7 +388,7 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         problems = not_finite(self) + optimizer_problems(self)
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "seeds"):
             if getattr(self, name) < 1:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
         if self.max_seq_length < 3:

@@ -26,6 +26,7 @@ from electra.errors import UserError
 from electra.files import atomic_path, write_json
 from electra.model import (
     Discriminator,
+    EncoderOnly,
     Generator,
     QuestionAnswerer,
     SequenceClassifier,
@@ -103,6 +104,7 @@ _HEADS: dict[type[nn.Module], tuple[str, dict[str, str | None]]] = {
     ),
     TokenClassifier: ("ElectraForTokenClassification", {"classifier": "out"}),
     QuestionAnswerer: ("ElectraForQuestionAnswering", {"qa_outputs": "out"}),
+    EncoderOnly: ("ElectraModel", {}),
 }
 _ARCHITECTURES = {arch: cls for cls, (arch, _) in _HEADS.items()}
 

@@ -236,6 +236,23 @@ class _WithEncoder(nn.Module):
                 init_weights(child, self.config.initializer_range)
 
 
+class EncoderOnly(_WithEncoder):
+    """The encoder without a head (Hugging Face's `ElectraModel`): what a model whose head has no
+    Hugging Face class (SQuAD's joint head) saves in the Hugging Face layout, its head beside it."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self._init(shared_embeddings=False)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:
+        return self.electra(input_ids, attention_mask, token_type_ids)  # (B, L, H)
+
+
 class DiscriminatorHead(nn.Module):
     """dense -> activation -> dense: one replaced/original logit per token."""
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import statistics
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +132,12 @@ class Family(ABC):
 def _summary(results: dict[str, Any]) -> str:
     metrics = ", ".join(f"{name} {value:.4f}" for name, value in results["dev"].items())
     out = Path(results["out_dir"])
+    if "seeds" in results:
+        main = results["spread"][results["main_metric"]]
+        return (f"{results['task']}: median of {len(results['seeds'])} seeds: {metrics} "
+                f"({results['main_metric']} std {main['std']:.4f}, range {main['min']:.4f}-"
+                f"{main['max']:.4f}; {results['wall_seconds']:.0f} s); median seed's model in "
+                f"{results['model']}, results in {out / 'results.json'}")  # fmt: skip
     return (f"{results['task']}: {metrics} (epoch {results['saved_epoch']}, "
             f"{results['wall_seconds']:.0f} s); model in {out / 'model'}, "
             f"results in {out / 'results.json'}")  # fmt: skip
@@ -205,7 +212,7 @@ def finetune(
     each run's model, predictions and results.json go under `out_dir`."""
     from electra import hf
     from electra.config import FinetuneConfig, recipe_size
-    from electra.files import writable_dir
+    from electra.files import writable_dir, write_json
     from electra.tasks import loop
     from electra.tokenizer import load_tokenizer
 
@@ -225,10 +232,63 @@ def finetune(
         task.config_extra[loop.SETTINGS_KEY] = {
             "family": name, "max_seq_length": config.max_seq_length, **task.config_extra.get(loop.SETTINGS_KEY, {})
         }  # fmt: skip
-        done = loop.finetune(task, model_dir, config, run.out_dir, tokenizer,
-                             random_init=random_init, progress=progress)  # fmt: skip
-        results.append({**done, "out_dir": str(run.out_dir)})
+        if config.seeds == 1:
+            done = loop.finetune(task, model_dir, config, run.out_dir, tokenizer,
+                                 random_init=random_init, progress=progress)  # fmt: skip
+            results.append({**done, "out_dir": str(run.out_dir)})
+            continue
+        per_seed = []
+        for seed in range(config.seed, config.seed + config.seeds):
+            seed_dir = run.out_dir / f"seed{seed}"
+            done = loop.finetune(task, model_dir, replace(config, seed=seed), seed_dir, tokenizer,
+                                 random_init=random_init, progress=progress)  # fmt: skip
+            per_seed.append({**done, "out_dir": str(seed_dir)})
+        summary = over_seeds(per_seed)
+        write_json(run.out_dir / loop.RESULTS_FILE, summary)
+        results.append({**summary, "out_dir": str(run.out_dir)})
     return FinetuneResult(results, implementation.report(data, results, Path(out_dir)))
+
+
+def over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One task's runs over several seeds: each dev metric's median (as the paper and the official
+    README report GLUE), mean, sample standard deviation and range, and each seed's scores. The
+    kept model is the median seed's (the lower middle one for an even count), named by `model`."""
+    from electra.tasks.loop import MODEL_DIR
+
+    main = runs[0]["main_metric"]
+    numbers = [k for k, v in runs[0]["dev"].items() if isinstance(v, (int, float))]
+    spread = {}
+    for name in numbers:
+        values = [float(r["dev"][name]) for r in runs]
+        spread[name] = {
+            "median": statistics.median(values),
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values),
+            "min": min(values),
+            "max": max(values),
+        }
+    kept = sorted(runs, key=lambda r: r["dev"][main])[(len(runs) - 1) // 2]
+    return {
+        "task": runs[0]["task"],
+        "main_metric": main,
+        "dev": {name: stats["median"] for name, stats in spread.items()},
+        "spread": spread,
+        "seeds": [r["config"]["seed"] for r in runs],
+        "per_seed": [
+            {
+                "seed": r["config"]["seed"],
+                "dev": r["dev"],
+                "saved_epoch": r["saved_epoch"],
+                "out_dir": r["out_dir"],
+            }
+            for r in runs
+        ],  # fmt: skip
+        "kept_seed": kept["config"]["seed"],
+        "model": str(Path(kept["out_dir"]) / MODEL_DIR),
+        "saved_epoch": kept["saved_epoch"],
+        "wall_seconds": round(sum(r["wall_seconds"] for r in runs), 1),
+        "random_init": runs[0]["random_init"],
+    }
 
 
 def predict(

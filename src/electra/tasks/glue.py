@@ -409,15 +409,23 @@ def predict_file(
 # ---------------------------------------------------------------------------------- the family
 
 
-def glue_table(dev: dict[str, dict[str, float]]) -> str:
-    """One row per task (its metrics as percentages) and the paper's GLUE average."""
-    rows = [f"{'task':<6} {'metrics':<44} {'score':>6}"]
+def glue_table(
+    dev: dict[str, dict[str, float]], spread: dict[str, dict[str, dict[str, float]]] | None = None
+) -> str:
+    """One row per task (its metrics as percentages) and the paper's GLUE average; with `spread`
+    (runs over several seeds, `dev` their medians) the score's standard deviation and range."""
+    rows = [f"{'task':<6} {'metrics':<44} {'score':>6}" + ("    std  range" if spread else "")]
     for name, metrics in dev.items():
         shown = ", ".join(f"{k} {100 * v:.1f}" for k, v in metrics.items())
-        rows.append(f"{name:<6} {shown:<44} {100 * metrics[GLUE[name].metrics[0]]:>6.1f}")
+        row = f"{name:<6} {shown:<44} {100 * metrics[GLUE[name].metrics[0]]:>6.1f}"
+        if spread:
+            main = spread[name][GLUE[name].metrics[0]]
+            row += f" {100 * main['std']:>6.1f}  {100 * main['min']:.1f}-{100 * main['max']:.1f}"
+        rows.append(row)
     counted = [n for n in dev if n not in PAPER_AVERAGE_EXCLUDES]
-    rows.append(f"GLUE score (paper's average over {len(counted)} tasks, WNLI excluded): "
-                f"{glue_score(dev):.1f}")  # fmt: skip
+    what = "of the medians" if spread else ""
+    rows.append(f"GLUE score (paper's average {what} over {len(counted)} tasks, WNLI excluded): "
+                f"{glue_score(dev):.1f}".replace("  ", " "))  # fmt: skip
     return "\n".join(rows)
 
 
@@ -512,8 +520,12 @@ class Classification(Family):
         if data.task != "all":
             return lines
         dev = {r["task"]: r["dev"] for r in results}
-        write_json(out_dir / "glue_results.json", {"dev": dev, "glue_score": glue_score(dev)})
-        return lines + "\n" + glue_table(dev)
+        spread = {r["task"]: r["spread"] for r in results if "spread" in r} or None
+        summary = {"dev": dev, "glue_score": glue_score(dev)}
+        if spread:
+            summary.update(statistic="median over seeds", spread=spread)
+        write_json(out_dir / "glue_results.json", summary)
+        return lines + "\n" + glue_table(dev, spread)
 
 
 FAMILY = Classification()

@@ -88,6 +88,9 @@ class Task:
     # the encoder as `.electra`; `save_model(model, dir, tokenizer, config_extra)` then writes it.
     wrap_model: Callable[[nn.Module], nn.Module] | None = None
     save_model: Callable[[nn.Module, Path, Tokenizer | None, dict[str, Any]], Any] = hf.save
+    # Batch keys the model takes as keyword arguments while training (SQuAD's joint head is fed
+    # the gold start positions); prediction calls it without them.
+    train_inputs: tuple[str, ...] = ()
     # How many terms `loss` averages over in a batch: examples, or (tagging) labelled tokens.
     # The official code sums them (`loss_reduction="sum"`), so the loop multiplies back.
     loss_terms: Callable[[dict[str, Tensor]], Any] = lambda batch: len(batch["input_ids"])
@@ -297,7 +300,10 @@ def train_step(
         group["lr"] = group["base_lr"] * lr_factor(
             progress.step, progress.total_steps, progress.warmup_steps
         )
-    outputs = model(batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"])
+    extra = {key: batch[key] for key in task.train_inputs}
+    outputs = model(
+        batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"], **extra
+    )
     loss = task.loss(outputs, batch)
     if config.loss_reduction == "sum":  # the official code sums per-example losses, then clips
         loss = loss * task.loss_terms(batch)

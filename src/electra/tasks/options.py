@@ -135,6 +135,9 @@ class TaggingData:
     dev: Path | None = None  # file scored after every epoch (default: DATA_DIR's dev, else test)
     tag_column: int = -1  # column of the tag (-1: the last)
     labels: tuple[str, ...] = ()  # the tag set, comma-separated (default: every tag in the files)
+    label_encoding: str = choice(
+        "BIOES", ("BIOES", "file")
+    )  # chunk tags train as (official: BIOES)
 
     def __post_init__(self) -> None:
         as_paths(self)
@@ -193,12 +196,19 @@ class SquadConfig:
     doc_stride: int = 128  # tokens between the starts of consecutive windows of one context
     max_query_length: int = 64  # question tokens kept (the rest are cut)
     max_answer_length: int = 30  # longest answer span, in tokens
-    n_best_size: int = 20  # start and end candidates per window
-    null_threshold: float = 0.0  # SQuAD 2.0: answer "" when the null odds exceed this
+    head: str = choice(
+        "joint", ("joint", "independent")
+    )  # span head: ELECTRA's joint start->end beam head (reproduces the paper), or transformers' independent one (ElectraForQuestionAnswering)
+    beam_size: int = 20  # joint head: the starts kept per window, and the ends kept per start
+    n_best_size: int = 20  # independent head: the start and end candidates per window
+    null_threshold: float = (
+        -2.75
+    )  # SQuAD 2.0: "no answer" when the null odds exceed this (the official qa_na_threshold)
     answerable_weight: float = 0.5  # SQuAD 2.0: weight of the answerability loss (ELECTRA's)
 
     def __post_init__(self) -> None:
-        for name in ("doc_stride", "max_query_length", "max_answer_length", "n_best_size"):
+        names = ("doc_stride", "max_query_length", "max_answer_length", "n_best_size", "beam_size")
+        for name in names:
             if getattr(self, name) < 1:
                 raise UserError(f"`{name}` must be positive, got {getattr(self, name)}")
         if not math.isfinite(self.null_threshold) or not self.answerable_weight >= 0:

@@ -1,18 +1,27 @@
-"""The SQuAD model around Hugging Face's `ElectraForQuestionAnswering`, its loss, and its files.
+"""The SQuAD models (ELECTRA's joint head, or Hugging Face's independent one), their loss, files.
 
-`QuestionAnswerer` (HF layout: one `qa_outputs` linear layer giving start and end logits) is what
-`transformers` can load. ELECTRA's SQuAD 2.0 model adds an answerability classifier (official
-`qa_tasks.py`): [CLS]'s final vector and the start-probability-weighted average of all final
-vectors -> dense(512) -> GELU -> dense(1), a logit that the question has *no* answer, trained with
-binary cross-entropy at weight 0.5 beside the mean of the start and end losses. Its label is
-per window (1 when the window holds no answer, as its start/end targets at [CLS] say) where the
-official code labels by question; decoding takes the smallest logit over a question's windows.
+Two span heads over the same encoder (`SquadConfig.head`):
 
-That head has no place in the HF layout, so it is saved beside the model as
-`answerability.safetensors`: `transformers` loads the directory as is (and can still use the
-[CLS] null-span scores, which are trained too, since unanswerable windows point at [CLS]); we load
-both, and decode SQuAD 2.0 null odds from the classifier as ELECTRA does. Start and end logits
-outside the context (except [CLS]) are masked before the softmax, as in the official code.
+- `joint` (the default, the official `qa_tasks.py` with `joint_prediction`): start logits from a
+  linear layer; end logits conditioned on a start, from [start token's vector; each token's vector]
+  -> dense(512) -> GELU -> dense(1). Training feeds the gold start (teacher forcing); prediction
+  keeps a beam of the `beam_size` most likely starts and, for each, the `beam_size` most likely
+  ends, and a span scores the sum of its two log-probabilities. This is the head the published
+  SQuAD scores were made with. It has no Hugging Face class, so the encoder is saved as
+  `ElectraModel` (which `transformers` loads) and the head beside it in `squad_head.safetensors`.
+- `independent` (Hugging Face's `ElectraForQuestionAnswering`: one `qa_outputs` layer giving
+  start and end logits): the choice for deploying with `transformers` pipelines.
+
+SQuAD 2.0 adds, for either head, ELECTRA's answerability classifier: [CLS]'s final vector and the
+start-probability-weighted average of all final vectors -> dense(512) -> GELU -> dense(1), a logit
+that the question has *no* answer, trained with binary cross-entropy at weight 0.5 beside the mean
+of the start and end losses. As in the official code its label is the question's: a window of an
+answerable question that misses the answer trains its span at [CLS] but is labelled answerable.
+Decoding takes the smallest logit over a question's windows as the null odds. Its weights go in
+`squad_head.safetensors` too; `transformers` loads an independent-head directory as is.
+
+Logits outside the context (except [CLS]) are masked before the softmax, as in the official code,
+and the heads' layers start as `tf.layers.dense` does (Glorot-uniform weights, zero biases).
 """
 
 from __future__ import annotations
@@ -35,13 +44,14 @@ from electra import hf
 from electra.config import FinetuneConfig, from_dict
 from electra.errors import UserError
 from electra.files import atomic_path, write_json
-from electra.model import QuestionAnswerer, activation
+from electra.model import EncoderOnly, QuestionAnswerer, activation
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction
 from electra.tasks.loop import SETTINGS_KEY, Predict, Task, load_finetuned, make_predict
 from electra.tasks.options import PredictConfig, SquadConfig, SquadData, SquadInput, SquadScoring
 from electra.tasks.squad import (
     Answer,
+    Beams,
     Example,
     Features,
     build_features,
@@ -52,24 +62,28 @@ from electra.tasks.squad import (
 from electra.tasks.squad_eval import detect_version, evaluate_v1, evaluate_v2, iter_questions
 from electra.tokenizer import SpecialIds
 
-ANSWERABILITY_FILE = "answerability.safetensors"
-ANSWERABILITY_HIDDEN = 512  # the official classifier's width, whatever the model's
+HEAD_FILE = "squad_head.safetensors"
+HEAD_WIDTH = 512  # the official hidden width of the end and answerability layers, any model size
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
 _OUTSIDE = -10000.0  # added to logits outside the context: effectively zero probability
 
 
-class AnswerabilityHead(nn.Module):
-    """ELECTRA's SQuAD 2.0 classifier: a logit that the window holds no answer."""
+def _dense(n_in: int, n_out: int) -> nn.Linear:
+    layer = nn.Linear(n_in, n_out)
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
-    def __init__(self, hidden_size: int, hidden_act: str = "gelu", std: float = 0.02) -> None:
+
+class AnswerabilityHead(nn.Module):
+    """ELECTRA's SQuAD 2.0 classifier: a logit that the question has no answer."""
+
+    def __init__(self, hidden_size: int, hidden_act: str = "gelu") -> None:
         super().__init__()
-        self.dense = nn.Linear(2 * hidden_size, ANSWERABILITY_HIDDEN)
+        self.dense = _dense(2 * hidden_size, HEAD_WIDTH)
         self.act = activation(hidden_act)
-        self.out = nn.Linear(ANSWERABILITY_HIDDEN, 1)
-        for layer in (self.dense, self.out):
-            nn.init.normal_(layer.weight, std=std)
-            nn.init.zeros_(layer.bias)
+        self.out = _dense(HEAD_WIDTH, 1)
 
     def forward(self, hidden: Tensor, start_logits: Tensor) -> Tensor:
         start_probs = start_logits.softmax(-1)  # (B, L)
@@ -78,48 +92,118 @@ class AnswerabilityHead(nn.Module):
         return self.out(self.act(self.dense(features))).squeeze(-1)  # (B,)
 
 
-class SquadModel(nn.Module):
-    """`QuestionAnswerer`'s encoder and `out` layer (same modules, same parameter names) plus the
-    optional answerability head; returns (start_logits, end_logits, null_logits or zeros)."""
+class JointSpanHead(nn.Module):
+    """The official joint start/end head (see the module docstring)."""
 
-    def __init__(self, qa: QuestionAnswerer, answerability: AnswerabilityHead | None) -> None:
+    def __init__(self, hidden_size: int, hidden_act: str = "gelu") -> None:
         super().__init__()
-        self.config = qa.config
-        self.electra = qa.electra
-        self.out = qa.out
+        self.start = _dense(hidden_size, 1)
+        self.end_hidden = _dense(2 * hidden_size, HEAD_WIDTH)
+        self.act = activation(hidden_act)
+        self.end = _dense(HEAD_WIDTH, 1)
+
+    def end_logits(self, hidden: Tensor, start_states: Tensor) -> Tensor:
+        """End logits (B, K, L) given K start vectors (B, K, H) per example: the dense layer over
+        [start; token] is split into its two halves, so the (B, K, L, 2H) concatenation is
+        never built."""
+        width = hidden.shape[-1]
+        from_start = F.linear(start_states, self.end_hidden.weight[:, :width])  # (B, K, 512)
+        from_token = F.linear(hidden, self.end_hidden.weight[:, width:], self.end_hidden.bias)
+        joint = self.act(from_start[:, :, None, :] + from_token[:, None, :, :])  # (B, K, L, 512)
+        return self.end(joint).squeeze(-1)
+
+
+class SquadModel(nn.Module):
+    """An encoder with a span head and, for SQuAD 2.0, the answerability head.
+
+    Independent head: returns (start_logits, end_logits, null_logits). Joint head: the same while
+    training (`start_positions` given: teacher forcing), and the beam (start log-probabilities,
+    start positions, end log-probabilities, end positions, null logits) when predicting. Null
+    logits are zeros without the answerability head."""
+
+    def __init__(
+        self,
+        base: QuestionAnswerer | EncoderOnly,
+        joint: JointSpanHead | None,
+        answerability: AnswerabilityHead | None,
+        beam_size: int = 20,
+    ) -> None:
+        super().__init__()
+        self.config = base.config
+        self.electra = base.electra
+        self.out = base.out if isinstance(base, QuestionAnswerer) else None
+        self.joint = joint
         self.answerability = answerability
-        self._hf_model = (qa,)  # a plain tuple: its modules are registered once, above
+        self.beam_size = beam_size
+        self._hf_model = (base,)  # a plain tuple: its modules are registered once, above
 
     @property
-    def question_answerer(self) -> QuestionAnswerer:
+    def hf_model(self) -> QuestionAnswerer | EncoderOnly:
         """The Hugging Face part, sharing this model's weights, for `hf.save`."""
         return self._hf_model[0]
 
+    def extra_heads(self) -> dict[str, nn.Module]:
+        """The parts saved in `HEAD_FILE`, by name."""
+        parts = {"joint": self.joint, "answerability": self.answerability}
+        return {name: module for name, module in parts.items() if module is not None}
+
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None, token_type_ids: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None,
+        token_type_ids: Tensor | None,
+        start_positions: Tensor | None = None,
+    ) -> tuple[Tensor, ...]:
         hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, L, H)
-        start, end = self.out(hidden).unbind(-1)  # (B, L) each
+        context = None
         if token_type_ids is not None:
             # The answer lies in the context (segment 1, its final [SEP] included) or at [CLS].
             context = token_type_ids.bool()
             if attention_mask is not None:
                 context &= attention_mask.bool()
             context[:, 0] = True
-            start = start.masked_fill(~context, _OUTSIDE)
-            end = end.masked_fill(~context, _OUTSIDE)
-        if self.answerability is None:
-            return start, end, start.new_zeros(start.shape[0])
-        return start, end, self.answerability(hidden, start)
+
+        def mask(logits: Tensor) -> Tensor:  # (B, ..., L)
+            if context is None:
+                return logits
+            return logits.masked_fill(~context.view(len(logits), *[1] * (logits.ndim - 2), -1),
+                                      _OUTSIDE)  # fmt: skip
+
+        if self.joint is None:
+            assert self.out is not None
+            start, end = (mask(x) for x in self.out(hidden).unbind(-1))  # (B, L) each
+        else:
+            start = mask(self.joint.start(hidden).squeeze(-1))
+        null = (
+            self.answerability(hidden, start)
+            if self.answerability is not None
+            else start.new_zeros(start.shape[0])
+        )
+        if self.joint is None:
+            return start, end, null
+        if start_positions is not None:  # training: the end given the gold start
+            states = hidden[torch.arange(len(hidden), device=hidden.device), start_positions]
+            end = mask(self.joint.end_logits(hidden, states[:, None])[:, 0])
+            return start, end, null
+        k = min(self.beam_size, hidden.shape[1])
+        start_log_probs, start_index = start.log_softmax(-1).topk(k)  # (B, K)
+        states = hidden.gather(1, start_index[..., None].expand(-1, -1, hidden.shape[-1]))
+        end_log_probs = mask(self.joint.end_logits(hidden, states)).log_softmax(-1)  # (B, K, L)
+        end_log_probs, end_index = end_log_probs.topk(k)  # (B, K, K)
+        return start_log_probs, start_index, end_log_probs, end_index, null
 
 
-def with_answerability(qa: QuestionAnswerer, version_2: bool) -> SquadModel:
-    """The trained module: a loaded HF model plus, for SQuAD 2.0, a fresh answerability head."""
-    head = None
+def build_model(base: QuestionAnswerer | EncoderOnly, config: SquadConfig, version_2: bool
+                ) -> SquadModel:  # fmt: skip
+    """The trained module: a loaded encoder (with HF's head for `independent`) plus fresh heads."""
+    model_config = base.config
+    joint = None
+    if config.head == "joint":
+        joint = JointSpanHead(model_config.hidden_size, model_config.hidden_act)
+    answerability = None
     if version_2:
-        config = qa.config
-        head = AnswerabilityHead(config.hidden_size, config.hidden_act, config.initializer_range)
-    return SquadModel(qa, head)
+        answerability = AnswerabilityHead(model_config.hidden_size, model_config.hidden_act)
+    return SquadModel(base, joint, answerability, config.beam_size)
 
 
 def squad_loss(
@@ -141,27 +225,43 @@ def squad_loss(
 def save_model(
     model: SquadModel, out_dir: Path, tokenizer: Tokenizer | None, config_extra: dict | None
 ) -> None:
-    """The HF directory, plus `answerability.safetensors` when the model has that head."""
-    hf.save(model.question_answerer, out_dir, tokenizer=tokenizer, config_extra=config_extra)
-    if model.answerability is not None:
-        state = {
-            k: v.detach().float().contiguous() for k, v in model.answerability.state_dict().items()
-        }
-        with atomic_path(out_dir / ANSWERABILITY_FILE) as tmp:
+    """The HF directory, plus `squad_head.safetensors` when the model has heads HF lacks."""
+    hf.save(model.hf_model, out_dir, tokenizer=tokenizer, config_extra=config_extra)
+    state = {
+        f"{name}.{key}": value.detach().float().contiguous()
+        for name, module in model.extra_heads().items()
+        for key, value in module.state_dict().items()
+    }
+    if state:
+        with atomic_path(out_dir / HEAD_FILE) as tmp:
             save_file(state, tmp, metadata={"format": "pt"})
+    else:
+        (out_dir / HEAD_FILE).unlink(missing_ok=True)
 
 
-def _load_answerability(model_dir: Path, config: Any) -> AnswerabilityHead | None:
-    if not (model_dir / ANSWERABILITY_FILE).is_file():
-        return None
-    head = AnswerabilityHead(config.hidden_size, config.hidden_act)
-    try:
-        head.load_state_dict(load_file(model_dir / ANSWERABILITY_FILE))
-    except Exception as e:  # a truncated file or other shapes surface as several types
-        raise UserError(
-            f"{model_dir / ANSWERABILITY_FILE}: cannot load ({type(e).__name__}: {e})"
-        ) from None
-    return head
+def _load_heads(model_dir: Path, base: QuestionAnswerer | EncoderOnly, beam_size: int
+                ) -> SquadModel:  # fmt: skip
+    """The saved model: `base` plus the heads in `HEAD_FILE` (if any)."""
+    path = model_dir / HEAD_FILE
+    state = {}
+    if path.is_file():
+        try:
+            state = load_file(path)
+        except Exception as e:  # a truncated file surfaces as several types
+            raise UserError(f"{path}: cannot load ({type(e).__name__}: {e})") from None
+    config = base.config
+    heads: dict[str, nn.Module] = {}
+    for name, make in (("joint", JointSpanHead), ("answerability", AnswerabilityHead)):
+        part = {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")}
+        if part:
+            heads[name] = make(config.hidden_size, config.hidden_act)
+            try:
+                heads[name].load_state_dict(part)
+            except RuntimeError as e:
+                raise UserError(f"{path}: its {name} head does not fit this model ({e})") from None
+    if isinstance(base, EncoderOnly) and "joint" not in heads:
+        raise UserError(f"{model_dir}: no joint span head ({HEAD_FILE} is missing or lacks it)")
+    return SquadModel(base, heads.get("joint"), heads.get("answerability"), beam_size)
 
 
 # ------------------------------------------------------------------------------- the shared loop
@@ -188,35 +288,60 @@ def predict_answers(
     features: Features,
     config: SquadConfig,
     version_2: bool,
+    joint: bool,
     has_classifier: bool,
 ) -> dict[str, Answer]:
     """Run `predict` (from `finetune.make_predict`) over every window and decode the answers."""
     rows = predict(loop_features(features))
+    null = np.array([float(row[-1]) for row in rows], dtype=np.float32) if has_classifier else None
+    if joint:
+        return decode(examples, features, _stack_beams(rows), None, null, config, version_2)
     start = np.zeros(features.input_ids.shape, dtype=np.float32)  # (N, L), padding never decoded
     end = np.zeros_like(start)
     for i, (start_row, end_row, _) in enumerate(rows):
         start[i, : len(start_row)] = start_row.numpy()
         end[i, : len(end_row)] = end_row.numpy()
-    null = np.array([float(row[2]) for row in rows], dtype=np.float32) if has_classifier else None
     return decode(examples, features, start, end, null, config, version_2)
+
+
+def _stack_beams(rows: list[tuple[Tensor, ...]]) -> Beams:
+    """One `Beams` from per-window beams, whose width is smaller in batches shorter than the beam:
+    the missing entries get log-probability -inf at position 0 ([CLS], never a valid start)."""
+    k = max(len(row[0]) for row in rows)
+    beams = Beams(
+        np.full((len(rows), k), -np.inf, np.float32),
+        np.zeros((len(rows), k), np.int64),
+        np.full((len(rows), k, k), -np.inf, np.float32),
+        np.zeros((len(rows), k, k), np.int64),
+    )
+    for i, (start_lp, start_index, end_lp, end_index, _) in enumerate(rows):
+        n = len(start_lp)
+        beams.start_log_probs[i, :n] = start_lp.numpy()
+        beams.start_index[i, :n] = start_index.numpy()
+        beams.end_log_probs[i, :n, :n] = end_lp.numpy()
+        beams.end_index[i, :n, :n] = end_index.numpy()
+    return beams
 
 
 def write_predictions(answers: dict[str, Answer], out_dir: Path) -> None:
     """`predictions.json` ({id: text}) and, for SQuAD 2.0, `null_odds.json` ({id: odds}): the
-    files the official evaluation scripts read as the prediction and `--na-prob-file`."""
+    files the official evaluation scripts read as the prediction and `--na-prob-file`. As the
+    official code writes them, every question carries its best span's text and the null odds
+    decide at scoring (`na_prob_thresh`) which become "no answer"."""
     write_json(out_dir / PREDICTIONS_FILE, {qid: a.text for qid, a in answers.items()})
     if any(a.null_odds is not None for a in answers.values()):
         write_json(out_dir / NULL_ODDS_FILE, {qid: a.null_odds for qid, a in answers.items()})
 
 
-def score(dataset: dict[str, Any], answers: dict[str, Answer], version_2: bool) -> dict[str, Any]:
-    """The official metrics of `answers` against a validated SQuAD file's contents."""
+def score(dataset: dict[str, Any], answers: dict[str, Answer], version_2: bool,
+          null_threshold: float) -> dict[str, Any]:  # fmt: skip
+    """The official metrics of `answers` against a validated SQuAD file's contents; SQuAD 2.0's
+    `exact`/`f1` at `null_threshold`, and `best_exact`/`best_f1` over every threshold."""
     predictions = {qid: a.text for qid, a in answers.items()}
     if not version_2:
         return evaluate_v1(dataset["data"], predictions)
-    return evaluate_v2(
-        dataset["data"], predictions, {qid: a.null_odds for qid, a in answers.items()}
-    )
+    odds = {qid: a.null_odds for qid, a in answers.items()}
+    return evaluate_v2(dataset["data"], predictions, odds, null_threshold)
 
 
 def squad_task(
@@ -233,13 +358,14 @@ def squad_task(
     dev_features = build_features(dev, tokenizer, config, max_seq_length, training=False)
 
     def evaluate(predict: Predict) -> tuple[dict[str, Any], dict[str, Answer]]:
-        answers = predict_answers(predict, dev, dev_features, config, version_2, version_2)
-        return score(dev_dataset, answers, version_2), answers
+        joint = config.head == "joint"
+        answers = predict_answers(predict, dev, dev_features, config, version_2, joint, version_2)
+        return score(dev_dataset, answers, version_2, config.null_threshold), answers
 
     weight = config.answerable_weight if version_2 else 0.0
     return Task(
         name="squad2" if version_2 else "squad",
-        model_class=QuestionAnswerer,
+        model_class=EncoderOnly if config.head == "joint" else QuestionAnswerer,
         model_kwargs={},
         train=loop_features(train_features),
         loss=lambda outputs, batch: squad_loss(outputs, batch, weight),
@@ -250,8 +376,9 @@ def squad_task(
         config_extra={
             SETTINGS_KEY: {"version": "2.0" if version_2 else "1.1", "squad": asdict(config)}
         },
-        wrap_model=lambda qa: with_answerability(qa, version_2),
+        wrap_model=lambda base: build_model(base, config, version_2),
         save_model=save_model,
+        train_inputs=("start_positions",) if config.head == "joint" else (),
     )
 
 
@@ -289,16 +416,20 @@ class Squad(Family):
                           version == "2.0")  # fmt: skip
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
-        """A directory without `answerability.safetensors` (e.g. fine-tuned with
-        `transformers`) is 2.0 when its settings say so; its null odds then come from the [CLS]
-        span scores."""
-        qa, tokenizer, saved = load_finetuned(model_dir, QuestionAnswerer, "squad")
+        """The head follows config.json's architecture: `ElectraModel` carries the joint head in
+        `squad_head.safetensors`, `ElectraForQuestionAnswering` the independent one. A directory
+        without the answerability head (e.g. fine-tuned with `transformers`) is 2.0 when its
+        settings say so; its null odds then come from the [CLS] span scores."""
+        model_class = hf.architecture_class(model_dir)
+        if model_class not in (EncoderOnly, QuestionAnswerer):
+            model_class = QuestionAnswerer  # refused below as an untrained head
+        base, tokenizer, saved = load_finetuned(model_dir, model_class, "squad")
         source = f"{model_dir / hf.CONFIG_FILE} {SETTINGS_KEY}"
-        squad = from_dict(SquadConfig, dict(saved.get("squad") or {}), source=source)
-        head = _load_answerability(model_dir, qa.config)
-        version_2 = head is not None or str(saved.get("version", "1.1")) == "2.0"
-        length = saved.get("max_seq_length") or min(512, qa.config.max_position_embeddings)
-        model = SquadModel(qa, head).eval()
+        head = "joint" if model_class is EncoderOnly else "independent"
+        squad = from_dict(SquadConfig, {**(saved.get("squad") or {}), "head": head}, source=source)
+        model = _load_heads(model_dir, base, squad.beam_size).eval()
+        version_2 = model.answerability is not None or str(saved.get("version", "1.1")) == "2.0"
+        length = saved.get("max_seq_length") or min(512, base.config.max_position_embeddings)
         return Finetuned(model, tokenizer, (), length,
                          {"version_2": version_2, "squad": squad})  # fmt: skip
 
@@ -319,7 +450,7 @@ class Squad(Family):
             model.to(device), SpecialIds.of(tokenizer).pad, config.batch_size, device
         )
         answers = predict_answers(predict, examples, features, squad, finetuned.saved["version_2"],
-                                  model.answerability is not None)  # fmt: skip
+                                  model.joint is not None, model.answerability is not None)  # fmt: skip
         if input.data is not None:
             assert input.out is not None
             write_predictions(answers, input.out)
@@ -328,12 +459,13 @@ class Squad(Family):
         for example in examples:
             found = answers[example.qid]
             if input.json:
-                row = {"question": example.question, "answer": found.text, "score": found.score}
+                row = {"question": example.question, "answer": found.answer(squad.null_threshold),
+                       "best_span": found.text, "score": found.score}  # fmt: skip
                 if found.null_odds is not None:
                     row["null_odds"] = found.null_odds
                 lines.append(json.dumps(row, ensure_ascii=False))
             else:
-                lines.append(found.text if found.text else "(no answer)")
+                lines.append(found.answer(squad.null_threshold) or "(no answer)")
         return Prediction(stdout="".join(line + "\n" for line in lines))
 
     def show_scores(self, scores: dict[str, Any]) -> str:

@@ -14,6 +14,12 @@ on both sides (BERT's rule for SQuAD windows); a sentence that fits is one windo
 that fine-tuning reports is what `predict tagging` then `evaluate tagging` give on the same file,
 and it covers every word of the file, as conlleval's does; only a word that tokenizes to nothing is
 predicted `O`.
+
+Chunk tags are trained in BIOES, as the official code trains them (`label_encoding`): the file's
+chunks (read with conlleval's rules, so IOB1, IOB2 and BIOES files all work) are re-tagged B-/I-/E-
+for a chunk's first, inner and last word and S- for a one-word chunk, which gives the model the
+chunk ends to learn as well as the starts. Predictions are turned back into IOB2 (B-, I-) before
+scoring and output. A tag set that is not chunk tags (part-of-speech tags, say) is used as it is.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+from seqeval.metrics.sequence_labeling import get_entities
 from tokenizers import Tokenizer
 
 from electra import hf
@@ -37,7 +44,14 @@ from electra.files import write_text
 from electra.model import TokenClassifier
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
-from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
+from electra.tasks.loop import (
+    SETTINGS_KEY,
+    Feature,
+    Predict,
+    Task,
+    load_finetuned,
+    make_predict,
+)
 from electra.tasks.options import PredictConfig, TaggingData, TaggingInput, TaggingScoring
 from electra.tasks.windows import budget_windows, most_context
 from electra.tokenizer import SpecialIds
@@ -140,6 +154,33 @@ def find_file(data_dir: Path, names: Sequence[str], what: str) -> Path:
         if (data_dir / name).is_file():
             return data_dir / name
     raise UserError(f"{data_dir}: no {what} file (looked for {', '.join(names)})")
+
+
+CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
+
+
+def is_chunk_tagging(sentences: Iterable[Sentence]) -> bool:
+    """Whether every tag is `O` or a chunk tag (B-, I-, E- or S- and a type)."""
+    return all(
+        t == OUTSIDE or (t[:2] in CHUNK_PREFIXES and len(t) > 2) for s in sentences for t in s.tags
+    )
+
+
+def retag(tags: Sequence[str], scheme: str) -> list[str]:
+    """The same chunks (found as conlleval finds them) in `scheme`, "BIOES" or "IOB2"."""
+    out = [OUTSIDE] * len(tags)
+    for kind, start, end in get_entities(list(tags)):
+        out[start : end + 1] = [f"I-{kind}"] * (end + 1 - start)
+        out[start] = f"B-{kind}"
+        if scheme == "BIOES":
+            out[end] = f"E-{kind}"
+            if start == end:
+                out[start] = f"S-{kind}"
+    return out
+
+
+def _retagged(sentences: Sequence[Sentence], scheme: str) -> list[Sentence]:
+    return [replace(s, tags=tuple(retag(s.tags, scheme))) for s in sentences]
 
 
 def label_set(
@@ -335,17 +376,30 @@ def build_task(
     tag_column: int = -1,
     labels: Sequence[str] = (),
     name: str = "tagging",
+    label_encoding: str = "BIOES",
 ) -> Task:
     """`finetune tagging`: trains on examples cut at `max_seq_length`, and scores the dev file in
-    windows, as `predict tagging` tags it, so that its F1 is the one `evaluate tagging` gives."""
+    windows, as `predict tagging` tags it, so that its F1 is the one `evaluate tagging` gives.
+    Chunk tags train in `label_encoding` (see the module docstring); the dev file is scored on its
+    own tags."""
     train_sentences = read_conll(train_path, tag_column)
     dev_sentences = read_conll(dev_path, tag_column)
-    label_names = label_set([(train_path, train_sentences), (dev_path, dev_sentences)], labels)
+    files = [(train_path, train_sentences), (dev_path, dev_sentences)]
+    bioes = label_encoding == "BIOES" and is_chunk_tagging(train_sentences + dev_sentences)
+    if bioes:
+        train_sentences = _retagged(train_sentences, "BIOES")
+        files = [(path, _retagged(sentences, "BIOES")) for path, sentences in files]
+        if labels and not any(t[:2] in ("E-", "S-") for t in labels):  # IOB names given
+            kinds = {t[2:] for t in labels if t[:2] in CHUNK_PREFIXES}
+            labels = sorted({OUTSIDE, *(p + kind for kind in kinds for p in CHUNK_PREFIXES)})
+    label_names = label_set(files, labels)
     train = encode(tokenizer, train_sentences, label_names, max_seq_length)  # cut: see above
     dev = encode_windows(tokenizer, dev_sentences, label_names, max_seq_length)  # as `tag` does
 
     def evaluate(predict: Predict) -> tuple[dict[str, float], list[str]]:
         predicted = tag_windows(dev, label_names, predict)
+        if bioes:
+            predicted = [retag(tags, "IOB2") for tags in predicted]
         metrics = score([s.tags for s in dev_sentences], predicted)
         rows = [
             "".join(f"{w} {g} {p}\n" for w, g, p in zip(s.words, s.tags, tags, strict=True)) + "\n"
@@ -371,6 +425,7 @@ def build_task(
         config_extra={
             "id2label": {str(i): label for i, label in enumerate(label_names)},
             "label2id": {label: i for i, label in enumerate(label_names)},
+            SETTINGS_KEY: {"label_encoding": "BIOES" if bioes else "file"},
         },
         sequence_pad={"labels": IGNORE},
         loss_terms=lambda batch: (batch["labels"] != IGNORE).sum(),  # official: per token
@@ -414,9 +469,8 @@ class Tagging(Family):
         self, data: TaggingData, tokenizer: Tokenizer, config: FinetuneConfig, settings: Any
     ) -> Task:
         train, dev = self._files(data)
-        return build_task(
-            tokenizer, train, dev, config.max_seq_length, data.tag_column, data.labels
-        )
+        return build_task(tokenizer, train, dev, config.max_seq_length, data.tag_column,
+                          data.labels, label_encoding=data.label_encoding)  # fmt: skip
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
         labels = saved_labels(model_dir)
@@ -438,6 +492,8 @@ class Tagging(Family):
         predict = make_predict(finetuned.model.to(device), pad, config.batch_size, device)
         length = config.max_seq_length or finetuned.max_seq_length
         tags = tag(finetuned.tokenizer, sentences, finetuned.labels, length, predict)
+        if finetuned.saved.get("label_encoding") == "BIOES":
+            tags = [retag(t, "IOB2") for t in tags]
         if input.json:
             text = "".join(
                 json.dumps({"tokens": list(s.words), "tags": t}, ensure_ascii=False) + "\n"
