@@ -163,5 +163,23 @@ def test_seeds_report_the_median_and_spread_for_every_family(
     # The kept model is the median seed's.
     kept = per_seed[[5, 6, 7].index(results["kept_seed"])]
     assert kept["dev"][main_metric] == statistics.median(values)
-    assert results["model"] == str(out / f"seed{results['kept_seed']}" / "model")
+    assert results["kept_model"] == str(out / f"seed{results['kept_seed']}" / "model")
     family(name).load_finetuned(out / f"seed{results['kept_seed']}" / "model")
+
+
+def test_an_existing_run_is_refused_unless_overwrite(assets, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["finetune", "glue", "--model", str(tiny_checkpoint), "--out", str(out), "--epochs", "1",
+            "--batch-size", "8", "--no-progress", "--device", "cpu",
+            *_seed_data(assets, tmp_path)["glue"]]  # fmt: skip
+    assert main(argv) == 0
+    first = (out / "results.json").read_text()
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.count("\n") == 0 and "holds a fine-tuning run already" in err and "--overwrite" in err
+    )
+    assert (out / "results.json").read_text() == first
+    assert main([*argv, "--overwrite", "--seed", "1"]) == 0
+    assert (out / "results.json").read_text() != first

@@ -360,3 +360,61 @@ def test_stsb_trains_on_scores_over_five_and_predicts_on_the_original_scale(tmp_
     assert [f["label"] for f in features] == pytest.approx([0.9, 0.1])
     predicted = glue.decode(spec, [torch.tensor([0.8]), torch.tensor([0.2])])
     assert predicted.tolist() == pytest.approx([4.0, 1.0])  # leaderboard files on GLUE's 0-5 scale
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_gradient_accumulation_takes_the_same_step(tmp_path, reduction):
+    """A batch in 3 micro-batches (of unequal sizes) gives the optimizer the gradients the whole
+    batch gives (compared before the update: Adam without bias correction amplifies rounding in
+    near-zero gradients to whole steps)."""
+    from electra.tasks.loop import Progress, build_optimizer, train_step
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(ModelConfig(**{**TINY, "num_layers": 1}), num_labels=2).eval()
+    task = _toy_task([], [])
+    features = _toy_features(8, seed=3)
+    seen = {}
+    for accum in (1, 3):
+        config = FinetuneConfig(lr=1e-2, batch_size=8, grad_accum=accum, loss_reduction=reduction)
+        optimizer = build_optimizer(model, config)
+        grads = {}
+        optimizer.step = lambda grads=grads: grads.update(
+            {n: p.grad.clone() for n, p in model.named_parameters()})  # fmt: skip
+        parts = torch.arange(8).tensor_split(accum)
+        batches = [collate([features[i] for i in part], 0, {}) for part in parts]
+        loss = train_step(model, task, batches, optimizer, config, Progress(10, 0),
+                          torch.amp.GradScaler("cpu", enabled=False))  # fmt: skip
+        seen[accum] = (loss, grads)
+    torch.testing.assert_close(seen[3][0], seen[1][0], rtol=1e-5, atol=1e-6)
+    assert seen[1][1]
+    for name, grad in seen[1][1].items():
+        torch.testing.assert_close(seen[3][1][name], grad, rtol=1e-4, atol=1e-7, msg=name)
+
+
+def test_a_nan_loss_stops_in_one_line_and_saves_nothing(tmp_path):
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    task = _toy_task(_toy_features(40, seed=1), _toy_features(8, seed=2))
+    task.loss = lambda outputs, batch: outputs.sum() * float("nan")
+    config = FinetuneConfig(epochs=2, batch_size=4)
+    with pytest.raises(UserError, match=r"toy: the training loss became nan by step 10; stopped"):
+        finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "model").exists()
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_max_steps_metrics_and_curves(tmp_path):
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    task = _toy_task(_toy_features(40, seed=1), _toy_features(8, seed=2))
+    config = FinetuneConfig(epochs=1, batch_size=4, max_steps=25, precision="bf16")
+    results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
+    assert results["steps"] == 25 and len(results["epochs"]) == 3  # 10 + 10 + 5 steps
+    records = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").open()]
+    train = [r for r in records if "loss" in r]
+    dev = [r for r in records if "dev_accuracy" in r]
+    assert [r["step"] for r in train] == [10, 20, 25]
+    assert [r["step"] for r in dev] == [10, 20, 25]
+    assert all(math.isfinite(r["loss"]) and r["lr"] > 0 for r in train)
+    assert [r["dev_accuracy"] for r in dev] == [e["accuracy"] for e in results["epochs"]]
+    assert any((tmp_path / "out" / "tensorboard").iterdir())

@@ -385,6 +385,11 @@ class FinetuneConfig:
         "last", ("last", "best")
     )  # the final model (official), or the best dev epoch's
     max_train_examples: int | None = None  # train on a seeded random subset of this size
+    max_steps: int | None = (
+        None  # stop after this many steps (the schedule spans them), not `epochs`
+    )
+    grad_accum: int = 1  # split each batch into this many micro-batches: the same step, less memory
+    precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
 
     def __post_init__(self) -> None:
         problems = not_finite(self) + optimizer_problems(self)
@@ -411,6 +416,12 @@ class FinetuneConfig:
             problems.append(f"`keep` {self.keep!r} is not 'last' or 'best'")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             problems.append(f"max_train_examples must be at least 1, got {self.max_train_examples}")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append(f"max_steps must be at least 1, got {self.max_steps}")
+        if not 1 <= self.grad_accum <= self.batch_size:
+            problems.append(f"grad_accum {self.grad_accum} is not between 1 and batch_size")
+        if self.precision not in PRECISIONS:
+            problems.append(f"`precision` {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if problems:
             raise UserError("fine-tuning config: " + "; ".join(problems))
 

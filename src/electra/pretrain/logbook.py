@@ -135,11 +135,18 @@ class Log:
     The other ranks get a disabled one, so the loop calls it the same way everywhere."""
 
     def __init__(
-        self, run_dir: Path, start_step: int, total_steps: int, enabled: bool, bar: bool = True
+        self,
+        run_dir: Path,
+        start_step: int,
+        total_steps: int,
+        enabled: bool,
+        bar: bool = True,
+        desc: str | None = None,
     ) -> None:
         self.enabled = enabled
         self.bar = tqdm(
             total=total_steps,
+            desc=desc,
             initial=start_step,
             unit="step",
             dynamic_ncols=True,
@@ -164,9 +171,13 @@ class Log:
         self.writer.flush()
         if prefix == "train":
             shown = {
-                k: f"{values[k]:.4g}" for k in ("gen_loss", "disc_loss", "disc_acc") if k in values
+                k: f"{values[k]:.4g}"
+                for k in ("gen_loss", "disc_loss", "disc_acc", "loss")
+                if k in values
             }
-            self.bar.set_postfix(**shown, tok_s=f"{values['tokens_per_s']:.0f}", refresh=False)
+            if "tokens_per_s" in values:
+                shown["tok_s"] = f"{values['tokens_per_s']:.0f}"
+            self.bar.set_postfix(**shown, refresh=False)
 
     def message(self, text: str) -> None:
         if self.enabled:

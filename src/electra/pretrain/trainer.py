@@ -45,7 +45,7 @@ from electra.pretrain.logbook import Forecast, Log, MetricWindow, accumulate, su
 from electra.pretrain.objective import build
 from electra.pretrain.packing import pack_rows
 from electra.pretrain.processes import Process, Signals
-from electra.runtime import seed_everything
+from electra.runtime import autocast, seed_everything
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
 
@@ -97,11 +97,6 @@ def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
         ) from None
 
 
-def _autocast(device: torch.device, precision: str):
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
-
-
 def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
     """Packed model inputs (no compute on padding) on the device."""
     return {k: v.to(device, non_blocking=True) for k, v in pack_rows(ids, special).items()}
@@ -128,7 +123,7 @@ def evaluate(
         for start in starts:
             ids = examples.examples(np.arange(start, min(start + batch_size, len(examples))))
             inputs = _inputs(ids, special, device)
-            with _autocast(device, config.precision):
+            with autocast(device, config.precision):
                 output = module(**inputs)
             accumulate(window, output.metrics())
             if output.disc_logits is not None:
@@ -412,7 +407,7 @@ def train_step(run: Run, batches: Iterator[np.ndarray], signals: Signals) -> Ste
         inputs = _inputs(next(batches), run.special, process.device)
         last = micro == config.grad_accum - 1
         with nullcontext() if run.ddp is None or last else run.ddp.no_sync():
-            with _autocast(process.device, config.precision):
+            with autocast(process.device, config.precision):
                 output = run.network(**inputs)
             run.scaler.scale(output.loss / config.grad_accum).backward()
         loss += output.loss.detach()

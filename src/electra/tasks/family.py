@@ -137,7 +137,7 @@ def _summary(results: dict[str, Any]) -> str:
         return (f"{results['task']}: median of {len(results['seeds'])} seeds: {metrics} "
                 f"({results['main_metric']} std {main['std']:.4f}, range {main['min']:.4f}-"
                 f"{main['max']:.4f}; {results['wall_seconds']:.0f} s); median seed's model in "
-                f"{results['model']}, results in {out / 'results.json'}")  # fmt: skip
+                f"{results['kept_model']}, results in {out / 'results.json'}")  # fmt: skip
     return (f"{results['task']}: {metrics} (epoch {results['saved_epoch']}, "
             f"{results['wall_seconds']:.0f} s); model in {out / 'model'}, "
             f"results in {out / 'results.json'}")  # fmt: skip
@@ -206,10 +206,13 @@ def finetune(
     settings: Any = None,
     random_init: bool = False,
     progress: bool = True,
+    device: str | None = None,
+    overwrite: bool = False,
 ) -> FinetuneResult:
     """Fine-tune the discriminator in `model_dir` on a family's `data` with the paper's recipe
     for the model's size (or `preset`) and task, `overrides` (FinetuneConfig fields) winning;
-    each run's model, predictions and results.json go under `out_dir`."""
+    each run's model, predictions and results.json go under `out_dir`. An `out_dir` that already
+    holds a run's results is refused unless `overwrite`."""
     from electra import hf
     from electra.config import FinetuneConfig, recipe_size
     from electra.files import writable_dir, write_json
@@ -222,6 +225,11 @@ def finetune(
     if settings is None and spec.settings is not None:
         settings = spec.settings()
     runs = implementation.runs(data, writable_dir(out_dir))  # checks the data's paths first
+    if not overwrite:
+        for path in (Path(out_dir), *(run.out_dir for run in runs)):
+            if (path / loop.RESULTS_FILE).exists() or (path / loop.MODEL_DIR).exists():
+                raise UserError(f"{path}: holds a fine-tuning run already (give `overwrite` "
+                                "to replace it, or another `out`)")  # fmt: skip
     tokenizer = load_tokenizer(model_dir)
     hf.check_vocabulary(model_dir, tokenizer)
     size = preset or recipe_size(hf.load_config(model_dir))
@@ -234,14 +242,14 @@ def finetune(
         }  # fmt: skip
         if config.seeds == 1:
             done = loop.finetune(task, model_dir, config, run.out_dir, tokenizer,
-                                 random_init=random_init, progress=progress)  # fmt: skip
+                                 random_init=random_init, progress=progress, device=device)  # fmt: skip
             results.append({**done, "out_dir": str(run.out_dir)})
             continue
         per_seed = []
         for seed in range(config.seed, config.seed + config.seeds):
             seed_dir = run.out_dir / f"seed{seed}"
             done = loop.finetune(task, model_dir, replace(config, seed=seed), seed_dir, tokenizer,
-                                 random_init=random_init, progress=progress)  # fmt: skip
+                                 random_init=random_init, progress=progress, device=device)  # fmt: skip
             per_seed.append({**done, "out_dir": str(seed_dir)})
         summary = over_seeds(per_seed)
         write_json(run.out_dir / loop.RESULTS_FILE, summary)
@@ -284,7 +292,7 @@ def over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for r in runs
         ],  # fmt: skip
         "kept_seed": kept["config"]["seed"],
-        "model": str(Path(kept["out_dir"]) / MODEL_DIR),
+        "kept_model": str(Path(kept["out_dir"]) / MODEL_DIR),
         "saved_epoch": kept["saved_epoch"],
         "wall_seconds": round(sum(r["wall_seconds"] for r in runs), 1),
         "random_init": runs[0]["random_init"],

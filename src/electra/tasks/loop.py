@@ -50,13 +50,13 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from electra import hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
 from electra.files import write_json
-from electra.runtime import choose_device, seed_everything
+from electra.pretrain.logbook import Log
+from electra.runtime import autocast, choose_device, seed_everything
 from electra.schedule import lr_factor
 from electra.tokenizer import load_tokenizer
 
@@ -290,29 +290,44 @@ class Progress:
 def train_step(
     model: nn.Module,
     task: Task,
-    batch: dict[str, Tensor],
+    batches: Sequence[dict[str, Tensor]],
     optimizer: torch.optim.Optimizer,
     config: FinetuneConfig,
     progress: Progress,
+    scaler: torch.amp.GradScaler,
 ) -> Tensor:
-    """One optimizer step at this step's learning rate; returns the loss, still on the device."""
+    """One optimizer step at this step's learning rate over one batch, given as `grad_accum`
+    micro-batches; returns the batch's loss, still on the device. The official code sums the
+    per-example (tagging: per-token) losses of the batch before clipping; `loss_reduction="mean"`
+    averages them. Either way the micro-batches add up to the whole batch's loss."""
     for group in optimizer.param_groups:
         group["lr"] = group["base_lr"] * lr_factor(
             progress.step, progress.total_steps, progress.warmup_steps
         )
-    extra = {key: batch[key] for key in task.train_inputs}
-    outputs = model(
-        batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"], **extra
-    )
-    loss = task.loss(outputs, batch)
-    if config.loss_reduction == "sum":  # the official code sums per-example losses, then clips
-        loss = loss * task.loss_terms(batch)
-    loss.backward()
+    terms = [task.loss_terms(batch) for batch in batches]
+    total_terms = sum(terms)
+    device = batches[0]["input_ids"].device
+    loss_sum = torch.zeros((), device=device)
+    for batch, count in zip(batches, terms, strict=True):
+        extra = {key: batch[key] for key in task.train_inputs}
+        with autocast(device, config.precision):
+            outputs = model(
+                batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"], **extra
+            )
+            loss = task.loss(outputs, batch).float()
+        loss = loss * (count if config.loss_reduction == "sum" else count / total_terms)
+        scaler.scale(loss).backward()
+        loss_sum += loss.detach()
+    scaler.unscale_(optimizer)
     nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-    optimizer.step()
+    scaler.step(optimizer)
+    scaler.update()
     optimizer.zero_grad(set_to_none=True)
     progress.step += 1
-    return loss.detach()
+    return loss_sum
+
+
+LOG_EVERY = 10  # steps between loss readings (a host sync) for the bar, metrics.jsonl, TensorBoard
 
 
 def finetune(
@@ -325,8 +340,9 @@ def finetune(
     progress: bool = True,
     device: str | None = None,
 ) -> dict[str, Any]:
-    """Train `task` from the checkpoint at `model_dir`; write the model, predictions and
-    results.json under `out_dir`; return the results."""
+    """Train `task` from the checkpoint at `model_dir`; write the model, predictions,
+    results.json, metrics.jsonl and TensorBoard curves under `out_dir`; return the results. A
+    loss that turns NaN or infinite stops the run with one line; no model is saved after it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_json(config, out_dir / CONFIG_FILE)
@@ -337,28 +353,41 @@ def finetune(
     if not train:
         raise UserError(f"{task.name}: no training examples")
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total = steps_per_epoch * config.epochs
+    total = config.max_steps or steps_per_epoch * config.epochs
     state = Progress(total, int(config.warmup_fraction * total))
     optimizer = build_optimizer(model, config)
+    scaler = torch.amp.GradScaler(where.type, enabled=config.precision == "fp16")
     predict = make_predict(model, task.pad_id, config.eval_batch_size, where, task.sequence_pad)
     shuffle = torch.Generator().manual_seed(config.seed)
     started = time.perf_counter()
-    bar = tqdm(total=total, desc=task.name, unit="step", disable=not progress, dynamic_ncols=True)
+    log = Log(out_dir, 0, total, enabled=True, bar=progress, desc=task.name)
     model.train()
-    for epoch in range(1, config.epochs + 1):
-        loss_sum = torch.zeros((), device=where)
-        for index in torch.randperm(len(train), generator=shuffle).split(config.batch_size):
-            batch = _to(collate([train[i] for i in index], task.pad_id, task.sequence_pad), where)
-            loss = train_step(model, task, batch, optimizer, config, state)
-            loss_sum += loss
-            bar.update()
-            if state.step % 10 == 0 or state.step == total:
-                bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")
-        record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer)
-        record.update(epoch=epoch, train_loss=loss_sum.item() / steps_per_epoch)
-        bar.write(f"{task.name} epoch {epoch}: " + ", ".join(
-            f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"))  # fmt: skip
-    bar.close()
+    try:
+        for epoch in range(1, math.ceil(total / steps_per_epoch) + 1):
+            loss_sum, steps = torch.zeros((), device=where), 0
+            for index in torch.randperm(len(train), generator=shuffle).split(config.batch_size):
+                if state.step == total:
+                    break
+                batches = [
+                    _to(collate([train[i] for i in part], task.pad_id, task.sequence_pad), where)
+                    for part in index.tensor_split(config.grad_accum)
+                    if len(part)
+                ]
+                loss = train_step(model, task, batches, optimizer, config, state, scaler)
+                loss_sum, steps = loss_sum + loss, steps + 1
+                log.bar.update()
+                if state.step % LOG_EVERY == 0 or state.step == total:
+                    value = _finite(loss.item(), task, state.step)
+                    lr = max(group["lr"] for group in optimizer.param_groups)
+                    log.record(state.step, {"loss": value, "lr": lr, "epoch": epoch})
+            train_loss = _finite(loss_sum.item() / steps, task, state.step)
+            record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer)
+            record.update(epoch=epoch, train_loss=train_loss, step=state.step)
+            log.record(state.step, {k: v for k, v in record.items() if k != "step"}, prefix="dev")
+            log.message(f"{task.name} epoch {epoch}: " + ", ".join(
+                f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step")))  # fmt: skip
+    finally:
+        log.close()
     assert state.kept is not None
     results = {
         "task": task.name,
@@ -372,10 +401,20 @@ def finetune(
         "wall_seconds": round(time.perf_counter() - started, 1),
         "random_init": random_init,
         "model": str(model_dir),
+        "device": str(where),
         "config": asdict(config),
     }
     write_json(out_dir / RESULTS_FILE, results)
     return results
+
+
+def _finite(value: float, task: Task, step: int) -> float:
+    if not math.isfinite(value):
+        raise UserError(
+            f"{task.name}: the training loss became {value} by step {step}; stopped, and nothing "
+            "was saved after it (try a lower --lr, or --precision fp32)"
+        )
+    return value
 
 
 def _end_epoch(
