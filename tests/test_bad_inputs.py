@@ -182,6 +182,11 @@ CASES = [
     ("finetune glue: out is a file", "finetune glue --task rte --data-dir {root} --model {disc} --out {a_file}", "exists and is not a directory"),
     ("finetune glue: epochs 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --epochs 0", "--epochs must be positive"),
     ("finetune glue: beta2 1", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --adam-beta2 1", "--adam-beta2 1.0 is not in [0, 1)"),
+    ("finetune glue: seeds 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --seeds 0", "--seeds must be positive"),
+    ("finetune glue: grad-accum 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --grad-accum 0", "--grad-accum 0 is not between 1 and --batch-size"),
+    ("finetune glue: max-steps 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --max-steps 0", "--max-steps must be at least 1"),
+    ("finetune glue: precision fp8", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --precision fp8", "fp8"),
+    ("finetune glue: no such device", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {disc} --out {out} --device cuda:7", "cuda:7"),
     ("finetune glue: mismatched vocabulary", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {mismatch} --out {out}", "do not belong to these weights"),
     # --- finetune tagging and squad
     ("finetune tagging: no data", "finetune tagging --model {disc} --out {out}", "give --data-dir"),
@@ -192,6 +197,9 @@ CASES = [
     ("finetune squad: id twice", "finetune squad --train {squad_dup} --dev {squad_dup} --model {disc} --out {out}", "question q1: the id appears twice"),
     ("finetune squad: not JSON", "finetune squad --train {not_json} --dev {not_json} --model {disc} --out {out}", "not_json.json"),
     ("finetune squad: version 3", "finetune squad --train {squad_dup} --dev {squad_dup} --version 3 --model {disc} --out {out}", "--version '3' is not 1.1 or 2.0"),
+    ("finetune squad: head", "finetune squad --train {squad_dup} --dev {squad_dup} --head both --model {disc} --out {out}", "both"),
+    ("finetune squad: beam 0", "finetune squad --train {squad_dup} --dev {squad_dup} --beam-size 0 --model {disc} --out {out}", "--beam-size must be positive"),
+    ("finetune tagging: encoding", "finetune tagging --data-dir {root}/conll_ok --label-encoding iob9 --model {disc} --out {out}", "iob9"),
     ("finetune squad: stride 0", "finetune squad --train {squad_dup} --dev {squad_dup} --doc-stride 0 --model {disc} --out {out}", "--doc-stride must be positive"),
     # --- predict
     ("predict glue: untrained head", "predict glue --model {disc} --test {test} --text-columns text --out {out}", "head was never trained"),

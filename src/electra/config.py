@@ -28,6 +28,17 @@ def not_finite(config: Any) -> list[str]:
     ]
 
 
+def not_chosen(config: Any) -> list[str]:
+    """Problems with the fields made by `choice` whose value is none of their options."""
+    return [
+        f"`{f.name}` {getattr(config, f.name)!r} is not one of {', '.join(f.metadata['choices'])}"
+        for f in fields(config)
+        if "choices" in f.metadata
+        and getattr(config, f.name) is not None
+        and getattr(config, f.name) not in f.metadata["choices"]
+    ]
+
+
 def optimizer_problems(config: Any) -> list[str]:
     """AdamW's settings, as PretrainConfig and FinetuneConfig both spell them."""
     problems = []
@@ -392,7 +403,7 @@ class FinetuneConfig:
     precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
 
     def __post_init__(self) -> None:
-        problems = not_finite(self) + optimizer_problems(self)
+        problems = not_finite(self) + optimizer_problems(self) + not_chosen(self)
         for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "seeds"):
             if getattr(self, name) < 1:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
@@ -420,8 +431,6 @@ class FinetuneConfig:
             problems.append(f"max_steps must be at least 1, got {self.max_steps}")
         if not 1 <= self.grad_accum <= self.batch_size:
             problems.append(f"grad_accum {self.grad_accum} is not between 1 and batch_size")
-        if self.precision not in PRECISIONS:
-            problems.append(f"`precision` {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if problems:
             raise UserError("fine-tuning config: " + "; ".join(problems))
 

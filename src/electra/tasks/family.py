@@ -221,7 +221,10 @@ def finetune(
 
     implementation = family(name)
     spec = implementation.spec
+    from electra.runtime import choose_device
+
     FinetuneConfig(**(overrides or {}))  # bad values stop here, before any data is read
+    choose_device(device)
     if settings is None and spec.settings is not None:
         settings = spec.settings()
     runs = implementation.runs(data, writable_dir(out_dir))  # checks the data's paths first

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from electra.config import choice
+from electra.config import choice, not_chosen
 from electra.errors import UserError
 
 GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
@@ -141,6 +141,8 @@ class TaggingData:
 
     def __post_init__(self) -> None:
         as_paths(self)
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         if self.data_dir is None and (self.train is None or self.dev is None):
             raise UserError("give data_dir (or both `train` and `dev`)")
 
@@ -207,6 +209,8 @@ class SquadConfig:
     answerable_weight: float = 0.5  # SQuAD 2.0: weight of the answerability loss (ELECTRA's)
 
     def __post_init__(self) -> None:
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         names = ("doc_stride", "max_query_length", "max_answer_length", "n_best_size", "beam_size")
         for name in names:
             if getattr(self, name) < 1:
