@@ -181,5 +181,8 @@ def test_an_existing_run_is_refused_unless_overwrite(assets, tiny_checkpoint, tm
         err.count("\n") == 0 and "holds a fine-tuning run already" in err and "--overwrite" in err
     )
     assert (out / "results.json").read_text() == first
+    # --resume keeps a finished run as it is (a finished task of `all`, a finished seed).
+    assert main([*argv, "--resume"]) == 0
+    assert (out / "results.json").read_text() == first
     assert main([*argv, "--overwrite", "--seed", "1"]) == 0
     assert (out / "results.json").read_text() != first

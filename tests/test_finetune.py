@@ -418,3 +418,46 @@ def test_max_steps_metrics_and_curves(tmp_path):
     assert all(math.isfinite(r["loss"]) and r["lr"] > 0 for r in train)
     assert [r["dev_accuracy"] for r in dev] == [e["accuracy"] for e in results["epochs"]]
     assert any((tmp_path / "out" / "tensorboard").iterdir())
+
+
+def test_an_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
+    """Killed mid-epoch, resumed from its last checkpoint: the same model, scores and curves
+    as the run that was never stopped, and no checkpoints left once it has finished."""
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    train, dev = _toy_features(40, seed=1), _toy_features(8, seed=2)
+    config = FinetuneConfig(lr=1e-3, epochs=3, batch_size=4, save_every=4, keep="best")
+    whole = finetune(
+        _toy_task(train, dev), tmp_path / "pre", config, tmp_path / "a", progress=False
+    )
+
+    class Crash(Exception):
+        pass
+
+    task = _toy_task(train, dev)
+    real, calls = task.loss, []
+
+    def crashing(outputs, batch):
+        calls.append(1)
+        if len(calls) == 19:  # in epoch 2, after the checkpoint of step 16
+            raise Crash
+        return real(outputs, batch)
+
+    task.loss = crashing
+    with pytest.raises(Crash):
+        finetune(task, tmp_path / "pre", config, tmp_path / "b", progress=False)
+    assert [p.name for p in (tmp_path / "b" / "checkpoints").iterdir()] == ["step-00000016"]
+    resumed = finetune(_toy_task(train, dev), tmp_path / "pre", config, tmp_path / "b",
+                       progress=False, resume=True)  # fmt: skip
+
+    drop = ("wall_seconds",)
+    assert {k: v for k, v in resumed.items() if k not in drop} == {
+        k: (str(tmp_path / "pre") if k == "model" else v) for k, v in whole.items() if k not in drop
+    }
+    a, b = (load_file(tmp_path / run / "model" / "model.safetensors") for run in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    curves = [(tmp_path / run / "metrics.jsonl").read_text() for run in ("a", "b")]
+    assert curves[0] == curves[1]
+    assert not (tmp_path / "b" / "checkpoints").exists()

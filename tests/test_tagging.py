@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,31 @@ def _write_slice(source: Path, target: Path, sentences: int) -> None:
     target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
 
 
+def assert_report_is_conllevals(report: str, gold, predicted) -> None:
+    """Every number of the report against the reimplementation above, type by type."""
+    offset, gold_chunks, found_chunks = 0, set(), set()
+    for g, p in zip(gold, predicted, strict=True):
+        gold_chunks |= {(s + offset, e + offset, k) for s, e, k in conlleval_chunks(g)}
+        found_chunks |= {(s + offset, e + offset, k) for s, e, k in conlleval_chunks(p)}
+        offset += len(g)
+    head, overall, *rows = report.splitlines()
+    correct = gold_chunks & found_chunks
+    assert head == (f"processed {offset} tokens with {len(gold_chunks)} phrases; found: "
+                    f"{len(found_chunks)} phrases; correct: {len(correct)}.")  # fmt: skip
+    kinds = sorted({k for *_, k in gold_chunks | found_chunks})
+    assert [row.split(":")[0].strip() for row in rows] == kinds
+    for kind, row in zip(kinds, rows, strict=True):
+        n_gold = sum(k == kind for *_, k in gold_chunks)
+        n_found = sum(k == kind for *_, k in found_chunks)
+        n_right = sum(k == kind for *_, k in correct)
+        precision = n_right / n_found if n_found else 0.0
+        recall = n_right / n_gold if n_gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if n_right else 0.0
+        numbers = [float(x) for x in re.findall(r"[\d.]+(?=%)|(?<=FB1: )\s*[\d.]+", row)]
+        assert numbers == pytest.approx([100 * precision, 100 * recall, 100 * f1], abs=0.006)
+        assert row.endswith(f"  {n_found}")
+
+
 def official_bioes(tags: list[str]) -> list[str]:
     """A transcription of the official `tagging_utils.get_span_labels` then `get_tags(..,
     "BIOES")`: a span starts at B-/S- or after O and runs until the next start or O."""
@@ -221,6 +247,12 @@ def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
     argv = ["evaluate", "tagging", "--predictions", str(tmp_path / "run" / "dev_predictions.txt")]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out) == pytest.approx(results["dev"], abs=1e-12)
+
+    # conlleval's per-type report, beside the predictions and from `evaluate tagging --table`.
+    report = (tmp_path / "run" / "dev_conlleval.txt").read_text()
+    assert main([*argv, "--table"]) == 0
+    assert capsys.readouterr().out == report
+    assert_report_is_conllevals(report, gold, predicted)
 
     model, info = ElectraForTokenClassification.from_pretrained(
         tmp_path / "run" / "model", output_loading_info=True

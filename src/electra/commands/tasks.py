@@ -36,6 +36,9 @@ def register(commands) -> None:
         recipe.add_argument("--device", help="cpu, cuda, cuda:1, mps ... (default: cuda when there is one)")  # fmt: skip
         recipe.add_argument("--overwrite", action="store_true",
                             help="replace the run already in --out (refused otherwise)")  # fmt: skip
+        recipe.add_argument("--resume", action="store_true",
+                            help="continue the run in --out: finished tasks and seeds are kept, "
+                                 "an interrupted one continues from its last checkpoint")  # fmt: skip
         if spec.settings is not None:
             add_config_flags(parser.add_argument_group(f"{spec.name} settings"), spec.settings)
         parser.set_defaults(func=partial(run_finetune, spec))
@@ -62,7 +65,7 @@ def run_finetune(spec: FamilySpec, args: argparse.Namespace) -> None:
     settings = build(args, spec.settings) if spec.settings is not None else None
     result = finetune(spec.name, build(args, spec.data), args.model, args.out,
                       given(args, FinetuneConfig), args.preset, settings, args.random_init,
-                      args.progress, args.device, args.overwrite)  # fmt: skip
+                      args.progress, args.device, args.overwrite, args.resume)  # fmt: skip
     print(result.summary)
 
 

@@ -120,8 +120,9 @@ class Family(ABC):
     @abstractmethod
     def score_file(self, scoring: Any) -> dict[str, Any]: ...
 
-    def show_scores(self, scores: dict[str, Any]) -> str:
-        """What `evaluate` prints: the scores as JSON (a family may follow an official format)."""
+    def show_scores(self, scores: dict[str, Any], scoring: Any = None) -> str:
+        """What `evaluate` prints: the scores as JSON (a family may follow an official format,
+        or offer others through its `scoring` options)."""
         return json.dumps(scores, indent=2)
 
     def report(self, data: Any, results: list[dict[str, Any]], out_dir: Path) -> str:
@@ -208,11 +209,13 @@ def finetune(
     progress: bool = True,
     device: str | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> FinetuneResult:
     """Fine-tune the discriminator in `model_dir` on a family's `data` with the paper's recipe
     for the model's size (or `preset`) and task, `overrides` (FinetuneConfig fields) winning;
     each run's model, predictions and results.json go under `out_dir`. An `out_dir` that already
-    holds a run's results is refused unless `overwrite`."""
+    holds a run's results is refused unless `overwrite`. With `resume`, a finished run (a task of
+    GLUE `all`, a seed) is kept as it is and an interrupted one continues from its checkpoint."""
     from electra import hf
     from electra.config import FinetuneConfig, recipe_size
     from electra.files import writable_dir, write_json
@@ -228,7 +231,7 @@ def finetune(
     if settings is None and spec.settings is not None:
         settings = spec.settings()
     runs = implementation.runs(data, writable_dir(out_dir))  # checks the data's paths first
-    if not overwrite:
+    if not (overwrite or resume):
         for path in (Path(out_dir), *(run.out_dir for run in runs)):
             if (path / loop.RESULTS_FILE).exists() or (path / loop.MODEL_DIR).exists():
                 raise UserError(f"{path}: holds a fine-tuning run already (give `overwrite` "
@@ -243,17 +246,21 @@ def finetune(
         task.config_extra[loop.SETTINGS_KEY] = {
             "family": name, "max_seq_length": config.max_seq_length, **task.config_extra.get(loop.SETTINGS_KEY, {})
         }  # fmt: skip
-        if config.seeds == 1:
-            done = loop.finetune(task, model_dir, config, run.out_dir, tokenizer,
-                                 random_init=random_init, progress=progress, device=device)  # fmt: skip
-            results.append({**done, "out_dir": str(run.out_dir)})
-            continue
+        seeds = range(config.seed, config.seed + config.seeds)
         per_seed = []
-        for seed in range(config.seed, config.seed + config.seeds):
-            seed_dir = run.out_dir / f"seed{seed}"
-            done = loop.finetune(task, model_dir, replace(config, seed=seed), seed_dir, tokenizer,
-                                 random_init=random_init, progress=progress, device=device)  # fmt: skip
+        for seed in seeds:
+            seed_dir = run.out_dir / f"seed{seed}" if config.seeds > 1 else run.out_dir
+            done = None
+            if resume and (seed_dir / loop.RESULTS_FILE).is_file():
+                done = json.loads((seed_dir / loop.RESULTS_FILE).read_text(encoding="utf-8"))
+            if not done or "dev" not in done or "seeds" in done:  # unfinished, or a summary
+                done = loop.finetune(task, model_dir, replace(config, seed=seed), seed_dir,
+                                     tokenizer, random_init=random_init, progress=progress,
+                                     device=device, resume=resume)  # fmt: skip
             per_seed.append({**done, "out_dir": str(seed_dir)})
+        if config.seeds == 1:
+            results.append(per_seed[0])
+            continue
         summary = over_seeds(per_seed)
         write_json(run.out_dir / loop.RESULTS_FILE, summary)
         results.append({**summary, "out_dir": str(run.out_dir)})
@@ -333,4 +340,4 @@ def evaluate(name: str, scoring: Any) -> Scores:
     """The family's official scores of a predictions file."""
     implementation = family(name)
     values = implementation.score_file(scoring)
-    return Scores(values, implementation.show_scores(values))
+    return Scores(values, implementation.show_scores(values, scoring))

@@ -40,6 +40,8 @@ predict as it trained, which `load_finetuned` reads back.
 from __future__ import annotations
 
 import math
+import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,6 +57,7 @@ from electra import hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
 from electra.files import write_json
+from electra.pretrain import checkpoint
 from electra.pretrain.logbook import Log
 from electra.runtime import autocast, choose_device, seed_everything
 from electra.schedule import lr_factor
@@ -278,13 +281,17 @@ def load_finetuned(
 
 @dataclass
 class Progress:
-    """Where a fine-tuning run stands: steps taken, epoch records, the kept epoch."""
+    """Where a fine-tuning run stands: steps taken, epoch records, the kept epoch, and the
+    position in the epoch under way (what a checkpoint needs to continue the same trajectory)."""
 
     total_steps: int
     warmup_steps: int
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     kept: dict[str, Any] | None = None
+    epoch: int = 1  # the epoch under way
+    epoch_batches: int = 0  # its batches trained so far
+    shuffle_state: Tensor | None = None  # the shuffling generator's state when it began
 
 
 def train_step(
@@ -339,10 +346,16 @@ def finetune(
     random_init: bool = False,
     progress: bool = True,
     device: str | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train `task` from the checkpoint at `model_dir`; write the model, predictions,
-    results.json, metrics.jsonl and TensorBoard curves under `out_dir`; return the results. A
-    loss that turns NaN or infinite stops the run with one line; no model is saved after it."""
+    results.json, metrics.jsonl and TensorBoard curves under `out_dir`; return the results.
+
+    A checkpoint is written at the end of every epoch (and every `config.save_every` steps) into
+    `out_dir/checkpoints/`; `resume` continues from the newest intact one on the very trajectory
+    an uninterrupted run takes (same batches, same dropout, same model). The checkpoints are
+    deleted once the run has finished. A loss that turns NaN or infinite stops the run with one
+    line; no model is saved after it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_json(config, out_dir / CONFIG_FILE)
@@ -357,15 +370,22 @@ def finetune(
     state = Progress(total, int(config.warmup_fraction * total))
     optimizer = build_optimizer(model, config)
     scaler = torch.amp.GradScaler(where.type, enabled=config.precision == "fp16")
-    predict = make_predict(model, task.pad_id, config.eval_batch_size, where, task.sequence_pad)
     shuffle = torch.Generator().manual_seed(config.seed)
+    loss_sum = torch.zeros((), device=where)
+    if resume and checkpoint.all_checkpoints(out_dir):
+        loss_sum = _restore(out_dir, model, optimizer, scaler, state).to(where)
+        assert state.shuffle_state is not None
+        shuffle.set_state(state.shuffle_state)
+    predict = make_predict(model, task.pad_id, config.eval_batch_size, where, task.sequence_pad)
     started = time.perf_counter()
-    log = Log(out_dir, 0, total, enabled=True, bar=progress, desc=task.name)
+    log = Log(out_dir, state.step, total, enabled=True, bar=progress, desc=task.name)
     model.train()
     try:
-        for epoch in range(1, math.ceil(total / steps_per_epoch) + 1):
-            loss_sum, steps = torch.zeros((), device=where), 0
-            for index in torch.randperm(len(train), generator=shuffle).split(config.batch_size):
+        while state.step < total or state.epoch_batches:  # (a mid-epoch save at the last step)
+            if state.epoch_batches == 0:
+                state.shuffle_state = shuffle.get_state()
+            order = torch.randperm(len(train), generator=shuffle).split(config.batch_size)
+            for index in order[state.epoch_batches :]:
                 if state.step == total:
                     break
                 batches = [
@@ -374,18 +394,24 @@ def finetune(
                     if len(part)
                 ]
                 loss = train_step(model, task, batches, optimizer, config, state, scaler)
-                loss_sum, steps = loss_sum + loss, steps + 1
+                loss_sum += loss
+                state.epoch_batches += 1
                 log.bar.update()
                 if state.step % LOG_EVERY == 0 or state.step == total:
                     value = _finite(loss.item(), task, state.step)
                     lr = max(group["lr"] for group in optimizer.param_groups)
-                    log.record(state.step, {"loss": value, "lr": lr, "epoch": epoch})
-            train_loss = _finite(loss_sum.item() / steps, task, state.step)
+                    log.record(state.step, {"loss": value, "lr": lr, "epoch": state.epoch})
+                if config.save_every and state.step % config.save_every == 0:
+                    _checkpoint(out_dir, model, optimizer, scaler, state, loss_sum)
+            train_loss = _finite(loss_sum.item() / state.epoch_batches, task, state.step)
             record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer)
-            record.update(epoch=epoch, train_loss=train_loss, step=state.step)
+            record.update(epoch=state.epoch, train_loss=train_loss, step=state.step)
             log.record(state.step, {k: v for k, v in record.items() if k != "step"}, prefix="dev")
-            log.message(f"{task.name} epoch {epoch}: " + ", ".join(
+            log.message(f"{task.name} epoch {state.epoch}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step")))  # fmt: skip
+            state.epoch, state.epoch_batches = state.epoch + 1, 0
+            loss_sum = torch.zeros((), device=where)
+            _checkpoint(out_dir, model, optimizer, scaler, state, loss_sum)
     finally:
         log.close()
     assert state.kept is not None
@@ -405,7 +431,50 @@ def finetune(
         "config": asdict(config),
     }
     write_json(out_dir / RESULTS_FILE, results)
+    shutil.rmtree(checkpoint.directory(out_dir), ignore_errors=True)
     return results
+
+
+def _checkpoint(
+    out_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    state: Progress,
+    loss_sum: Tensor,
+) -> None:
+    """The newest checkpoint only: fine-tuning checkpoints exist to resume, not to keep."""
+    checkpoint.save(out_dir, state.step, {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(),
+        "progress": asdict(state),
+        "loss_sum": loss_sum.detach().cpu(),
+        "world_size": 1,
+    }, keep=1)  # fmt: skip
+
+
+def _restore(
+    out_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    state: Progress,
+) -> Tensor:
+    """Load the newest intact checkpoint into the run (RNGs included); its epoch's loss sum."""
+    path, saved = checkpoint.load_latest(out_dir)
+    if saved["progress"]["total_steps"] != state.total_steps:
+        raise UserError(
+            f"{path}: planned {saved['progress']['total_steps']} steps, this run "
+            f"{state.total_steps}; resume with the settings it was started with"
+        )
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scaler.load_state_dict(saved["scaler"])
+    for key, value in saved["progress"].items():
+        setattr(state, key, value)
+    print(f"electra: resuming {out_dir} from step {state.step}", file=sys.stderr)
+    return saved["loss_sum"]
 
 
 def _finite(value: float, task: Task, step: int) -> float:

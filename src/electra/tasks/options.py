@@ -173,6 +173,7 @@ class TaggingScoring:
     """`evaluate tagging`: conlleval's span F1 of a predictions file."""
 
     predictions: Path  # a file whose last two columns are the gold and the predicted tags
+    table: bool = False  # print conlleval's report (overall and per chunk type) instead of JSON
 
     def __post_init__(self) -> None:
         as_paths(self)

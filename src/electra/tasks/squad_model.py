@@ -468,7 +468,7 @@ class Squad(Family):
                 lines.append(found.answer(squad.null_threshold) or "(no answer)")
         return Prediction(stdout="".join(line + "\n" for line in lines))
 
-    def show_scores(self, scores: dict[str, Any]) -> str:
+    def show_scores(self, scores: dict[str, Any], scoring: SquadScoring | None = None) -> str:
         """As the official scripts print them: v1.1 on one line, v2.0 indented."""
         return json.dumps(scores, indent=None if "exact_match" in scores else 2)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +34,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+from seqeval.metrics import (
+    accuracy_score,
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 from seqeval.metrics.sequence_labeling import get_entities
 from tokenizers import Tokenizer
 
@@ -69,6 +76,7 @@ DEV_FILES = (
     "test.conll",
 )
 PREDICTIONS_FILE = "dev_predictions.txt"
+REPORT_FILE = "dev_conlleval.txt"
 
 
 @dataclass(frozen=True)
@@ -248,6 +256,29 @@ def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> 
     }
 
 
+def conlleval_report(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> str:
+    """conlleval's report: the overall line and one line per chunk type, with its precision,
+    recall, F1 and the number of chunks of that type predicted."""
+    gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
+    overall = score(gold, predicted)
+    per_type = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    expected, found_chunks = set(get_entities(gold)), set(get_entities(predicted))
+    found = Counter(kind for kind, _, _ in found_chunks)
+    lines = [
+        f"processed {sum(map(len, gold))} tokens with {len(expected)} phrases; found: "
+        f"{len(found_chunks)} phrases; correct: {len(expected & found_chunks)}.",
+        f"accuracy: {100 * overall['accuracy']:6.2f}%; precision: {100 * overall['precision']:6.2f}%; "
+        f"recall: {100 * overall['recall']:6.2f}%; FB1: {100 * overall['f1']:6.2f}",
+    ]
+    for kind in sorted(k for k in per_type.keys() | found.keys() if "avg" not in k):
+        row = per_type.get(kind, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+        lines.append(
+            f"{kind:>17}: precision: {100 * row['precision']:6.2f}%; recall: "
+            f"{100 * row['recall']:6.2f}%; FB1: {100 * row['f1-score']:6.2f}  {found[kind]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def decode(
     features: Sequence[Feature], outputs: Sequence[torch.Tensor], labels: Sequence[str]
 ) -> list[list[str]]:
@@ -356,16 +387,23 @@ def conll_text(sentences: Sequence[Sentence], tags: Sequence[Sequence[str]]) -> 
     )
 
 
-def score_file(path: Path) -> dict[str, float]:
-    """conlleval's scores of a file whose last two columns are the gold and predicted tags."""
+def read_scored(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The gold and predicted tags of a file whose last two columns are those."""
     gold = read_conll(path, tag_column=-2)
     predicted = read_conll(path, tag_column=-1)
-    return score([s.tags for s in gold], [s.tags for s in predicted])
+    return [s.tags for s in gold], [s.tags for s in predicted]
+
+
+def score_file(path: Path) -> dict[str, float]:
+    """conlleval's scores of a file whose last two columns are the gold and predicted tags."""
+    return score(*read_scored(path))
 
 
 def write_predictions(rows: list[str], out_dir: Path) -> None:
-    """`word gold predicted` per line, a blank line between sentences: conlleval's input."""
+    """`word gold predicted` per line, a blank line between sentences (conlleval's input), and
+    conlleval's per-type report of it."""
     write_text(out_dir / PREDICTIONS_FILE, "".join(rows))
+    write_text(out_dir / REPORT_FILE, conlleval_report(*read_scored(out_dir / PREDICTIONS_FILE)))
 
 
 def build_task(
@@ -511,6 +549,12 @@ class Tagging(Family):
 
     def score_file(self, scoring: TaggingScoring) -> dict[str, Any]:
         return score_file(scoring.predictions)
+
+    def show_scores(self, scores: dict[str, Any], scoring: TaggingScoring | None = None) -> str:
+        """JSON, or with `table` conlleval's report with its per-type lines."""
+        if scoring is not None and scoring.table:
+            return conlleval_report(*read_scored(scoring.predictions)).rstrip("\n")
+        return super().show_scores(scores)
 
     def report(self, data: TaggingData, results: list[dict[str, Any]], out_dir: Path) -> str:
         train, dev = self._files(data)
