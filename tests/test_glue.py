@@ -304,7 +304,8 @@ def test_finetune_all_on_rte_and_stsb_then_predict(tmp_path, shared_data, capsys
     tiny_checkpoint(tmp_path / "pre", tokenizer)
     out = tmp_path / "runs"
     argv = ["finetune", "glue", "--task", "all", "--data-dir", str(glue_dir), "--model",
-            str(tmp_path / "pre"), "--out", str(out), "--epochs", "2", "--no-progress"]  # fmt: skip
+            str(tmp_path / "pre"), "--out", str(out), "--epochs", "2", "--no-progress",
+            "--head", "transformers"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
     summary = json.loads((out / "glue_results.json").read_text())
@@ -484,3 +485,40 @@ def test_all_tasks_over_seeds_print_the_table_of_medians(tmp_path, shared_data, 
         row = next(line for line in printed.splitlines() if line.startswith(f"{task:<6} {metric} "))
         assert f"{100 * min(values):.1f}-{100 * max(values):.1f}" in row
     assert "average of the medians" in printed
+
+
+def test_the_official_head_is_dropout_and_one_linear_layer_on_cls(tmp_path, assets, capsys):
+    """`--head official` (the default): logits = dense([CLS]) at inference, no hidden layer; the
+    encoder loads in transformers as ElectraModel and the head sits in head.safetensors."""
+    from safetensors.torch import load_file
+    from transformers import ElectraModel
+
+    from electra.tasks.glue import FAMILY
+    from electra.tasks.heads import HEAD_FILE
+
+    rows = ["text,label"] + [f"{'good fine day' if i % 2 else 'bad awful night'} {i},{i % 2}"
+                             for i in range(24)]  # fmt: skip
+    (tmp_path / "own.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    tiny_checkpoint(tmp_path / "pre", load_tokenizer(assets / "vocab.txt"))
+    out = tmp_path / "run"
+    argv = ["finetune", "glue", "--train", str(tmp_path / "own.csv"), "--dev", str(tmp_path / "own.csv"),
+            "--text-columns", "text", "--label-column", "label", "--model", str(tmp_path / "pre"),
+            "--out", str(out), "--epochs", "1", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    head = load_file(out / "model" / HEAD_FILE)
+    assert set(head) == {"classifier.out.weight", "classifier.out.bias"}
+    assert head["classifier.out.weight"].shape == (2, 32)
+    encoder, info = ElectraModel.from_pretrained(out / "model", output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    finetuned = FAMILY.load_finetuned(out / "model")
+    ids = torch.randint(5, 1000, (3, 12))
+    types = torch.zeros_like(ids)
+    with torch.no_grad():
+        cls = encoder.eval()(input_ids=ids, token_type_ids=types).last_hidden_state[:, 0]
+        expected = cls @ head["classifier.out.weight"].T + head["classifier.out.bias"]
+        torch.testing.assert_close(finetuned.model.eval()(ids, None, types), expected)
+    (out / "model" / HEAD_FILE).unlink()
+    capsys.readouterr()
+    assert main(["predict", "glue", "--model", str(out / "model"), "--test", str(tmp_path / "own.csv"),
+                 "--text-columns", "text", "--out", str(tmp_path / "pred")]) == 2  # fmt: skip
+    assert "no classifier head" in capsys.readouterr().err

@@ -66,7 +66,8 @@ def run_finetune(spec: FamilySpec, args: argparse.Namespace) -> None:
     result = finetune(spec.name, build(args, spec.data), args.model, args.out,
                       given(args, FinetuneConfig), args.preset, settings, args.random_init,
                       args.progress, args.device, args.overwrite, args.resume)  # fmt: skip
-    print(result.summary)
+    if result.summary:  # under torchrun only the lead process reports
+        print(result.summary)
 
 
 def run_predict(spec: FamilySpec, args: argparse.Namespace) -> None:

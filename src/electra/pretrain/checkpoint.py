@@ -128,8 +128,10 @@ def save(
     rank: int = 0,
     keep: int = 3,
     barrier: Callable[[], None] = lambda: None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `state` (rank 0's, None elsewhere) and every process's RNG state as checkpoint `step`.
+    """Write `state` (rank 0's, None elsewhere) and every process's RNG state, with its own
+    `extra` state (what only it knows, e.g. its part of a running sum), as checkpoint `step`.
 
     Every process must call it; `barrier` synchronises them around the shared folder."""
     final = path_for(run_dir, step)
@@ -138,7 +140,7 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)  # left by a crash while writing
         tmp.mkdir(parents=True)
     barrier()
-    _save_file(rng_state(), tmp / f"rng-{rank}.pt")
+    _save_file({**rng_state(), "extra": extra or {}}, tmp / f"rng-{rank}.pt")
     if rank == 0:
         _save_file(state, tmp / STATE_FILE)
     barrier()
@@ -179,7 +181,8 @@ def damage(path: Path) -> str | None:
 
 
 def load(path: Path, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
-    """Training state of checkpoint `path`, after restoring this process's RNG states from it."""
+    """Training state of checkpoint `path`, after restoring this process's RNG states from it;
+    under `extra`, what this process saved of its own."""
     problem = damage(path)
     if problem:
         raise UserError(f"{path}: damaged checkpoint: {problem}")
@@ -194,7 +197,7 @@ def load(path: Path, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
             f"(got {world_size}) so each one continues its own data share and random stream"
         )
     set_rng_state(rng)
-    return state
+    return {**state, "extra": rng.get("extra", {})}
 
 
 def load_latest(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import statistics
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
@@ -239,6 +240,7 @@ def finetune(
     tokenizer = load_tokenizer(model_dir)
     hf.check_vocabulary(model_dir, tokenizer)
     size = preset or recipe_size(hf.load_config(model_dir))
+    lead = int(os.environ.get("RANK", "0")) == 0  # torchrun's: one process writes summaries
     results = []
     for run in runs:
         config = FinetuneConfig.recipe(size, run.recipe_task, **(overrides or {}))
@@ -262,9 +264,21 @@ def finetune(
             results.append(per_seed[0])
             continue
         summary = over_seeds(per_seed)
-        write_json(run.out_dir / loop.RESULTS_FILE, summary)
+        if lead:
+            write_json(run.out_dir / loop.RESULTS_FILE, summary)
         results.append({**summary, "out_dir": str(run.out_dir)})
+    _leave_process_group()
+    if not lead:  # under torchrun: the lead process writes and reports
+        return FinetuneResult(results, "")
     return FinetuneResult(results, implementation.report(data, results, Path(out_dir)))
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:

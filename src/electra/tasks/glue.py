@@ -33,9 +33,10 @@ from electra import hf
 from electra.config import FinetuneConfig
 from electra.errors import UserError
 from electra.files import write_json, write_text
-from electra.model import SequenceClassifier
+from electra.model import EncoderOnly, SequenceClassifier
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
+from electra.tasks.heads import LinearClassifier
 from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
 from electra.tasks.options import (
     GLUE_TASKS,
@@ -290,9 +291,11 @@ def build_task(
     dev_paths: Sequence[tuple[Path, str, str]],
     max_seq_length: int,
     swap_pairs: bool = True,
+    head: str = "official",
 ) -> Task:
     """The loop's `Task` for `spec`: train features, and an evaluation over each dev set
-    (`(path, metric suffix, prediction file)`) that returns metrics and prediction rows."""
+    (`(path, metric suffix, prediction file)`) that returns metrics and prediction rows. `head`:
+    the official dropout + linear classifier, or `transformers`' (see `ClassificationData`)."""
     _, train = labelled_features(
         spec, train_path, tokenizer, max_seq_length, swap=swap_pairs and spec.swap_pairs
     )
@@ -323,10 +326,16 @@ def build_task(
         def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             return F.cross_entropy(outputs, batch["label"])
 
+    num_labels = len(spec.labels) or 1
+    official = head == "official"
     return Task(
         name=spec.name,
-        model_class=SequenceClassifier,
-        model_kwargs={"num_labels": len(spec.labels) or 1},
+        model_class=EncoderOnly if official else SequenceClassifier,
+        model_kwargs={} if official else {"num_labels": num_labels},
+        wrap_model=(lambda base: LinearClassifier(base, num_labels)) if official else None,
+        save_model=(lambda model, out, tokenizer, extra: model.save(out, tokenizer, extra))
+        if official
+        else hf.save,
         train=train,
         loss=loss,
         evaluate=evaluate,
@@ -454,18 +463,24 @@ class Classification(Family):
             spec = custom_spec(data.text_columns, data.label_column or "", data.train,
                                data.labels, data.regression)  # fmt: skip
             return build_task(spec, tokenizer, data.train, [(data.dev, "", "dev_predictions.tsv")],
-                              config.max_seq_length)  # fmt: skip
+                              config.max_seq_length, head=data.head)  # fmt: skip
         spec = glue_spec(data.task or "")
         directory = task_dir(data.data_dir or Path(), spec)
         return build_task(spec, tokenizer, directory / "train.tsv",
                           glue_dev_paths(spec, directory), config.max_seq_length,
-                          data.swap_pairs)  # fmt: skip
+                          data.swap_pairs, data.head)  # fmt: skip
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
+        """The head follows config.json's architecture: `ElectraModel` with the official head in
+        `head.safetensors`, or `ElectraForSequenceClassification` (e.g. made by transformers)."""
         raw = hf.read_config_json(model_dir)
         labels = spec_from_config(raw, Spec("", (), "", (), ())).labels
-        model, tokenizer, saved = load_finetuned(model_dir, SequenceClassifier, "glue",
-                                      num_labels=len(labels) or 1)  # fmt: skip
+        if hf.architecture_class(model_dir) is EncoderOnly:
+            base, tokenizer, saved = load_finetuned(model_dir, EncoderOnly, "glue")
+            model = LinearClassifier.load(model_dir, base, len(labels) or 1)
+        else:
+            model, tokenizer, saved = load_finetuned(model_dir, SequenceClassifier, "glue",
+                                                     num_labels=len(labels) or 1)  # fmt: skip
         length = saved.get("max_seq_length", 128)
         return Finetuned(model, tokenizer, labels, length, saved)
 

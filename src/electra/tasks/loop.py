@@ -44,7 +44,9 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from electra import hf
 from electra.config import FinetuneConfig, save_json
@@ -59,7 +62,8 @@ from electra.errors import UserError
 from electra.files import write_json
 from electra.pretrain import checkpoint
 from electra.pretrain.logbook import Log
-from electra.runtime import autocast, choose_device, seed_everything
+from electra.pretrain.processes import Process
+from electra.runtime import autocast, seed_everything
 from electra.schedule import lr_factor
 from electra.tokenizer import load_tokenizer
 
@@ -302,29 +306,41 @@ def train_step(
     config: FinetuneConfig,
     progress: Progress,
     scaler: torch.amp.GradScaler,
+    process: Process | None = None,
+    share: float = 1.0,
 ) -> Tensor:
     """One optimizer step at this step's learning rate over one batch, given as `grad_accum`
-    micro-batches; returns the batch's loss, still on the device. The official code sums the
-    per-example (tagging: per-token) losses of the batch before clipping; `loss_reduction="mean"`
-    averages them. Either way the micro-batches add up to the whole batch's loss."""
+    micro-batches (this process's part of it under torchrun); returns the loss of those
+    micro-batches, still on the device. The official code sums the per-example (tagging:
+    per-token) losses of the batch before clipping; `loss_reduction="mean"` averages them. Either
+    way the micro-batches, and the processes, add up to the whole batch's loss: DDP averages
+    gradients over processes, so each scales its part by the world size. `share` 0 marks a
+    process left without examples by a short last batch: it still steps, with no gradient."""
     for group in optimizer.param_groups:
         group["lr"] = group["base_lr"] * lr_factor(
             progress.step, progress.total_steps, progress.warmup_steps
         )
+    world = process.world_size if process is not None else 1
     terms = [task.loss_terms(batch) for batch in batches]
     total_terms = sum(terms)
+    if config.loss_reduction == "mean" and process is not None:
+        total_terms = process.sum(torch.as_tensor(total_terms * share, dtype=torch.float32,
+                                                  device=batches[0]["input_ids"].device))  # fmt: skip
     device = batches[0]["input_ids"].device
     loss_sum = torch.zeros((), device=device)
-    for batch, count in zip(batches, terms, strict=True):
+    for i, (batch, count) in enumerate(zip(batches, terms, strict=True)):
         extra = {key: batch[key] for key in task.train_inputs}
-        with autocast(device, config.precision):
-            outputs = model(
-                batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"], **extra
-            )
-            loss = task.loss(outputs, batch).float()
-        loss = loss * (count if config.loss_reduction == "sum" else count / total_terms)
-        scaler.scale(loss).backward()
-        loss_sum += loss.detach()
+        last = i == len(batches) - 1
+        with nullcontext() if last or world == 1 else model.no_sync():
+            with autocast(device, config.precision):
+                outputs = model(
+                    batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"],
+                    **extra,
+                )  # fmt: skip
+                loss = task.loss(outputs, batch).float()
+            loss = loss * (count if config.loss_reduction == "sum" else count / total_terms)
+            scaler.scale(loss * (world * share)).backward()
+        loss_sum += loss.detach() * share
     scaler.unscale_(optimizer)
     nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
     scaler.step(optimizer)
@@ -357,11 +373,14 @@ def finetune(
     deleted once the run has finished. A loss that turns NaN or infinite stops the run with one
     line; no model is saved after it."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_json(config, out_dir / CONFIG_FILE)
-    seed_everything(config.seed)
-    where = choose_device(device)
+    process = Process(device)
+    where, lead = process.device, process.rank == 0
+    if lead:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_json(config, out_dir / CONFIG_FILE)
+    seed_everything(config.seed + process.rank)  # own dropout; DDP copies rank 0's weights
     model = load_model(task, model_dir, random_init).to(where)
+    trained = model if process.world_size == 1 else DistributedDataParallel(model)
     train = _subsample(task.train, config.max_train_examples, config.seed)
     if not train:
         raise UserError(f"{task.name}: no training examples")
@@ -370,15 +389,16 @@ def finetune(
     state = Progress(total, int(config.warmup_fraction * total))
     optimizer = build_optimizer(model, config)
     scaler = torch.amp.GradScaler(where.type, enabled=config.precision == "fp16")
-    shuffle = torch.Generator().manual_seed(config.seed)
+    shuffle = torch.Generator().manual_seed(config.seed)  # the same batches in every process
     loss_sum = torch.zeros((), device=where)
     if resume and checkpoint.all_checkpoints(out_dir):
-        loss_sum = _restore(out_dir, model, optimizer, scaler, state).to(where)
+        loss_sum = _restore(out_dir, model, optimizer, scaler, state, process).to(where)
         assert state.shuffle_state is not None
         shuffle.set_state(state.shuffle_state)
     predict = make_predict(model, task.pad_id, config.eval_batch_size, where, task.sequence_pad)
     started = time.perf_counter()
-    log = Log(out_dir, state.step, total, enabled=True, bar=progress, desc=task.name)
+    log = Log(out_dir, state.step, total, enabled=lead, bar=progress, desc=task.name)
+    save = partial(_checkpoint, out_dir, model, optimizer, scaler, state, process=process)
     model.train()
     try:
         while state.step < total or state.epoch_batches:  # (a mid-epoch save at the last step)
@@ -388,30 +408,34 @@ def finetune(
             for index in order[state.epoch_batches :]:
                 if state.step == total:
                     break
+                mine = index[process.rank :: process.world_size]
+                share = 1.0 if len(mine) else 0.0  # a short last batch: a stand-in, no gradient
                 batches = [
                     _to(collate([train[i] for i in part], task.pad_id, task.sequence_pad), where)
-                    for part in index.tensor_split(config.grad_accum)
+                    for part in (mine if share else index[:1]).tensor_split(config.grad_accum)
                     if len(part)
                 ]
-                loss = train_step(model, task, batches, optimizer, config, state, scaler)
+                loss = train_step(trained, task, batches, optimizer, config, state, scaler,
+                                  process, share)  # fmt: skip
                 loss_sum += loss
                 state.epoch_batches += 1
                 log.bar.update()
                 if state.step % LOG_EVERY == 0 or state.step == total:
-                    value = _finite(loss.item(), task, state.step)
+                    value = _finite(process.sum(loss.clone()).item(), task, state.step)
                     lr = max(group["lr"] for group in optimizer.param_groups)
                     log.record(state.step, {"loss": value, "lr": lr, "epoch": state.epoch})
                 if config.save_every and state.step % config.save_every == 0:
-                    _checkpoint(out_dir, model, optimizer, scaler, state, loss_sum)
-            train_loss = _finite(loss_sum.item() / state.epoch_batches, task, state.step)
-            record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer)
+                    save(loss_sum)
+            epoch_loss = process.sum(loss_sum.clone()).item() / state.epoch_batches
+            train_loss = _finite(epoch_loss, task, state.step)
+            record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer, lead)
             record.update(epoch=state.epoch, train_loss=train_loss, step=state.step)
             log.record(state.step, {k: v for k, v in record.items() if k != "step"}, prefix="dev")
             log.message(f"{task.name} epoch {state.epoch}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step")))  # fmt: skip
             state.epoch, state.epoch_batches = state.epoch + 1, 0
             loss_sum = torch.zeros((), device=where)
-            _checkpoint(out_dir, model, optimizer, scaler, state, loss_sum)
+            save(loss_sum)
     finally:
         log.close()
     assert state.kept is not None
@@ -428,10 +452,13 @@ def finetune(
         "random_init": random_init,
         "model": str(model_dir),
         "device": str(where),
+        "processes": process.world_size,
         "config": asdict(config),
     }
-    write_json(out_dir / RESULTS_FILE, results)
-    shutil.rmtree(checkpoint.directory(out_dir), ignore_errors=True)
+    process.barrier()
+    if lead:
+        write_json(out_dir / RESULTS_FILE, results)
+        shutil.rmtree(checkpoint.directory(out_dir), ignore_errors=True)
     return results
 
 
@@ -442,16 +469,19 @@ def _checkpoint(
     scaler: torch.amp.GradScaler,
     state: Progress,
     loss_sum: Tensor,
+    process: Process,
 ) -> None:
-    """The newest checkpoint only: fine-tuning checkpoints exist to resume, not to keep."""
+    """The newest checkpoint only: fine-tuning checkpoints exist to resume, not to keep. Every
+    process writes its RNG state (its own dropout) and its part of the epoch's loss."""
+    lead = process.rank == 0
     checkpoint.save(out_dir, state.step, {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict(),
         "progress": asdict(state),
-        "loss_sum": loss_sum.detach().cpu(),
-        "world_size": 1,
-    }, keep=1)  # fmt: skip
+        "world_size": process.world_size,
+    } if lead else None, rank=process.rank, keep=1, barrier=process.barrier,
+        extra={"loss_sum": loss_sum.detach().cpu()})  # fmt: skip
 
 
 def _restore(
@@ -460,9 +490,11 @@ def _restore(
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     state: Progress,
+    process: Process,
 ) -> Tensor:
-    """Load the newest intact checkpoint into the run (RNGs included); its epoch's loss sum."""
-    path, saved = checkpoint.load_latest(out_dir)
+    """Load the newest intact checkpoint into the run (RNGs included); this process's part of
+    the epoch's loss so far."""
+    path, saved = checkpoint.load_latest(out_dir, process.rank, process.world_size)
     if saved["progress"]["total_steps"] != state.total_steps:
         raise UserError(
             f"{path}: planned {saved['progress']['total_steps']} steps, this run "
@@ -473,8 +505,9 @@ def _restore(
     scaler.load_state_dict(saved["scaler"])
     for key, value in saved["progress"].items():
         setattr(state, key, value)
-    print(f"electra: resuming {out_dir} from step {state.step}", file=sys.stderr)
-    return saved["loss_sum"]
+    if process.rank == 0:
+        print(f"electra: resuming {out_dir} from step {state.step}", file=sys.stderr)
+    return saved["extra"]["loss_sum"]
 
 
 def _finite(value: float, task: Task, step: int) -> float:
@@ -494,8 +527,10 @@ def _end_epoch(
     state: Progress,
     out_dir: Path,
     tokenizer: Tokenizer | None,
+    write: bool = True,
 ) -> dict[str, Any]:
-    """Score the dev set; save the model and predictions when this epoch is the one to keep."""
+    """Score the dev set; save the model and predictions (`write`: the lead process) when this
+    epoch is the one to keep."""
     metrics, predictions = task.evaluate(predict)
     if task.main_metric not in metrics:
         raise KeyError(f"{task.name}: evaluate() returned no {task.main_metric!r}")
@@ -508,6 +543,7 @@ def _end_epoch(
         or metrics[task.main_metric] > kept["metrics"][task.main_metric]
     ):
         state.kept = {"epoch": record["epoch"], "metrics": metrics}
-        task.save_model(model, out_dir / MODEL_DIR, tokenizer, task.config_extra)
-        task.write_predictions(predictions, out_dir)
+        if write:
+            task.save_model(model, out_dir / MODEL_DIR, tokenizer, task.config_extra)
+            task.write_predictions(predictions, out_dir)
     return record

@@ -77,10 +77,15 @@ class ClassificationData:
     labels: tuple[str, ...] = ()  # your data: the label set (default: the train file's)
     regression: bool = False  # your data: the label is a number
     swap_pairs: bool = True  # MRPC, STS-B: also train on each pair swapped (official recipe)
+    head: str = choice(
+        "official", ("official", "transformers")
+    )  # classifier: the official dropout + linear on [CLS] (reproduces the paper), or transformers' dense + GELU + linear (loads as ElectraForSequenceClassification)
 
     def __post_init__(self) -> None:
         as_paths(self)
         self.task = glue_task(self.task, allow_all=True)
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         if self.train is None and (not self.task or self.data_dir is None):
             raise UserError(
                 "give `task` and data_dir for GLUE, or `train` and `dev` for your own data"

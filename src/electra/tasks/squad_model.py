@@ -8,7 +8,7 @@ Two span heads over the same encoder (`SquadConfig.head`):
   keeps a beam of the `beam_size` most likely starts and, for each, the `beam_size` most likely
   ends, and a span scores the sum of its two log-probabilities. This is the head the published
   SQuAD scores were made with. It has no Hugging Face class, so the encoder is saved as
-  `ElectraModel` (which `transformers` loads) and the head beside it in `squad_head.safetensors`.
+  `ElectraModel` (which `transformers` loads) and the head beside it in `head.safetensors`.
 - `independent` (Hugging Face's `ElectraForQuestionAnswering`: one `qa_outputs` layer giving
   start and end logits): the choice for deploying with `transformers` pipelines.
 
@@ -18,10 +18,10 @@ that the question has *no* answer, trained with binary cross-entropy at weight 0
 of the start and end losses. As in the official code its label is the question's: a window of an
 answerable question that misses the answer trains its span at [CLS] but is labelled answerable.
 Decoding takes the smallest logit over a question's windows as the null odds. Its weights go in
-`squad_head.safetensors` too; `transformers` loads an independent-head directory as is.
+`head.safetensors` too; `transformers` loads an independent-head directory as is.
 
 Logits outside the context (except [CLS]) are masked before the softmax, as in the official code,
-and the heads' layers start as `tf.layers.dense` does (Glorot-uniform weights, zero biases).
+and the heads' layers start as `tf.layers.dense` does (`heads.tf_dense`).
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from electra import hf
 from electra.config import FinetuneConfig, from_dict
 from electra.errors import UserError
-from electra.files import atomic_path, write_json
+from electra.files import write_json
 from electra.model import EncoderOnly, QuestionAnswerer, activation
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction
+from electra.tasks.heads import HEAD_FILE, load_heads, save_heads, tf_dense
 from electra.tasks.loop import SETTINGS_KEY, Predict, Task, load_finetuned, make_predict
 from electra.tasks.options import PredictConfig, SquadConfig, SquadData, SquadInput, SquadScoring
 from electra.tasks.squad import (
@@ -62,18 +62,10 @@ from electra.tasks.squad import (
 from electra.tasks.squad_eval import detect_version, evaluate_v1, evaluate_v2, iter_questions
 from electra.tokenizer import SpecialIds
 
-HEAD_FILE = "squad_head.safetensors"
 HEAD_WIDTH = 512  # the official hidden width of the end and answerability layers, any model size
 PREDICTIONS_FILE = "predictions.json"
 NULL_ODDS_FILE = "null_odds.json"
 _OUTSIDE = -10000.0  # added to logits outside the context: effectively zero probability
-
-
-def _dense(n_in: int, n_out: int) -> nn.Linear:
-    layer = nn.Linear(n_in, n_out)
-    nn.init.xavier_uniform_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
 
 
 class AnswerabilityHead(nn.Module):
@@ -81,9 +73,9 @@ class AnswerabilityHead(nn.Module):
 
     def __init__(self, hidden_size: int, hidden_act: str = "gelu") -> None:
         super().__init__()
-        self.dense = _dense(2 * hidden_size, HEAD_WIDTH)
+        self.dense = tf_dense(2 * hidden_size, HEAD_WIDTH)
         self.act = activation(hidden_act)
-        self.out = _dense(HEAD_WIDTH, 1)
+        self.out = tf_dense(HEAD_WIDTH, 1)
 
     def forward(self, hidden: Tensor, start_logits: Tensor) -> Tensor:
         start_probs = start_logits.softmax(-1)  # (B, L)
@@ -97,10 +89,10 @@ class JointSpanHead(nn.Module):
 
     def __init__(self, hidden_size: int, hidden_act: str = "gelu") -> None:
         super().__init__()
-        self.start = _dense(hidden_size, 1)
-        self.end_hidden = _dense(2 * hidden_size, HEAD_WIDTH)
+        self.start = tf_dense(hidden_size, 1)
+        self.end_hidden = tf_dense(2 * hidden_size, HEAD_WIDTH)
         self.act = activation(hidden_act)
-        self.end = _dense(HEAD_WIDTH, 1)
+        self.end = tf_dense(HEAD_WIDTH, 1)
 
     def end_logits(self, hidden: Tensor, start_states: Tensor) -> Tensor:
         """End logits (B, K, L) given K start vectors (B, K, H) per example: the dense layer over
@@ -225,43 +217,24 @@ def squad_loss(
 def save_model(
     model: SquadModel, out_dir: Path, tokenizer: Tokenizer | None, config_extra: dict | None
 ) -> None:
-    """The HF directory, plus `squad_head.safetensors` when the model has heads HF lacks."""
-    hf.save(model.hf_model, out_dir, tokenizer=tokenizer, config_extra=config_extra)
-    state = {
-        f"{name}.{key}": value.detach().float().contiguous()
-        for name, module in model.extra_heads().items()
-        for key, value in module.state_dict().items()
-    }
-    if state:
-        with atomic_path(out_dir / HEAD_FILE) as tmp:
-            save_file(state, tmp, metadata={"format": "pt"})
-    else:
-        (out_dir / HEAD_FILE).unlink(missing_ok=True)
+    """The HF directory, plus `head.safetensors` when the model has heads HF lacks."""
+    save_heads(model.hf_model, model.extra_heads(), out_dir, tokenizer, config_extra)
 
 
 def _load_heads(model_dir: Path, base: QuestionAnswerer | EncoderOnly, beam_size: int
                 ) -> SquadModel:  # fmt: skip
-    """The saved model: `base` plus the heads in `HEAD_FILE` (if any)."""
-    path = model_dir / HEAD_FILE
-    state = {}
-    if path.is_file():
-        try:
-            state = load_file(path)
-        except Exception as e:  # a truncated file surfaces as several types
-            raise UserError(f"{path}: cannot load ({type(e).__name__}: {e})") from None
+    """The saved model: `base` plus the heads saved beside it (if any)."""
     config = base.config
-    heads: dict[str, nn.Module] = {}
-    for name, make in (("joint", JointSpanHead), ("answerability", AnswerabilityHead)):
-        part = {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")}
-        if part:
-            heads[name] = make(config.hidden_size, config.hidden_act)
-            try:
-                heads[name].load_state_dict(part)
-            except RuntimeError as e:
-                raise UserError(f"{path}: its {name} head does not fit this model ({e})") from None
-    if isinstance(base, EncoderOnly) and "joint" not in heads:
+    heads = {
+        "joint": JointSpanHead(config.hidden_size, config.hidden_act),
+        "answerability": AnswerabilityHead(config.hidden_size, config.hidden_act),
+    }
+    found = load_heads(model_dir, heads)
+    if isinstance(base, EncoderOnly) and "joint" not in found:
         raise UserError(f"{model_dir}: no joint span head ({HEAD_FILE} is missing or lacks it)")
-    return SquadModel(base, heads.get("joint"), heads.get("answerability"), beam_size)
+    joint = heads["joint"] if "joint" in found else None
+    answerability = heads["answerability"] if "answerability" in found else None
+    return SquadModel(base, joint, answerability, beam_size)
 
 
 # ------------------------------------------------------------------------------- the shared loop
@@ -417,7 +390,7 @@ class Squad(Family):
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
         """The head follows config.json's architecture: `ElectraModel` carries the joint head in
-        `squad_head.safetensors`, `ElectraForQuestionAnswering` the independent one. A directory
+        `head.safetensors`, `ElectraForQuestionAnswering` the independent one. A directory
         without the answerability head (e.g. fine-tuned with `transformers`) is 2.0 when its
         settings say so; its null odds then come from the [CLS] span scores."""
         model_class = hf.architecture_class(model_dir)

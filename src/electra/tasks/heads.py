@@ -1,0 +1,118 @@
+"""Task heads of the official fine-tuning code that `transformers` has no class for, and how they
+are saved: the encoder as Hugging Face's `ElectraModel` (which `transformers` loads) and the head
+beside it in `head.safetensors`.
+
+The official code builds its heads with `tf.layers.dense`, whose defaults (Glorot-uniform
+weights, zero biases) `tf_dense` reproduces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
+from torch import Tensor, nn
+
+from electra import hf
+from electra.errors import UserError
+from electra.files import atomic_path
+from electra.model import Dropout, EncoderOnly
+
+HEAD_FILE = "head.safetensors"
+
+
+def tf_dense(n_in: int, n_out: int) -> nn.Linear:
+    """A linear layer initialised as `tf.layers.dense` initialises one."""
+    layer = nn.Linear(n_in, n_out)
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def save_heads(
+    base: nn.Module,
+    heads: dict[str, nn.Module],
+    out_dir: Path,
+    tokenizer: Tokenizer | None,
+    config_extra: dict[str, Any] | None,
+) -> None:
+    """`base` in the Hugging Face layout, then `heads` (by name) in `HEAD_FILE`, written whole;
+    a stale head file is removed when there is no head to write."""
+    hf.save(base, out_dir, tokenizer=tokenizer, config_extra=config_extra)
+    state = {
+        f"{name}.{key}": value.detach().float().contiguous()
+        for name, module in heads.items()
+        for key, value in module.state_dict().items()
+    }
+    if not state:
+        (out_dir / HEAD_FILE).unlink(missing_ok=True)
+        return
+    with atomic_path(out_dir / HEAD_FILE) as tmp:
+        save_file(state, tmp, metadata={"format": "pt"})
+
+
+def load_heads(model_dir: Path, heads: dict[str, nn.Module]) -> set[str]:
+    """Load the saved weights of each of `heads` found in `HEAD_FILE`; the names found."""
+    path = model_dir / HEAD_FILE
+    if not path.is_file():
+        return set()
+    try:
+        state = load_file(path)
+    except Exception as e:  # a truncated file surfaces as several types
+        raise UserError(f"{path}: cannot load ({type(e).__name__}: {e})") from None
+    found = set()
+    for name, module in heads.items():
+        part = {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(name + ".")}
+        if not part:
+            continue
+        try:
+            module.load_state_dict(part)
+        except RuntimeError as e:
+            raise UserError(f"{path}: its {name} head does not fit this model ({e})") from None
+        found.add(name)
+    return found
+
+
+class LinearClassifier(nn.Module):
+    """The official classification head: [CLS]'s final vector -> dropout -> dense(num_labels)
+    (`classification_tasks.py`; no hidden layer, unlike `transformers`' head). `num_labels=1` is
+    regression (STS-B)."""
+
+    def __init__(self, base: EncoderOnly, num_labels: int) -> None:
+        super().__init__()
+        self.config = base.config
+        self.num_labels = num_labels
+        self.electra = base.electra
+        self.dropout = Dropout(base.config.hidden_dropout)
+        self.out = tf_dense(base.config.hidden_size, num_labels)
+        self._base = (base,)  # a plain tuple: its modules are registered once, above
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
+        cls = self.electra(input_ids, attention_mask, token_type_ids)[:, 0]  # (B, H)
+        return self.out(self.dropout(cls))  # (B, num_labels)
+
+    def save(self, out_dir: Path, tokenizer: Tokenizer | None, config_extra: dict | None) -> None:
+        save_heads(self._base[0], {"classifier": _Head(self)}, out_dir, tokenizer, config_extra)
+
+    @classmethod
+    def load(cls, model_dir: Path, base: EncoderOnly, num_labels: int) -> LinearClassifier:
+        model = cls(base, num_labels)
+        if "classifier" not in load_heads(model_dir, {"classifier": _Head(model)}):
+            raise UserError(
+                f"{model_dir}: no classifier head ({HEAD_FILE} is missing or lacks it); fine-tune "
+                "it first with `electra finetune glue`"
+            )
+        return model
+
+
+class _Head(nn.Module):
+    """A classifier's own layers, as saved: `out` (dropout has no weights)."""
+
+    def __init__(self, classifier: LinearClassifier) -> None:
+        super().__init__()
+        self.out = classifier.out
