@@ -269,6 +269,9 @@ def test_decode_beams_scores_spans_by_summed_log_probabilities(tokenizer) -> Non
     answer = decode([example], features, beams, None, None, SquadConfig(), version_2=False)["q"]
     assert answer.text == "Denver  Broncos"
     assert answer.score == pytest.approx(log(0.25 * 0.9), abs=1e-6)
+    # Its probability among the n-best: the softmax of the valid spans' summed log-probabilities
+    # (Denver->Broncos, Santa->Clara, Denver->Clara), as official `nbest_predictions` gives it.
+    assert answer.probability == pytest.approx(0.225 / (0.225 + 0.18 + 0.025), rel=1e-5)
     beams.end_log_probs[0, 1, 0] = log(0.95)  # now Santa->Clara: 0.285
     assert decode([example], features, beams, None, None, SquadConfig(), False)["q"].text == (
         "Santa Clara"

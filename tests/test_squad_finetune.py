@@ -83,8 +83,9 @@ def test_squad_1_learns_and_predicts_from_the_saved_model(setup, tmp_path, capsy
     context = raw["data"][1]["paragraphs"][0]["context"]
     question = raw["data"][1]["paragraphs"][0]["qas"][0]["question"]
     capsys.readouterr()
-    assert main([*command, "--context", context, "--question", question, "--json"]) == 0
+    assert main([*command, "--context", context, "--question", question, "--json", "--probs"]) == 0
     answer = json.loads(capsys.readouterr().out)
+    assert 0 < answer.pop("probability") <= 1
     assert answer["answer"] == predictions[raw["data"][1]["paragraphs"][0]["qas"][0]["id"]]
     assert answer["answer"] in context and "null_odds" not in answer
 

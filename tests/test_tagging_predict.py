@@ -326,3 +326,29 @@ def test_conll2000_test_set_tags_as_dev_scoring_does(shared_data, tmp_path, caps
     assert ["".join(f"{r[0]} {r[-2]} {r[-1]}\n" for r in s) + "\n" for s in rows] == dev_rows
     assert main(["evaluate", "tagging", "--predictions", str(out)]) == 0
     assert json.loads(capsys.readouterr().out) == pytest.approx(metrics, abs=1e-12)
+
+
+def test_probs_are_the_softmax_of_each_words_tag(run, capsys):
+    """`--probs`: each word's probability of its tag, as transformers' tagger computes it."""
+    from transformers import ElectraForTokenClassification
+
+    model_dir = run / "run" / "model"
+    sentence = "the big dog sees a small cat ."
+    argv = ["predict", "tagging", "--model", str(model_dir), sentence, "--probs"]
+    assert main([*argv, "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main(argv) == 0
+    conll = _rows(capsys.readouterr().out)[0]
+    assert [r[2] for r in conll] == [f"{p:.4f}" for p in row["probs"]]
+
+    tokenizer = load_tokenizer(model_dir)
+    encoding = tokenizer.encode(sentence.split(), is_pretokenized=True)
+    firsts = [encoding.word_ids.index(w) for w in range(len(sentence.split()))]
+    theirs = ElectraForTokenClassification.from_pretrained(model_dir).eval()
+    with torch.no_grad():
+        logits = theirs(input_ids=torch.tensor([encoding.ids]),
+                        token_type_ids=torch.tensor([encoding.type_ids])).logits[0]  # fmt: skip
+    probs = logits.softmax(-1)[firsts]
+    assert row["probs"] == pytest.approx(probs.max(-1).values.tolist(), abs=1e-5)
+    labels = [theirs.config.id2label[i] for i in probs.argmax(-1).tolist()]
+    assert [tagging.retag(labels, "IOB2")] == [row["tags"]]

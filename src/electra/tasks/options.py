@@ -161,6 +161,7 @@ class TaggingInput:
     text_file: Path | None = None  # plain text, a sentence a line (- for standard input)
     out: Path | None = None  # write the tagged text here (default: standard output)
     json: bool = False  # one {"tokens": [...], "tags": [...]} object per sentence instead of CoNLL
+    probs: bool = False  # add each tag's probability (a column, or "probs" in JSON)
     OUT_IS_FILE = True  # (not a field) `out` names a file, not a folder
 
     def __post_init__(self) -> None:
@@ -248,6 +249,7 @@ class SquadInput:
     data: Path | None = None  # SQuAD-format JSON: answer all its questions
     out: Path | None = None  # with data: directory for predictions.json (+ null_odds.json)
     json: bool = False  # print JSON objects with scores and null odds
+    probs: bool = False  # add each answer's probability among the n-best answers (official nbest)
 
     def __post_init__(self) -> None:
         as_paths(self)

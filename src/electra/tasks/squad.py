@@ -307,6 +307,7 @@ class Answer:
     text: str  # the best span's text, even when the null odds say "no answer" (see `answer`)
     score: float  # the best span's score: start + end logits, or log-probabilities (joint head)
     null_odds: float | None  # SQuAD 2.0: higher means "no answer" is more likely
+    probability: float | None = None  # the best span's share of the n-best (official nbest)
 
     def answer(self, null_threshold: float) -> str:
         """The final answer: "" when the null odds exceed the threshold."""
@@ -405,13 +406,28 @@ def decode(
                 null_scores.append(float(null_logits[f]))
             elif not isinstance(start_logits, Beams):
                 null_scores.append(float(start_logits[f, 0] + end_logits[f, 0]))
-        text, best = "", 0.0
-        if candidates:
-            best, f, first, last = max(candidates, key=lambda c: c[0])
-            words = features.word_offsets[f]
-            text = example.context[words[first, 0] : words[last, 1]]
+        nbest = _nbest(example, features, candidates, config.n_best_size)
+        text, best = nbest[0] if nbest else ("", 0.0)
+        probability = None
+        if nbest:
+            scores = np.array([score for _, score in nbest], dtype=np.float64)
+            probability = float(1.0 / np.exp(scores - scores[0]).sum())  # softmax's first entry
         null_odds = None
         if version_2 and null_scores:
             null_odds = min(null_scores) - (0.0 if null_logits is not None else best)
-        answers[example.qid] = Answer(text, best, null_odds)
+        answers[example.qid] = Answer(text, best, null_odds, probability)
     return answers
+
+
+def _nbest(
+    example: Example, features: Features, candidates: list[tuple[float, int, int, int]], size: int
+) -> list[tuple[str, float]]:
+    """The `size` best-scoring distinct answer texts, best first (the official n-best list)."""
+    nbest: dict[str, float] = {}
+    for score, f, first, last in sorted(candidates, key=lambda c: -c[0]):
+        words = features.word_offsets[f]
+        text = example.context[words[first, 0] : words[last, 1]]
+        nbest.setdefault(text, score)
+        if len(nbest) == size:
+            break
+    return list(nbest.items())

@@ -436,9 +436,14 @@ class Squad(Family):
                        "best_span": found.text, "score": found.score}  # fmt: skip
                 if found.null_odds is not None:
                     row["null_odds"] = found.null_odds
+                if input.probs:
+                    row["probability"] = found.probability
                 lines.append(json.dumps(row, ensure_ascii=False))
             else:
-                lines.append(found.answer(squad.null_threshold) or "(no answer)")
+                line = found.answer(squad.null_threshold) or "(no answer)"
+                if input.probs and found.probability is not None:
+                    line += f"\t{found.probability:.4f}"
+                lines.append(line)
         return Prediction(stdout="".join(line + "\n" for line in lines))
 
     def show_scores(self, scores: dict[str, Any], scoring: SquadScoring | None = None) -> str:

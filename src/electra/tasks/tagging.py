@@ -329,18 +329,39 @@ def encode_windows(
     )
 
 
-def tag_windows(windowed: Windowed, labels: Sequence[str], predict: Predict) -> list[list[str]]:
-    """Each word's tag: `decode` on every window, each word tagged by the window where it has
-    the most context (`electra.tasks.windows.most_context`)."""
-    predicted = decode(windowed.features, predict(windowed.features), labels)
-    by_sentence: list[list[tuple[int, int, list[str]]]] = [[] for _ in windowed.words]
-    for (i, start, end), window_tags in zip(windowed.pieces, predicted, strict=True):
-        by_sentence[i].append((start, end, window_tags))
-    tags = []
+def confidence(
+    features: Sequence[Feature], outputs: Sequence[torch.Tensor]
+) -> list[list[float | None]]:
+    """Each word's probability of its predicted tag (the softmax's largest value at its first
+    sub-word); None for a word that tokenized to nothing."""
+    probs = []
+    for feature, logits in zip(features, outputs, strict=True):
+        top = logits.float().softmax(-1).max(-1).values.tolist()
+        probs.append([top[p] if p >= 0 else None for p in feature["first"]])
+    return probs
+
+
+def tag_windows(
+    windowed: Windowed, labels: Sequence[str], predict: Predict
+) -> tuple[list[list[str]], list[list[float | None]]]:
+    """Each word's tag and its probability: `decode` on every window, each word tagged by the
+    window where it has the most context (`electra.tasks.windows.most_context`)."""
+    outputs = predict(windowed.features)
+    predicted = zip(decode(windowed.features, outputs, labels),
+                    confidence(windowed.features, outputs), strict=True)  # fmt: skip
+    by_sentence: list[list[tuple[int, int, list[str], list[float | None]]]] = [
+        [] for _ in windowed.words
+    ]
+    for (i, start, end), (window_tags, window_probs) in zip(
+        windowed.pieces, predicted, strict=True
+    ):
+        by_sentence[i].append((start, end, window_tags, window_probs))
+    tags, probs = [], []
     for count, windows in zip(windowed.words, by_sentence, strict=True):
-        best = most_context([(start, end) for start, end, _ in windows], count)
+        best = most_context([(start, end) for start, end, *_ in windows], count)
         tags.append([windows[w][2][word - windows[w][0]] for word, w in enumerate(best)])
-    return tags
+        probs.append([windows[w][3][word - windows[w][0]] for word, w in enumerate(best)])
+    return tags, probs
 
 
 def tag(
@@ -349,8 +370,9 @@ def tag(
     labels: Sequence[str],
     max_seq_length: int,
     predict: Predict,
-) -> list[list[str]]:
-    """Each word's tag, for sentences of any length (see the module docstring)."""
+) -> tuple[list[list[str]], list[list[float | None]]]:
+    """Each word's tag and its probability, for sentences of any length (see the module
+    docstring)."""
     windowed = encode_windows(tokenizer, sentences, labels, max_seq_length)
     return tag_windows(windowed, labels, predict)
 
@@ -374,16 +396,28 @@ def saved_labels(model_dir: str | Path) -> tuple[str, ...]:
     return tuple(by_id[i] for i in range(len(by_id)))
 
 
-def conll_text(sentences: Sequence[Sentence], tags: Sequence[Sequence[str]]) -> str:
-    """Tagged text in CoNLL format: each word's columns (the input's when kept, else the word)
-    and its predicted tag, tab-separated; a blank line after each sentence."""
+def conll_text(
+    sentences: Sequence[Sentence],
+    tags: Sequence[Sequence[str]],
+    probs: Sequence[Sequence[float | None]] | None = None,
+) -> str:
+    """Tagged text in CoNLL format: each word's columns (the input's when kept, else the word),
+    its predicted tag and, with `probs`, that tag's probability ("-" for a word without
+    sub-words), tab-separated; a blank line after each sentence."""
+
+    def extra(i: int, j: int) -> tuple[str, ...]:
+        if probs is None:
+            return ()
+        p = probs[i][j]
+        return ("-" if p is None else f"{p:.4f}",)
+
     return "".join(
         "".join(
-            "\t".join((*(s.columns[i] if s.columns else (word,)), tag_)) + "\n"
-            for i, (word, tag_) in enumerate(zip(s.words, sentence_tags, strict=True))
+            "\t".join((*(s.columns[j] if s.columns else (word,)), tag_, *extra(i, j))) + "\n"
+            for j, (word, tag_) in enumerate(zip(s.words, sentence_tags, strict=True))
         )
         + "\n"
-        for s, sentence_tags in zip(sentences, tags, strict=True)
+        for i, (s, sentence_tags) in enumerate(zip(sentences, tags, strict=True))
     )
 
 
@@ -435,7 +469,7 @@ def build_task(
     dev = encode_windows(tokenizer, dev_sentences, label_names, max_seq_length)  # as `tag` does
 
     def evaluate(predict: Predict) -> tuple[dict[str, float], list[str]]:
-        predicted = tag_windows(dev, label_names, predict)
+        predicted, _ = tag_windows(dev, label_names, predict)
         if bioes:
             predicted = [retag(tags, "IOB2") for tags in predicted]
         metrics = score([s.tags for s in dev_sentences], predicted)
@@ -529,16 +563,19 @@ class Tagging(Family):
         pad = SpecialIds.of(finetuned.tokenizer).pad
         predict = make_predict(finetuned.model.to(device), pad, config.batch_size, device)
         length = config.max_seq_length or finetuned.max_seq_length
-        tags = tag(finetuned.tokenizer, sentences, finetuned.labels, length, predict)
+        tags, probs = tag(finetuned.tokenizer, sentences, finetuned.labels, length, predict)
         if finetuned.saved.get("label_encoding") == "BIOES":
             tags = [retag(t, "IOB2") for t in tags]
         if input.json:
-            text = "".join(
-                json.dumps({"tokens": list(s.words), "tags": t}, ensure_ascii=False) + "\n"
-                for s, t in zip(sentences, tags, strict=True)
-            )
+            rows = [
+                {"tokens": list(s.words), "tags": t} for s, t in zip(sentences, tags, strict=True)
+            ]
+            if input.probs:
+                for row, p in zip(rows, probs, strict=True):
+                    row["probs"] = p
+            text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         else:
-            text = conll_text(sentences, tags)
+            text = conll_text(sentences, tags, probs if input.probs else None)
         if input.out is None:
             return Prediction(stdout=text)
         write_text(input.out, text)
