@@ -20,6 +20,7 @@ from electra.errors import UserError
 COMMAND_MODULES = (
     "electra.commands.data",
     "electra.commands.detect",
+    "electra.commands.export",
     "electra.commands.pretrain",
     "electra.commands.tasks",
 )
@@ -28,6 +29,7 @@ GROUPS = {
     "finetune": "fine-tune a pre-trained discriminator on a task",
     "predict": "write a fine-tuned model's predictions",
     "evaluate": "score predictions with a task's official metric",
+    "export": "export a model for deployment",
 }
 
 

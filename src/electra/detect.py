@@ -69,7 +69,11 @@ class Detector:
         tokenizer.enable_truncation(model.config.max_position_embeddings)
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> Detector:
+    def load(cls, model_dir: str | Path, runtime: str = "auto") -> Detector:
+        """The discriminator in `model_dir`, run by PyTorch or, for a directory from `electra
+        export onnx`, by onnxruntime (`runtime`, see `electra.export.with_runtime`)."""
+        from electra.export import with_runtime
+
         directory = hf.resolve(model_dir)
         architecture = hf.architecture_class(directory)
         if architecture is not Discriminator:
@@ -79,7 +83,7 @@ class Detector:
             )
         tokenizer = load_tokenizer(directory)
         hf.check_vocabulary(directory, tokenizer)
-        return cls(hf.load(directory, Discriminator), tokenizer)
+        return cls(with_runtime(hf.load(directory, Discriminator), directory, runtime), tokenizer)
 
     @torch.inference_mode()
     def __call__(self, texts: list[str]) -> list[Detection]:
@@ -112,6 +116,8 @@ class Detector:
             yield from self(batch)
 
 
-def detect(model_dir: str | Path, texts: list[str], batch_size: int = 32) -> list[Detection]:
+def detect(
+    model_dir: str | Path, texts: list[str], batch_size: int = 32, runtime: str = "auto"
+) -> list[Detection]:
     """Probability that each token of each text was replaced, from the discriminator in `model_dir`."""
-    return list(Detector.load(model_dir).stream(texts, batch_size))
+    return list(Detector.load(model_dir, runtime).stream(texts, batch_size))

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> None:
     from electra.detect import Detector, read_texts
 
     config = build(args, DetectConfig)
-    detector = Detector.load(args.model)
+    detector = Detector.load(args.model, config.runtime)
     for number, detection in enumerate(
         detector.stream(read_texts(args.texts, args.file), config.batch_size), 1
     ):

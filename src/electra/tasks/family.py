@@ -340,8 +340,11 @@ def predict(
         if getattr(input, "OUT_IS_FILE", False) and out.is_dir():
             raise UserError(f"{out}: a directory; `out` takes the file to write")
         writable_dir(out.parent if getattr(input, "OUT_IS_FILE", False) else out)
-    finetuned = implementation.load_finetuned(Path(model_dir))
+    from electra.export import with_runtime
+
     config = config or o.PredictConfig()
+    finetuned = implementation.load_finetuned(Path(model_dir))
+    finetuned.model = with_runtime(finetuned.model, Path(model_dir), config.runtime)
     positions = finetuned.model.config.max_position_embeddings
     if config.max_seq_length is not None and config.max_seq_length > positions:
         raise UserError(

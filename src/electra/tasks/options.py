@@ -53,8 +53,13 @@ class PredictConfig:
 
     batch_size: int = 128  # examples (or windows) per forward pass
     max_seq_length: int | None = None  # tokens per example or window (default: as fine-tuned)
+    runtime: str = choice(
+        "auto", ("auto", "torch", "onnxruntime", "onnxruntime-int8")
+    )  # auto: onnxruntime for a directory from `electra export onnx`, else torch
 
     def __post_init__(self) -> None:
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.max_seq_length is not None and self.max_seq_length < 3:

@@ -158,8 +158,10 @@ class SquadModel(nn.Module):
         def mask(logits: Tensor) -> Tensor:  # (B, ..., L)
             if context is None:
                 return logits
-            return logits.masked_fill(~context.view(len(logits), *[1] * (logits.ndim - 2), -1),
-                                      _OUTSIDE)  # fmt: skip
+            keep = context
+            while keep.ndim < logits.ndim:  # (B, L) -> (B, 1, L) for the beam's (B, K, L)
+                keep = keep.unsqueeze(1)
+            return logits.masked_fill(~keep, _OUTSIDE)
 
         if self.joint is None:
             assert self.out is not None
@@ -174,7 +176,7 @@ class SquadModel(nn.Module):
         if self.joint is None:
             return start, end, null
         if start_positions is not None:  # training: the end given the gold start
-            states = hidden[torch.arange(len(hidden), device=hidden.device), start_positions]
+            states = hidden[torch.arange(hidden.shape[0], device=hidden.device), start_positions]
             end = mask(self.joint.end_logits(hidden, states[:, None])[:, 0])
             return start, end, null
         k = min(self.beam_size, hidden.shape[1])
