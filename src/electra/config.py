@@ -293,7 +293,9 @@ class DetectConfig:
 
     batch_size: int = 32  # texts scored together
     threshold: float = 0.5  # mark tokens whose probability of being replaced is above this
-    runtime: str = choice("auto", ("auto", "torch", "onnxruntime", "onnxruntime-int8"))  # auto: onnxruntime for a directory from `electra export onnx`, else torch
+    runtime: str = choice(
+        "auto", ("auto", "torch", "onnxruntime", "onnxruntime-int8")
+    )  # auto: onnxruntime for a directory from `electra export onnx`, else torch
 
     def __post_init__(self) -> None:
         if problems := not_chosen(self):

@@ -163,13 +163,15 @@ class OnnxRunner:
     (`model(input_ids, attention_mask, token_type_ids)` -> tensors); any other attribute
     (`config`, SQuAD's `joint`...) is the PyTorch model's."""
 
-    def __init__(self, path: Path, like: nn.Module) -> None:
+    def __init__(self, path: Path, like: nn.Module, threads: int | None = None) -> None:
         import onnxruntime
 
         self._like = like
         self.training = False
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         self.session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
