@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from electra import hf
+from electra import card, hf
 from electra.errors import UserError
 from electra.files import writable_dir, write_json
 from electra.model import Discriminator
@@ -152,6 +152,7 @@ def export_onnx(
         with _quiet():
             quantize_dynamic(out / ONNX_FILE, out / INT8_FILE, weight_type=QuantType.QInt8)
         files.append(INT8_FILE)
+    card.exported(out, kind, files, source)
     write_json(out / EXPORT_FILE, {"kind": kind, "inputs": list(INPUTS),
                                    "outputs": list(OUTPUTS[kind]), "opset": opset,
                                    "files": files, "source": str(source)})  # fmt: skip

@@ -18,12 +18,14 @@ import dataclasses
 import json
 import math
 import os
+import platform
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from electra import hf
+from electra import card, hf
 from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
@@ -139,20 +141,31 @@ def evaluate(
     return results
 
 
-def export(module: nn.Module, run_dir: Path, tokenizer: Any) -> list[Path]:
-    """Write each network of `module` to RUN_DIR/<name> in the Hugging Face layout, swapping in
-    a complete folder so a reader never sees half an export."""
+def export(module: nn.Module, run_dir: Path, tokenizer: Any, run: Run | None = None) -> list[Path]:
+    """Write each network of `module` to RUN_DIR/<name> in the Hugging Face layout, with its
+    model card when `run` is given, swapping in a complete folder so a reader never sees half an
+    export."""
     written = []
     for name, network in module.exported().items():
         final, tmp, old = run_dir / name, run_dir / f".{name}.tmp", run_dir / f".{name}.old"
         shutil.rmtree(tmp, ignore_errors=True)
         hf.save(network, tmp, tokenizer=tokenizer)
+        if run is not None:
+            card.pretrained(tmp, name, run_dir, run.train_set.shards.manifest, run.tokens_seen,
+                            _hardware(run.process), time.perf_counter() - run.started)  # fmt: skip
         if final.exists():
             os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
         written.append(final)
     return written
+
+
+def _hardware(process: Process) -> str:
+    device = process.device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        platform.processor() or platform.machine() or "CPU")  # fmt: skip
+    return f"{process.world_size} process(es) on {device.type} ({name})"
 
 
 @dataclass
@@ -176,6 +189,7 @@ class Run:
     vocab_sha256: str  # of the shards' vocabulary: checked on resume, saved in checkpoints
     step: int = 0
     tokens_seen: int = 0
+    started: float = field(default_factory=time.perf_counter)  # this session's start
 
 
 @dataclass
@@ -496,7 +510,7 @@ def loop(run: Run, progress: bool = True) -> int:
     if last_saved != run.step:
         save(run)
     if process.rank == 0:
-        for path in export(run.module, run.run_dir, run.tokenizer):
+        for path in export(run.module, run.run_dir, run.tokenizer, run):
             print(f"electra: exported {path}", file=sys.stderr)
     process.barrier()
     return 0
@@ -519,7 +533,7 @@ def save(run: Run) -> None:
         }
     checkpoint.save(run.run_dir, step, state, process.rank, run.policy.keep, process.barrier)
     if run.config.export_every_checkpoint and process.rank == 0:
-        export(run.module, run.run_dir, run.tokenizer)
+        export(run.module, run.run_dir, run.tokenizer, run)
 
 
 def _plan(config: PretrainConfig, train_examples: int) -> str:

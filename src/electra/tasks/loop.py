@@ -56,7 +56,7 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from electra import hf
+from electra import card, hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
 from electra.files import write_json
@@ -458,8 +458,19 @@ def finetune(
     process.barrier()
     if lead:
         write_json(out_dir / RESULTS_FILE, results)
+        _write_card(task, out_dir / MODEL_DIR, results)
         shutil.rmtree(checkpoint.directory(out_dir), ignore_errors=True)
     return results
+
+
+def _write_card(task: Task, model_dir: Path, results: dict[str, Any]) -> None:
+    family = task.config_extra.get(SETTINGS_KEY, {}).get("family")
+    if family is None:  # a task built outside the families (tests, experiments): no card
+        return
+    architecture = (hf.read_config_json(model_dir).get("architectures") or [None])[0]
+    card.finetuned(
+        model_dir, results, family, None if architecture == "ElectraModel" else architecture
+    )
 
 
 def _checkpoint(
