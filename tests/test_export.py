@@ -12,7 +12,7 @@ import torch
 from finetune_models import tiny_checkpoint
 
 from electra.cli import main
-from electra.export import INT8_FILE, ONNX_FILE, OnnxRunner, load_model
+from electra.onnx_export import INT8_FILE, ONNX_FILE, OnnxRunner, load_model
 from electra.tokenizer import load_tokenizer
 
 pytest.importorskip("onnxruntime")

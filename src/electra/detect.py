@@ -71,8 +71,8 @@ class Detector:
     @classmethod
     def load(cls, model_dir: str | Path, runtime: str = "auto") -> Detector:
         """The discriminator in `model_dir`, run by PyTorch or, for a directory from `electra
-        export onnx`, by onnxruntime (`runtime`, see `electra.export.with_runtime`)."""
-        from electra.export import with_runtime
+        export onnx`, by onnxruntime (`runtime`, see `electra.onnx_export.with_runtime`)."""
+        from electra.onnx_export import with_runtime
 
         directory = hf.resolve(model_dir)
         architecture = hf.architecture_class(directory)

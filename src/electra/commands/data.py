@@ -43,18 +43,17 @@ def register(commands) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> None:
-    from electra.data.prepare import prepare  # numpy, tqdm: only for this command
+    from electra import api
 
-    config = build(args, PrepareConfig)
-    result = prepare(args.corpus or [], args.vocab, args.out, **asdict(config),
-                     reading=build(args, Reading), default_corpus=args.default_corpus, overwrite=args.overwrite,
-                     progress=args.progress)  # fmt: skip
+    result = api.prepare(args.corpus or [], args.vocab, args.out, args.default_corpus,
+                         args.overwrite, args.progress, **asdict(build(args, PrepareConfig)),
+                         **asdict(build(args, Reading)))  # fmt: skip
     print(result.describe(Path(args.out)))
 
 
 def run_vocab(args: argparse.Namespace) -> None:
-    from electra.data.vocabulary import learn_vocabulary
+    from electra import api
 
-    vocabulary = learn_vocabulary(args.corpus or [], args.out, build(args, VocabConfig),
-                                  args.default_corpus, build(args, Reading))  # fmt: skip
+    vocabulary = api.vocab(args.corpus or [], args.out, args.default_corpus,
+                           **asdict(build(args, VocabConfig)), **asdict(build(args, Reading)))  # fmt: skip
     print(vocabulary.describe())

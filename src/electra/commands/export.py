@@ -23,7 +23,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from electra.export import export_onnx
+    from electra.onnx_export import export_onnx
 
     exported = export_onnx(args.model, args.out, args.quantize)
     print(

@@ -63,11 +63,11 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from electra.pretrain.trainer import pretrain  # torch.distributed, tensorboard: only when used
+    from electra import api  # torch.distributed, tensorboard: only when used
 
-    return pretrain(args.data, args.out, args.preset, given(args, PretrainConfig),
-                    given(args, ModelConfig, MODEL_FIELDS), args.resume, args.device, args.until,
-                    args.progress)  # fmt: skip
+    return api.pretrain(args.data, args.out, args.preset, args.resume, args.device, args.until,
+                        args.progress, **given(args, PretrainConfig),
+                        **given(args, ModelConfig, MODEL_FIELDS)).status  # fmt: skip
 
 
 def run_report(args: argparse.Namespace) -> None:

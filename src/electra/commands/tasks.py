@@ -60,27 +60,28 @@ def register(commands) -> None:
 
 
 def run_finetune(spec: FamilySpec, args: argparse.Namespace) -> None:
-    from electra.tasks.family import finetune
+    from electra import api
 
     settings = build(args, spec.settings) if spec.settings is not None else None
-    result = finetune(spec.name, build(args, spec.data), args.model, args.out,
-                      given(args, FinetuneConfig), args.preset, settings, args.random_init,
-                      args.progress, args.device, args.overwrite, args.resume)  # fmt: skip
+    result = api.finetune(spec.name, build(args, spec.data), args.model, args.out, args.preset,
+                          settings, args.random_init, args.progress, args.device, args.overwrite,
+                          args.resume, **given(args, FinetuneConfig))  # fmt: skip
     if result.summary:  # under torchrun only the lead process reports
         print(result.summary)
 
 
 def run_predict(spec: FamilySpec, args: argparse.Namespace) -> None:
-    from electra.tasks.family import predict
+    from electra import api
 
     settings = given(args, spec.settings) if spec.settings is not None else {}
-    prediction = predict(spec.name, args.model, build(args, spec.input), build(args, PredictConfig), settings)  # fmt: skip
+    prediction = api.predict(spec.name, args.model, build(args, spec.input),
+                             build(args, PredictConfig), **settings)  # fmt: skip
     sys.stdout.write(prediction.stdout)
     if prediction.message:  # standard output is the predictions' alone
         print(prediction.message, file=sys.stderr)
 
 
 def run_evaluate(spec: FamilySpec, args: argparse.Namespace) -> None:
-    from electra.tasks.family import evaluate
+    from electra import api
 
-    print(evaluate(spec.name, build(args, spec.scoring)).text)
+    print(api.evaluate(spec.name, build(args, spec.scoring)).text)

@@ -340,7 +340,7 @@ def predict(
         if getattr(input, "OUT_IS_FILE", False) and out.is_dir():
             raise UserError(f"{out}: a directory; `out` takes the file to write")
         writable_dir(out.parent if getattr(input, "OUT_IS_FILE", False) else out)
-    from electra.export import with_runtime
+    from electra.onnx_export import with_runtime
 
     config = config or o.PredictConfig()
     finetuned = implementation.load_finetuned(Path(model_dir))
