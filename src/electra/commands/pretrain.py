@@ -56,8 +56,10 @@ def register(commands) -> None:
                      ModelConfig, MODEL_FIELDS, default=_preset_default(ModelConfig))  # fmt: skip
     parser.set_defaults(func=run)
 
-    report = commands.add("report", help="draw a pre-training run's curves to a PNG")
-    report.add_argument("run_dir", type=Path, help="the --out of `electra pretrain`")
+    report = commands.add("report", help="draw a pre-training or fine-tuning run's curves to a PNG")
+    report.add_argument(
+        "run_dir", type=Path, help="the --out of `electra pretrain` or of a fine-tuning run"
+    )
     report.add_argument("--out", type=Path, help="the PNG to write (default: RUN_DIR/curves.png)")
     report.set_defaults(func=run_report)
 
