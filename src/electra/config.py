@@ -217,6 +217,9 @@ class PretrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step
     # optimisation (AdamW; the learning rate warms up linearly, times a linear decay to 0)
     steps: int = 1_000_000  # optimizer steps
+    flops_budget: float | None = (
+        None  # train this many FLOPs (as counted in pretrain/flops.py): sets `steps`
+    )
     lr: float = 5e-4  # peak learning rate
     warmup_steps: int = 10_000  # optimizer steps
     weight_decay: float = 0.01  # not applied to LayerNorm weights and biases
@@ -253,6 +256,8 @@ class PretrainConfig:
                 problems.append(f"`{name}` must not be negative, got {getattr(self, name)}")
         if self.keep_checkpoints < 1:
             problems.append(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
+        if self.flops_budget is not None and not self.flops_budget > 0:
+            problems.append(f"flops_budget must be positive, got {self.flops_budget}")
         for name in ("mask_prob", "mask_token_prob"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")

@@ -41,7 +41,7 @@ from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import writable_dir, write_json
 from electra.model import Discriminator, Generator
-from electra.pretrain import checkpoint
+from electra.pretrain import checkpoint, flops
 from electra.pretrain.checkpoint import CheckpointPolicy
 from electra.pretrain.logbook import Forecast, Log, MetricWindow, accumulate, summarise
 from electra.pretrain.objective import build
@@ -187,6 +187,7 @@ class Run:
     train_set: ExampleRange
     policy: CheckpointPolicy
     vocab_sha256: str  # of the shards' vocabulary: checked on resume, saved in checkpoints
+    step_flops: float  # training FLOPs of one step (pretrain/flops.py, MEASURED)
     step: int = 0
     tokens_seen: int = 0
     started: float = field(default_factory=time.perf_counter)  # this session's start
@@ -225,8 +226,26 @@ def resolve_configs(
     if config.init_from:
         if model_overrides:
             raise UserError(f"{', '.join(model_overrides)}: the model's shape is init_from's")
-        return initial_model_config(config, preset), config
-    return ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides), config
+        model_config = initial_model_config(config, preset)
+    else:
+        model_config = ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides)
+    return model_config, _within_budget(model_config, config)
+
+
+def _within_budget(model_config: ModelConfig, config: PretrainConfig) -> PretrainConfig:
+    """With a FLOP budget, the schedule is as many steps as it pays for (warm-up kept under a
+    tenth of them when the preset's would not fit)."""
+    if config.flops_budget is None:
+        return config
+    per_step = flops.step_flops(model_config, config.seq_len, config.batch_size,
+                                config.objective, config.mask_prob)  # fmt: skip
+    steps = int(config.flops_budget // per_step)
+    if steps < 1:
+        raise UserError(
+            f"flops_budget {config.flops_budget:.3g} buys no step (one costs {per_step:.3g} FLOPs)"
+        )
+    warmup = config.warmup_steps if config.warmup_steps < steps else steps // 10
+    return dataclasses.replace(config, steps=steps, warmup_steps=warmup)
 
 
 def initial_model_config(config: PretrainConfig, preset: str) -> ModelConfig:
@@ -382,8 +401,11 @@ def setup(
         )
     if config.compile:
         network = torch.compile(network)
+    step_flops = flops.step_flops(model_config, config.seq_len, config.batch_size,
+                                  config.objective, config.mask_prob)  # fmt: skip
     run = Run(process, run_dir, config, module, network, ddp, optimizer, scaler, tokenizer,
-              special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until), vocabulary)  # fmt: skip
+              special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until), vocabulary,
+              step_flops)  # fmt: skip
     if resume:
         _, state = checkpoint.load_latest(run_dir, process.rank, process.world_size)
         module.load_state_dict(state["model"])
@@ -403,7 +425,7 @@ def setup(
             f"{process.world_size} process(es) on {process.device}, from step {run.step}",
             file=sys.stderr,
         )
-        print(_plan(config, len(train_set)), file=sys.stderr)
+        print(_plan(config, len(train_set), step_flops), file=sys.stderr)
     return run
 
 
@@ -482,7 +504,7 @@ def loop(run: Run, progress: bool = True) -> int:
             if policy.log_due(step):
                 values = window.read(process)
                 values.update(lr=lr_at(step - 1, config), grad_norm=result.grad_norm.item(),
-                              tokens=run.tokens_seen)  # fmt: skip
+                              tokens=run.tokens_seen, flops=step * run.step_flops)  # fmt: skip
                 log.record(step, values)
             if policy.eval_due(step) and process.rank == 0 and len(run.heldout):
                 with window.paused():  # tokens/s counts training only
@@ -536,13 +558,13 @@ def save(run: Run) -> None:
         export(run.module, run.run_dir, run.tokenizer, run)
 
 
-def _plan(config: PretrainConfig, train_examples: int) -> str:
+def _plan(config: PretrainConfig, train_examples: int, step_flops: float) -> str:
     """The run in one line, before it starts."""
     tokens = config.steps * config.batch_size * config.seq_len
     passes = config.steps * config.batch_size / max(train_examples, 1)
     return (f"electra: plan: {config.steps:,} steps of {config.batch_size} sequences x "
             f"{config.seq_len} tokens = {tokens:,} tokens, {passes:,.1f} passes over "
-            f"{train_examples:,} training examples")  # fmt: skip
+            f"{train_examples:,} training examples, {config.steps * step_flops:.3g} FLOPs")  # fmt: skip
 
 
 def _describe(results: dict[str, float]) -> str:
