@@ -90,6 +90,7 @@ class ModelConfig:
     initializer_range: float = 0.02  # std of the normal initialisation
     pad_token_id: int = 0
     generator_fraction: float = 1 / 4  # generator width / discriminator width when pre-training
+    generator_layers: float = 1.0  # generator depth / discriminator depth (the official code's)
 
     def __post_init__(self) -> None:
         problems = not_finite(self)
@@ -112,8 +113,9 @@ class ModelConfig:
             problems.append(
                 "max_position_embeddings, type_vocab_size and layer_norm_eps must be positive"
             )
-        if not 0 < self.generator_fraction <= 1:
-            problems.append(f"generator_fraction {self.generator_fraction} is not in (0, 1]")
+        for name in ("generator_fraction", "generator_layers"):
+            if not 0 < getattr(self, name) <= 1:
+                problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")
         for name in (
             "vocab_size",
             "embedding_size",
@@ -163,7 +165,8 @@ class ModelConfig:
         return cls.preset("large", **overrides)
 
     def generator(self) -> ModelConfig:
-        """The paper's generator: same depth and embeddings, `generator_fraction` of the width."""
+        """The paper's generator: the same embeddings, `generator_fraction` of the width and
+        `generator_layers` of the depth (the paper's: all of it)."""
         hidden = max(1, round(self.hidden_size * self.generator_fraction))
         heads = max(1, round(self.num_heads * self.generator_fraction))
         while hidden % heads:
@@ -173,6 +176,7 @@ class ModelConfig:
             hidden_size=hidden,
             num_heads=heads,
             intermediate_size=max(1, round(self.intermediate_size * self.generator_fraction)),
+            num_layers=max(1, round(self.num_layers * self.generator_layers)),
         )
 
 
@@ -195,6 +199,10 @@ OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pre
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
 PRECISIONS = ("fp32", "bf16", "fp16")
 ON_NONFINITE = ("skip", "stop")
+# How the RTD generator and discriminator share embeddings: one module (ELECTRA), DeBERTa-V3's
+# gradient-disentangled sharing (the discriminator's = the generator's, detached, + its own
+# residual), or not at all.
+SHARING = ("shared", "gdes", "none")
 
 
 @dataclass
@@ -217,9 +225,8 @@ class PretrainConfig:
     grad_accum: int = 1  # micro-batches per optimizer step
     # optimisation (AdamW; the learning rate warms up linearly, times a linear decay to 0)
     steps: int = 1_000_000  # optimizer steps
-    flops_budget: float | None = (
-        None  # train this many FLOPs (as counted in pretrain/flops.py): sets `steps`
-    )
+    embedding_sharing: str = choice("shared", SHARING)  # rtd: ELECTRA's one module, gdes, none
+    flops_budget: float | None = None  # train this many FLOPs (see pretrain/flops.py): sets steps
     lr: float = 5e-4  # peak learning rate
     warmup_steps: int = 10_000  # optimizer steps
     weight_decay: float = 0.01  # not applied to LayerNorm weights and biases
@@ -241,12 +248,7 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         problems = not_finite(self) + optimizer_problems(self)
-        choices = {"objective": OBJECTIVES, "precision": PRECISIONS, "on_nonfinite": ON_NONFINITE}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                problems.append(
-                    f"`{name}` {getattr(self, name)!r} is not one of {', '.join(allowed)}"
-                )
+        problems += not_chosen(self)
         for name in ("seq_len", "batch_size", "grad_accum", "steps"):
             if getattr(self, name) < 1:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
@@ -406,9 +408,7 @@ class FinetuneConfig:
         "last", ("last", "best")
     )  # the final model (official), or the best dev epoch's
     max_train_examples: int | None = None  # train on a seeded random subset of this size
-    max_steps: int | None = (
-        None  # stop after this many steps (the schedule spans them), not `epochs`
-    )
+    max_steps: int | None = None  # stop after this many steps (the schedule spans them)
     save_every: int = 0  # checkpoint every this many steps too (always: at each epoch's end)
     grad_accum: int = 1  # split each batch into this many micro-batches: the same step, less memory
     precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from electra.config import OBJECTIVES, ModelConfig, PretrainConfig
-from electra.model import Discriminator, Generator
+from electra.model import Discriminator, Dropout, Embeddings, Generator
 from electra.tokenizer import SpecialIds
 
 # Metrics that are counts, summed over a logging window; every other metric is averaged.
@@ -122,11 +122,62 @@ def sample(logits: Tensor, temperature: float) -> Tensor:
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
 
 
+class DisentangledEmbeddings(nn.Module):
+    """The discriminator's embeddings under DeBERTa-V3's gradient-disentangled sharing (GDES):
+    each table is the generator's, detached, plus a zero-initialised residual of its own,
+    E_D = sg(E_G) + E_delta, under a LayerNorm of its own. The generator learns its embeddings
+    from its MLM loss alone; the discriminator's loss reaches only the residuals."""
+
+    def __init__(self, shared: Embeddings, config: ModelConfig) -> None:
+        super().__init__()
+        self._shared = (shared,)  # the generator's: owned (and registered) there
+        self.word_delta = nn.Parameter(torch.zeros_like(shared.word.weight))
+        self.position_delta = nn.Parameter(torch.zeros_like(shared.position.weight))
+        self.token_type_delta = nn.Parameter(torch.zeros_like(shared.token_type.weight))
+        self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout)
+        self.padding_idx = shared.word.padding_idx
+
+    def tables(self) -> tuple[Tensor, Tensor, Tensor]:
+        g = self._shared[0]
+        return (g.word.weight.detach() + self.word_delta,
+                g.position.weight.detach() + self.position_delta,
+                g.token_type.weight.detach() + self.token_type_delta)  # fmt: skip
+
+    def forward(
+        self, input_ids: Tensor, token_type_ids: Tensor | None = None,
+        position_ids: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
+        word, position, token_type = self.tables()
+        x = F.embedding(input_ids, word, self.padding_idx)
+        x = x + (
+            position[: input_ids.shape[1]]
+            if position_ids is None
+            else F.embedding(position_ids, position)
+        )
+        x = x + (
+            token_type[0] if token_type_ids is None else F.embedding(token_type_ids, token_type)
+        )
+        return self.dropout(self.norm(x))
+
+    def merged(self, config: ModelConfig) -> Embeddings:
+        """Plain `Embeddings` holding E_D: what the exported discriminator carries."""
+        merged = Embeddings(config)
+        with torch.no_grad():
+            for table, weight in zip((merged.word, merged.position, merged.token_type),
+                                     self.tables(), strict=True):  # fmt: skip
+                table.weight.copy_(weight)
+            merged.norm.load_state_dict(self.norm.state_dict())
+        return merged
+
+
 class ReplacedTokenDetection(nn.Module):
     """ELECTRA: a small generator fills masked positions, the discriminator spots its fills.
 
-    The two networks share ONE embedding module (word, position and token-type embeddings and
-    their LayerNorm); the generator's output projection is those word embeddings.
+    With `embedding_sharing="shared"` (ELECTRA's) the two networks share ONE embedding module
+    (word, position and token-type embeddings and their LayerNorm); the generator's output
+    projection is those word embeddings. `gdes` gives the discriminator
+    `DisentangledEmbeddings` over the generator's; `none` gives each network its own.
     """
 
     def __init__(
@@ -134,10 +185,18 @@ class ReplacedTokenDetection(nn.Module):
     ) -> None:
         super().__init__()
         self.config, self.special = config, special
-        self.discriminator = Discriminator(model_config)
-        self.generator = Generator(
-            model_config.generator(), embeddings=self.discriminator.electra.embeddings
-        )
+        self.model_config = model_config
+        if config.embedding_sharing == "shared":
+            self.discriminator = Discriminator(model_config)
+            self.generator = Generator(
+                model_config.generator(), embeddings=self.discriminator.electra.embeddings
+            )
+        else:
+            self.generator = Generator(model_config.generator())
+            embeddings = None
+            if config.embedding_sharing == "gdes":
+                embeddings = DisentangledEmbeddings(self.generator.electra.embeddings, model_config)
+            self.discriminator = Discriminator(model_config, embeddings=embeddings)
         with torch.no_grad():
             prior = torch.logit(torch.tensor(config.mask_prob), eps=1e-3)
             self.discriminator.head.out.bias.fill_(prior)
@@ -197,8 +256,19 @@ class ReplacedTokenDetection(nn.Module):
             )
 
     def exported(self) -> dict[str, nn.Module]:
-        """The networks written to RUN_DIR/<name> in the Hugging Face layout."""
-        return {"discriminator": self.discriminator, "generator": self.generator}
+        """The networks written to RUN_DIR/<name> in the Hugging Face layout; under GDES the
+        discriminator with E_D merged, a plain ELECTRA discriminator."""
+        embeddings = self.discriminator.electra.embeddings
+        if not isinstance(embeddings, DisentangledEmbeddings):
+            return {"discriminator": self.discriminator, "generator": self.generator}
+        plain = Discriminator(self.model_config, embeddings=embeddings.merged(self.model_config))
+        state = {k: v for k, v in self.discriminator.state_dict().items()
+                 if not k.startswith("electra.embeddings.")}  # fmt: skip
+        state.update(
+            {k: v for k, v in plain.state_dict().items() if k.startswith("electra.embeddings.")}
+        )
+        plain.load_state_dict(state)
+        return {"discriminator": plain.train(self.training), "generator": self.generator}
 
 
 class MaskedLanguageModel(nn.Module):

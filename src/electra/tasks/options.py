@@ -215,9 +215,7 @@ class SquadConfig:
     )  # span head: ELECTRA's joint start->end beam head (reproduces the paper), or transformers' independent one (ElectraForQuestionAnswering)
     beam_size: int = 20  # joint head: the starts kept per window, and the ends kept per start
     n_best_size: int = 20  # independent head: the start and end candidates per window
-    null_threshold: float = (
-        -2.75
-    )  # SQuAD 2.0: "no answer" when the null odds exceed this (the official qa_na_threshold)
+    null_threshold: float = -2.75  # SQuAD 2.0: "no answer" above these null odds (official)
     answerable_weight: float = 0.5  # SQuAD 2.0: weight of the answerability loss (ELECTRA's)
 
     def __post_init__(self) -> None:
