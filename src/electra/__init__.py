@@ -10,7 +10,16 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "electra.api": ("evaluate", "export", "finetune", "predict", "prepare", "pretrain", "vocab"),
+    "electra.api": (
+        "compare",
+        "evaluate",
+        "export",
+        "finetune",
+        "predict",
+        "prepare",
+        "pretrain",
+        "vocab",
+    ),
     "electra.config": ("FinetuneConfig", "ModelConfig", "PretrainConfig"),
     "electra.detect": ("Detection", "Detector", "detect"),
     "electra.errors": ("UserError",),

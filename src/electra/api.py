@@ -138,3 +138,14 @@ def export(model: str | Path, out: str | Path, quantize: str | None = None) -> A
     from electra.onnx_export import export_onnx
 
     return export_onnx(model, out, quantize)
+
+
+def compare(
+    data: str | Path, out: str | Path, config: Any, pretrain_options: dict | None = None,
+    model_options: dict | None = None, progress: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """`electra compare`: arms pre-trained to equal FLOPs, each checkpoint fine-tuned (a
+    `CompareConfig` says which); returns what OUT/compare.json holds."""
+    from electra.compare import compare as run
+
+    return run(data, out, config, pretrain_options, model_options, progress)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from electra.errors import UserError
 
 COMMAND_MODULES = (
+    "electra.commands.compare",
     "electra.commands.data",
     "electra.commands.detect",
     "electra.commands.export",

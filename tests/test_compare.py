@@ -1,0 +1,61 @@
+"""`electra compare` end to end on a tiny budget: every arm pre-trains to the same FLOPs, each
+checkpoint is fine-tuned over seeds beside a random-init control, and a re-run resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from electra.cli import main
+
+SHAPE = ("--embedding-size 32 --hidden-size 32 --num-layers 2 --num-heads 2 --intermediate-size 64 "
+         "--max-position-embeddings 64 --generator-fraction 0.5 --batch-size 8 --eval-batches 1").split()  # fmt: skip
+
+
+@pytest.mark.slow
+def test_compare_runs_every_arm_to_equal_flops_and_resumes(prepared, assets, tmp_path, capsys):
+    from electra.config import ModelConfig
+    from electra.pretrain.flops import step_flops
+
+    shape = ModelConfig.preset("tiny", vocab_size=400, embedding_size=32, hidden_size=32,
+                               num_layers=2, num_heads=2, intermediate_size=64,
+                               max_position_embeddings=64, generator_fraction=0.5)  # fmt: skip
+    budget = 6 * step_flops(shape, 32, 8, "rtd")  # 6 RTD steps; MLM's cheaper steps buy more
+    out = tmp_path / "compare"
+    argv = ["compare", "--data", str(prepared), "--out", str(out), "--flops-budget", str(budget),
+            "--arms", "rtd,rtd+gdes,mlm", "--fractions", "0.5,1", "--tagging-dir",
+            str(assets / "conll"), "--seeds", "2", "--max-train-examples", "16", "--epochs", "1",
+            *SHAPE]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "compare.json").read_text())
+    arms = summary["arms"]
+    assert arms["rtd"]["steps"] == arms["rtd+gdes"]["steps"] == 6
+    assert arms["mlm"]["steps"] > 6  # equal FLOPs: MLM has no generator to pay for
+    for arm in arms.values():
+        final = arm["stages"][-1]
+        assert final["flops"] <= budget < final["flops"] + arm["step_flops"]
+        assert [s["fraction"] for s in arm["stages"]] == [0.5, 1.0]
+    rows = summary["results"]
+    assert len(rows) == 3 * 2 + 1  # three arms at two fractions, and the random-init control
+    for row in rows:
+        assert row["seeds"] == 2 and row["min"] <= row["median"] <= row["max"]
+    rtd = next(r for r in rows if r["arm"] == "rtd" and r["fraction"] == 1.0)
+    seed_dir = (
+        out / "rtd" / f"step-{arms['rtd']['stages'][-1]['step']:08d}" / "finetune" / "tagging"
+    )
+    f1 = sorted(
+        json.loads((seed_dir / f"seed{s}" / "results.json").read_text())["dev"]["f1"]
+        for s in (0, 1)
+    )
+    assert rtd["median"] == pytest.approx(sum(f1) / 2) and (rtd["min"], rtd["max"]) == tuple(f1)
+    assert "| rtd+gdes | 0.5 |" in printed and "| random-init | - |" in printed
+    assert (out / "compare.png").read_bytes().startswith(b"\x89PNG")
+    assert summary["versions"]["torch"] and summary["command"]
+
+    # Every stage is a finished directory: a re-run trains nothing and gives the same table.
+    stamp = (seed_dir / "seed0" / "results.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert capsys.readouterr().out == printed
+    assert (seed_dir / "seed0" / "results.json").stat().st_mtime_ns == stamp
