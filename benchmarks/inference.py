@@ -26,8 +26,8 @@ import torch
 
 from electra import hf
 from electra.config import ModelConfig
-from electra.onnx_export import INT8_FILE, ONNX_FILE, OnnxRunner, export_onnx, load_model
 from electra.model import SequenceClassifier
+from electra.onnx_export import INT8_FILE, ONNX_FILE, OnnxRunner, export_onnx, load_model
 from electra.tasks.loop import SETTINGS_KEY
 
 

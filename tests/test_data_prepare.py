@@ -17,7 +17,7 @@ from electra.data import corpus, prepare
 from electra.data.prepare import prepare as run_prepare
 from electra.data.shards import Shards
 from electra.errors import UserError
-from electra.pretrain.packing import model_inputs
+from electra.pretraining.packing import model_inputs
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 

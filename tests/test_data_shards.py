@@ -17,7 +17,7 @@ from electra.data.shards import (
     write_manifest,
 )
 from electra.errors import UserError
-from electra.pretrain.packing import model_inputs
+from electra.pretraining.packing import model_inputs
 
 SEQ_LEN = 6
 

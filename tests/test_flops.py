@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from electra.cli import main
 from electra.config import ModelConfig, PretrainConfig
-from electra.pretrain.flops import (
+from electra.pretraining.flops import (
     MEASURED,
     OFFICIAL,
     Shape,
@@ -19,7 +19,7 @@ from electra.pretrain.flops import (
     mlm_train_flops,
     step_flops,
 )
-from electra.pretrain.objective import build
+from electra.pretraining.objective import build
 from electra.tokenizer import SpecialIds
 
 
@@ -65,7 +65,7 @@ def test_measured_conventions_count_what_a_step_computes(objective):
 
 
 def test_a_flops_budget_sets_the_steps_and_metrics_count_flops(prepared, tmp_path, capsys):
-    from electra.pretrain.trainer import resolve_configs
+    from electra.pretraining.trainer import resolve_configs
 
     flags = ("--preset tiny --embedding-size 32 --hidden-size 32 --num-layers 2 --num-heads 2 "
              "--intermediate-size 64 --max-position-embeddings 64 --batch-size 8 --log-every 1 "

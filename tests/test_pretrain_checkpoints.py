@@ -12,8 +12,8 @@ from electra import hf
 from electra.cli import main
 from electra.config import PretrainConfig
 from electra.model import Discriminator
-from electra.pretrain import checkpoint
-from electra.pretrain.trainer import train
+from electra.pretraining import checkpoint
+from electra.pretraining.trainer import train
 
 SHAPE = ["--hidden-size", "32", "--embedding-size", "32", "--num-layers", "2", "--num-heads", "2",
          "--intermediate-size", "64", "--max-position-embeddings", "64", "--generator-fraction", "0.5"]  # fmt: skip

@@ -12,8 +12,8 @@ from pretrain_data import one_thread  # noqa: F401 (fixture)
 from electra import hf
 from electra.cli import main
 from electra.model import Discriminator, Generator
-from electra.pretrain.processes import Process
-from electra.pretrain.trainer import resolve_configs, setup
+from electra.pretraining.processes import Process
+from electra.pretraining.trainer import resolve_configs, setup
 from electra.tokenizer import load_tokenizer, save_tokenizer
 
 transformers = pytest.importorskip("transformers")

@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss
 from torch.nn import functional as F
 
 from electra.config import ModelConfig, PretrainConfig
-from electra.pretrain.objective import (
+from electra.pretraining.objective import (
     MaskedLanguageModel,
     ReplacedTokenDetection,
     choose_positions,
@@ -130,7 +130,7 @@ def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
     originals = []
     real = choose_positions
     monkeypatch.setattr(
-        "electra.pretrain.objective.choose_positions",
+        "electra.pretraining.objective.choose_positions",
         lambda *a: originals.append(real(*a)) or originals[-1],
     )
     model.generator.forward = lambda ids, mask, types, positions, position_ids: (

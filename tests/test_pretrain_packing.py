@@ -9,7 +9,7 @@ from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
 from electra.config import ModelConfig
 from electra.data.shards import Shards
 from electra.model import Discriminator
-from electra.pretrain.packing import model_inputs, pack_rows
+from electra.pretraining.packing import model_inputs, pack_rows
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)

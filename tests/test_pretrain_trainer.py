@@ -23,8 +23,8 @@ from electra.cli import main
 from electra.config import PretrainConfig
 from electra.errors import UserError
 from electra.model import Discriminator, Generator
-from electra.pretrain import checkpoint, trainer
-from electra.pretrain.trainer import lr_at, parameter_groups, train
+from electra.pretraining import checkpoint, trainer
+from electra.pretraining.trainer import lr_at, parameter_groups, train
 from electra.report import draw_curves
 from electra.runtime import seed_everything
 

@@ -30,3 +30,28 @@ def test_the_python_api_example_runs_as_written(prepared, tmp_path, capsys):
     assert "results in" in printed and "\t" in printed  # the fine-tuning summary, tagged words
     assert (tmp_path / "runs" / "notebook" / "onnx" / "model.int8.onnx").is_file()
     assert (tmp_path / "runs" / "notebook" / "pt" / "discriminator" / "README.md").is_file()
+
+
+def test_the_api_names_stay_functions_once_every_module_is_loaded():
+    """No subpackage shares a name with an API call (importing `electra.X` would replace it)."""
+    import importlib
+    import pkgutil
+    import types
+
+    import electra
+
+    for module in pkgutil.walk_packages(electra.__path__, "electra."):
+        if "commands" not in module.name:
+            importlib.import_module(module.name)
+    for name in (
+        "vocab",
+        "prepare",
+        "pretrain",
+        "finetune",
+        "predict",
+        "evaluate",
+        "export",
+        "compare",
+    ):
+        assert callable(getattr(electra, name)), name
+        assert not isinstance(getattr(electra, name), types.ModuleType), name

@@ -84,7 +84,7 @@ def pretrain(
     """`electra pretrain`: pre-train on the shards in `data` into `out`; `options` are
     `PretrainConfig` fields (steps, lr, objective, ...) and model shape fields (hidden_size...)."""
     from electra.config import ModelConfig, PretrainConfig
-    from electra.pretrain.trainer import pretrain as run
+    from electra.pretraining.trainer import pretrain as run
 
     config, model = _split(options, (PretrainConfig, None), (ModelConfig, MODEL_FIELDS))
     status = run(data, out, preset, config, model, resume, device, until, progress)
@@ -146,6 +146,6 @@ def compare(
 ) -> dict[str, Any]:  # fmt: skip
     """`electra compare`: arms pre-trained to equal FLOPs, each checkpoint fine-tuned (a
     `CompareConfig` says which); returns what OUT/compare.json holds."""
-    from electra.compare import compare as run
+    from electra.comparison import compare as run
 
     return run(data, out, config, pretrain_options, model_options, progress)

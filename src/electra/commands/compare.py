@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build, given
-from electra.compare import CompareConfig
+from electra.comparison import CompareConfig
 from electra.config import MODEL_FIELDS, ModelConfig, PretrainConfig
 
 # Pre-training options every arm shares (the objective, sharing and steps are the arms' own).
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> None:
     summary = api.compare(args.data, args.out, build(args, CompareConfig),
                           given(args, PretrainConfig, PRETRAIN_OPTIONS),
                           given(args, ModelConfig, MODEL_FIELDS), args.progress)  # fmt: skip
-    from electra.compare import table
+    from electra.comparison import table
 
     print(table(summary["results"]), end="")
     print(f"electra: compare.json, compare.md and compare.png in {args.out}")

@@ -60,9 +60,9 @@ from electra import card, hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
 from electra.files import write_json
-from electra.pretrain import checkpoint
-from electra.pretrain.logbook import Log
-from electra.pretrain.processes import Process
+from electra.pretraining import checkpoint
+from electra.pretraining.logbook import Log
+from electra.pretraining.processes import Process
 from electra.runtime import autocast, seed_everything
 from electra.schedule import lr_factor
 from electra.tokenizer import load_tokenizer

@@ -208,7 +208,7 @@ class ReplacedTokenDetection(nn.Module):
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
     ) -> Output:
-        """Inputs as `electra.pretrain.packing.pack_rows` makes them: `attention_mask` is (B, L, L) for
+        """Inputs as `electra.pretraining.packing.pack_rows` makes them: `attention_mask` is (B, L, L) for
         packed rows, None for full ones."""
         c = self.config
         is_token = input_ids != self.special.pad  # (B, L)

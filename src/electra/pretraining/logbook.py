@@ -20,10 +20,10 @@ from torch import Tensor
 from tqdm import tqdm
 
 from electra.files import write_text
-from electra.pretrain.objective import COUNT_METRICS
+from electra.pretraining.objective import COUNT_METRICS
 
 if TYPE_CHECKING:
-    from electra.pretrain.processes import Process
+    from electra.pretraining.processes import Process
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"

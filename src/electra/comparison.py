@@ -1,6 +1,6 @@
 """`electra compare`: the paper's central experiment on your data and budget. Each arm (RTD with
 ELECTRA's shared embeddings, RTD with GDES, BERT-style MLM, ...) pre-trains on the same shards to
-the same FLOPs (`pretrain/flops.py`, measured conventions); the checkpoints at fractions of the
+the same FLOPs (`pretraining/flops.py`, measured conventions); the checkpoints at fractions of the
 budget are fine-tuned on the chosen tasks with the default recipe over several seeds, beside a
 random-initialisation control; the table gives each task's median and spread per arm and
 fraction, the plot downstream score against pre-training FLOPs (the paper's Figure 1).
@@ -98,9 +98,9 @@ def _pretrain_arm(
     """Pre-train one arm to the budget, pausing at each fraction to export its checkpoint into
     OUT/ARM/step-N; returns the arm's steps and stages."""
     from electra import api
-    from electra.pretrain import checkpoint, flops
-    from electra.pretrain.objective import build
-    from electra.pretrain.trainer import export, load_run_config, resolve_configs
+    from electra.pretraining import checkpoint, flops
+    from electra.pretraining.objective import build
+    from electra.pretraining.trainer import export, load_run_config, resolve_configs
     from electra.tokenizer import SpecialIds, load_tokenizer
 
     objective, sharing, network = ARMS[arm]

@@ -41,12 +41,12 @@ from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import writable_dir, write_json
 from electra.model import Discriminator, Generator
-from electra.pretrain import checkpoint, flops
-from electra.pretrain.checkpoint import CheckpointPolicy
-from electra.pretrain.logbook import Forecast, Log, MetricWindow, accumulate, summarise
-from electra.pretrain.objective import build
-from electra.pretrain.packing import pack_rows
-from electra.pretrain.processes import Process, Signals
+from electra.pretraining import checkpoint, flops
+from electra.pretraining.checkpoint import CheckpointPolicy
+from electra.pretraining.logbook import Forecast, Log, MetricWindow, accumulate, summarise
+from electra.pretraining.objective import build
+from electra.pretraining.packing import pack_rows
+from electra.pretraining.processes import Process, Signals
 from electra.runtime import autocast, seed_everything
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
@@ -187,7 +187,7 @@ class Run:
     train_set: ExampleRange
     policy: CheckpointPolicy
     vocab_sha256: str  # of the shards' vocabulary: checked on resume, saved in checkpoints
-    step_flops: float  # training FLOPs of one step (pretrain/flops.py, MEASURED)
+    step_flops: float  # training FLOPs of one step (pretraining/flops.py, MEASURED)
     step: int = 0
     tokens_seen: int = 0
     started: float = field(default_factory=time.perf_counter)  # this session's start
