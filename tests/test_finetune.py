@@ -461,3 +461,29 @@ def test_an_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
     curves = [(tmp_path / run / "metrics.jsonl").read_text() for run in ("a", "b")]
     assert curves[0] == curves[1]
     assert not (tmp_path / "b" / "checkpoints").exists()
+
+
+def test_step_based_evaluation_scores_between_epochs_and_keeps_the_best(tmp_path):
+    torch.manual_seed(0)
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    task = _toy_task(_toy_features(40, seed=1), _toy_features(8, seed=2))
+    config = FinetuneConfig(lr=1e-3, epochs=2, batch_size=4, eval_every=4, keep="best")
+    results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
+    history = results["epochs"]
+    assert [(e["epoch"], e["step"]) for e in history] == [
+        (1, 4),
+        (1, 8),
+        (1, 10),
+        (2, 12),
+        (2, 16),
+        (2, 20),
+    ]
+    assert [("train_loss" in e) for e in history] == [False, False, True, False, False, True]
+    best = max(history, key=lambda e: e["accuracy"])  # the first of equals, as `keep best` does
+    assert (results["saved_epoch"], results["saved_step"]) == (best["epoch"], best["step"])
+    dev = [
+        json.loads(line)
+        for line in (tmp_path / "out" / "metrics.jsonl").open()
+        if "dev_accuracy" in line
+    ]
+    assert [r["step"] for r in dev] == [4, 8, 10, 12, 16, 20]

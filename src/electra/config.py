@@ -412,6 +412,7 @@ class FinetuneConfig:
     max_train_examples: int | None = None  # train on a seeded random subset of this size
     max_steps: int | None = None  # stop after this many steps (the schedule spans them)
     save_every: int = 0  # checkpoint every this many steps too (always: at each epoch's end)
+    eval_every: int = 0  # score the dev set every this many steps too (always: each epoch's end)
     grad_accum: int = 1  # split each batch into this many micro-batches: the same step, less memory
     precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
 
@@ -440,8 +441,9 @@ class FinetuneConfig:
             problems.append(f"`keep` {self.keep!r} is not 'last' or 'best'")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             problems.append(f"max_train_examples must be at least 1, got {self.max_train_examples}")
-        if self.save_every < 0:
-            problems.append(f"save_every must not be negative, got {self.save_every}")
+        for name in ("save_every", "eval_every"):
+            if getattr(self, name) < 0:
+                problems.append(f"`{name}` must not be negative, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             problems.append(f"max_steps must be at least 1, got {self.max_steps}")
         if not 1 <= self.grad_accum <= self.batch_size:

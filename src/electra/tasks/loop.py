@@ -424,11 +424,17 @@ def finetune(
                     value = _finite(process.sum(loss.clone()).item(), task, state.step)
                     lr = max(group["lr"] for group in optimizer.param_groups)
                     log.record(state.step, {"loss": value, "lr": lr, "epoch": state.epoch})
+                if (config.eval_every and state.step % config.eval_every == 0
+                        and state.epoch_batches < len(order) and state.step < total):  # fmt: skip
+                    record = _evaluate(task, model, predict, config, state, out_dir, tokenizer,
+                                       lead)  # fmt: skip
+                    log.record(state.step, {k: v for k, v in record.items() if k != "step"},
+                               prefix="dev")  # fmt: skip
                 if config.save_every and state.step % config.save_every == 0:
                     save(loss_sum)
             epoch_loss = process.sum(loss_sum.clone()).item() / state.epoch_batches
             train_loss = _finite(epoch_loss, task, state.step)
-            record = _end_epoch(task, model, predict, config, state, out_dir, tokenizer, lead)
+            record = _evaluate(task, model, predict, config, state, out_dir, tokenizer, lead)
             record.update(epoch=state.epoch, train_loss=train_loss, step=state.step)
             log.record(state.step, {k: v for k, v in record.items() if k != "step"}, prefix="dev")
             log.message(f"{task.name} epoch {state.epoch}: " + ", ".join(
@@ -444,6 +450,7 @@ def finetune(
         "main_metric": task.main_metric,
         "dev": state.kept["metrics"],
         "saved_epoch": state.kept["epoch"],
+        "saved_step": state.kept["step"],
         "keep": config.keep,
         "epochs": state.history,
         "train_examples": len(train),
@@ -530,7 +537,7 @@ def _finite(value: float, task: Task, step: int) -> float:
     return value
 
 
-def _end_epoch(
+def _evaluate(
     task: Task,
     model: nn.Module,
     predict: Predict,
@@ -540,12 +547,12 @@ def _end_epoch(
     tokenizer: Tokenizer | None,
     write: bool = True,
 ) -> dict[str, Any]:
-    """Score the dev set; save the model and predictions (`write`: the lead process) when this
-    epoch is the one to keep."""
+    """Score the dev set (at an epoch's end, or every `eval_every` steps); save the model and
+    predictions (`write`: the lead process) when this evaluation's model is the one to keep."""
     metrics, predictions = task.evaluate(predict)
     if task.main_metric not in metrics:
         raise KeyError(f"{task.name}: evaluate() returned no {task.main_metric!r}")
-    record: dict[str, Any] = {"epoch": len(state.history) + 1, **metrics}
+    record: dict[str, Any] = {"epoch": state.epoch, "step": state.step, **metrics}
     state.history.append(record)
     kept = state.kept
     if (
@@ -553,7 +560,7 @@ def _end_epoch(
         or kept is None
         or metrics[task.main_metric] > kept["metrics"][task.main_metric]
     ):
-        state.kept = {"epoch": record["epoch"], "metrics": metrics}
+        state.kept = {"epoch": state.epoch, "step": state.step, "metrics": metrics}
         if write:
             task.save_model(model, out_dir / MODEL_DIR, tokenizer, task.config_extra)
             task.write_predictions(predictions, out_dir)
