@@ -59,3 +59,21 @@ def test_compare_runs_every_arm_to_equal_flops_and_resumes(prepared, assets, tmp
     assert main(argv) == 0
     assert capsys.readouterr().out == printed
     assert (seed_dir / "seed0" / "results.json").stat().st_mtime_ns == stamp
+
+
+def test_compare_config_reads_every_kind_of_task(tmp_path):
+    from electra.comparison import CompareConfig, _tasks
+    from electra.errors import UserError
+
+    config = CompareConfig(flops_budget=1e12, glue_dir=tmp_path, glue_tasks=("rte",),
+                           tagging_dir=str(tmp_path), own_train=str(tmp_path / "mine.csv"),
+                           own_dev=str(tmp_path / "dev.csv"), own_text_columns=("text",),
+                           own_label_column="label")  # fmt: skip
+    assert [(name, family) for name, family, _ in _tasks(config)] == [
+        ("rte", "glue"), ("tagging", "tagging"), ("mine", "glue")]  # fmt: skip
+    for bad, message in (({"arms": ("gan",)}, "arms"), ({"fractions": ("1", "0.5")}, "increasing"),
+                         ({"flops_budget": 0.0}, "flops_budget"), ({"tagging_dir": None}, "nothing")):  # fmt: skip
+        with pytest.raises(UserError, match=message):
+            CompareConfig(
+                **{"flops_budget": 1e12, "glue_dir": None, "tagging_dir": tmp_path, **bad}
+            )

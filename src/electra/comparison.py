@@ -48,16 +48,19 @@ class CompareConfig:
     glue_dir: Path | None = None  # GLUE root for glue_tasks
     glue_tasks: tuple[str, ...] = ()  # GLUE tasks to fine-tune (e.g. rte,sst2,mrpc)
     tagging_dir: Path | None = None  # CoNLL folder (train.txt, dev.txt) to fine-tune a tagger on
+    own_train: Path | None = None  # your classification data (CSV, TSV, JSONL): training file
+    own_dev: Path | None = None  # your classification data: dev file
+    own_text_columns: tuple[str, ...] = ()  # your data: one or two text columns
+    own_label_column: str | None = None  # your data: the label column
     seeds: int = 3  # fine-tuning seeds per checkpoint and task
     max_train_examples: int | None = 2000  # fine-tuning examples per task (None: all)
     epochs: int | None = None  # fine-tuning epochs (default: the recipe's)
     random_init: bool = True  # add the random-initialisation control
 
     def __post_init__(self) -> None:
-        if isinstance(self.glue_dir, str):
-            self.glue_dir = Path(self.glue_dir)
-        if isinstance(self.tagging_dir, str):
-            self.tagging_dir = Path(self.tagging_dir)
+        for name in ("glue_dir", "tagging_dir", "own_train", "own_dev"):
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, Path(getattr(self, name)))
         unknown = [a for a in self.arms if a not in ARMS]
         if unknown or not self.arms:
             raise UserError(
@@ -75,8 +78,10 @@ class CompareConfig:
             raise UserError(f"flops_budget must be positive, got {self.flops_budget}")
         if self.glue_tasks and self.glue_dir is None:
             raise UserError("glue_tasks need glue_dir")
-        if not (self.glue_tasks or self.tagging_dir):
-            raise UserError("nothing to fine-tune: give glue_dir with glue_tasks, or tagging_dir")
+        if not (self.glue_tasks or self.tagging_dir or self.own_train):
+            raise UserError(
+                "nothing to fine-tune: give glue_dir with glue_tasks, tagging_dir, or own_train"
+            )
         if self.seeds < 1:
             raise UserError(f"`seeds` must be at least 1, got {self.seeds}")
 
@@ -89,6 +94,11 @@ def _tasks(config: CompareConfig) -> list[tuple[str, str, Any]]:
              for task in config.glue_tasks]  # fmt: skip
     if config.tagging_dir is not None:
         tasks.append(("tagging", "tagging", TaggingData(data_dir=config.tagging_dir)))
+    if config.own_train is not None:
+        own = ClassificationData(train=config.own_train, dev=config.own_dev,
+                                 text_columns=config.own_text_columns,
+                                 label_column=config.own_label_column)  # fmt: skip
+        tasks.append((config.own_train.stem, "glue", own))
     return tasks
 
 
