@@ -81,3 +81,32 @@ def test_a_traced_model_honours_padding(traced_with_padding, tiny_config):
     with torch.no_grad():
         traced = torch.jit.trace(model, (ids, example_mask))
         close_on_tokens(traced(ids, mask), mask, alone(model, ids, mask))
+
+
+@pytest.mark.parametrize("objective", ["rtd", "mlm"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_objective_traces_as_one_graph(tiny_config, objective, packed):
+    """The whole pre-training forward (masking, generator, sampling, discriminator, losses) is
+    one graph for torch.compile: no graph break on full rows or on packed ones (a (B, L, L) mask
+    and restarting positions), so `--compile` compiles the step whole."""
+    import numpy as np
+    import torch._dynamo as dynamo
+
+    from electra.config import PretrainConfig
+    from electra.pretraining.objective import build
+    from electra.pretraining.packing import pack_rows
+    from electra.tokenizer import SpecialIds
+
+    special = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
+    module = build(
+        tiny_config, PretrainConfig(seq_len=24, batch_size=4, objective=objective), special
+    )
+    ids = np.random.default_rng(0).integers(5, 99, (4, 24))
+    ids[:, 0], ids[:, -1] = special.cls, special.sep
+    if packed:  # short examples, padded: pack_rows puts several in a row
+        ids[:, 10:] = special.pad
+        ids[:, 9] = special.sep
+    inputs = pack_rows(ids, special)
+    assert ("attention_mask" in inputs) == packed
+    explained = dynamo.explain(module)(**inputs)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons

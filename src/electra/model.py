@@ -56,7 +56,7 @@ class Dropout(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0:
             return x
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or torch.compiler.is_compiling():  # compiled: fused by Inductor
             return F.dropout(x, self.p, training=True)
         scale = keep_mask(x.shape, self.p, x.device).to(x.dtype).mul_(1 / (1 - self.p))
         return x * scale  # one multiply each way; the mask is saved at x's precision
