@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
 
@@ -84,3 +85,34 @@ def test_the_prepared_demo_data_packs_tighter(tmp_path):
     packed = pack_rows(ids, SpecialIds.of(load_tokenizer(shards.directory)))
     assert len(packed["input_ids"]) < 64
     assert (packed["input_ids"] != 0).sum() == (ids != 0).sum()
+
+
+def test_prefetch_keeps_the_order_raises_the_errors_and_stops():
+    import threading
+
+    from electra.pretraining.packing import Prefetch
+
+    items = Prefetch(iter(range(100)), depth=3)
+    assert [next(items) for _ in range(100)] == list(range(100))
+    items.close()
+
+    def failing():
+        yield 1
+        raise ValueError("bad shard")
+
+    items = Prefetch(failing())
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="bad shard"):
+        next(items)
+
+    def endless():
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    before = threading.active_count()
+    items = Prefetch(endless(), depth=2)
+    assert next(items) == 0 and next(items) == 1
+    items.close()
+    assert threading.active_count() == before  # the thread is gone

@@ -11,11 +11,18 @@ data position, is unchanged.
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Iterator
+from typing import TypeVar
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from electra.tokenizer import SpecialIds
+
+T = TypeVar("T")
 
 
 def model_inputs(
@@ -76,3 +83,50 @@ def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
         "token_type_ids": torch.from_numpy(token_type_ids),
         "position_ids": torch.from_numpy(position_ids),
     }
+
+
+def packed_batches(
+    batches: Iterator[np.ndarray], special: SpecialIds, pin: bool = False
+) -> Iterator[dict[str, Tensor]]:
+    """`pack_rows` of each batch, in pinned memory when `pin` (a CUDA device then copies it with
+    `non_blocking=True` while the host goes on)."""
+    for ids in batches:
+        inputs = pack_rows(ids, special)
+        yield {k: v.pin_memory() for k, v in inputs.items()} if pin else inputs
+
+
+class Prefetch(Iterator[T]):
+    """An iterator run `depth` items ahead by a background thread, so that reading and packing
+    the next batches overlaps the step (numpy and torch release the GIL while they work). The
+    items and their order are the wrapped iterator's; an error there is raised here. `close`
+    stops the thread."""
+
+    def __init__(self, items: Iterator[T], depth: int = 2) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(items,), daemon=True)
+        self._thread.start()
+
+    def _fill(self, items: Iterator[T]) -> None:
+        try:
+            for item in items:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            self._queue.put((None, e))
+
+    def __next__(self) -> T:
+        item, error = self._queue.get()
+        if error is not None:
+            raise error
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -45,7 +45,7 @@ from electra.pretraining import checkpoint, flops
 from electra.pretraining.checkpoint import CheckpointPolicy
 from electra.pretraining.logbook import Forecast, Log, MetricWindow, accumulate, summarise
 from electra.pretraining.objective import build
-from electra.pretraining.packing import pack_rows
+from electra.pretraining.packing import Prefetch, pack_rows, packed_batches
 from electra.pretraining.processes import Process, Signals
 from electra.runtime import autocast, seed_everything
 from electra.schedule import lr_factor
@@ -102,6 +102,10 @@ def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
 def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
     """Packed model inputs (no compute on padding) on the device."""
     return {k: v.to(device, non_blocking=True) for k, v in pack_rows(ids, special).items()}
+
+
+def _to(inputs: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
 
 
 def evaluate(
@@ -429,7 +433,7 @@ def setup(
     return run
 
 
-def train_step(run: Run, batches: Iterator[np.ndarray], signals: Signals) -> StepResult:
+def train_step(run: Run, batches: Iterator[dict[str, Tensor]], signals: Signals) -> StepResult:
     """One optimizer step: the learning rate for this step, `grad_accum` micro-batches (DDP
     synchronises gradients on the last only), the global-norm clip, and the update unless the
     loss or gradient norm is not finite. One synchronisation: every process learns whether any
@@ -440,7 +444,7 @@ def train_step(run: Run, batches: Iterator[np.ndarray], signals: Signals) -> Ste
     metrics: dict[str, Tensor] = {}
     loss = torch.zeros((), device=process.device)
     for micro in range(config.grad_accum):
-        inputs = _inputs(next(batches), run.special, process.device)
+        inputs = _to(next(batches), process.device)  # packed (and pinned) in the background
         last = micro == config.grad_accum - 1
         with nullcontext() if run.ddp is None or last else run.ddp.no_sync():
             with autocast(process.device, config.precision):
@@ -470,8 +474,10 @@ def loop(run: Run, progress: bool = True) -> int:
     exit code."""
     config, process, policy = run.config, run.process, run.policy
     tokens_per_step = config.batch_size * config.seq_len
-    batches = iterate_batches(run.train_set, run.micro_batch, config.seed, process.rank,
-                              process.world_size, start_batch=run.step * config.grad_accum)  # fmt: skip
+    batches = Prefetch(packed_batches(
+        iterate_batches(run.train_set, run.micro_batch, config.seed, process.rank,
+                        process.world_size, start_batch=run.step * config.grad_accum),
+        run.special, pin=process.device.type == "cuda"))  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)
     window, signals = MetricWindow(), Signals()
     forecast = Forecast(run.step, config.steps, process.device)
@@ -527,6 +533,7 @@ def loop(run: Run, progress: bool = True) -> int:
                 signum = signals.received or signal.SIGTERM  # another process may have got it
                 return 128 + int(signum)
     finally:
+        batches.close()
         signals.restore()
         log.close()
     if last_saved != run.step:
