@@ -21,7 +21,7 @@ _EXPORTS = {
         "vocab",
     ),
     "electra.config": ("FinetuneConfig", "ModelConfig", "PretrainConfig"),
-    "electra.detect": ("Detection", "Detector", "detect"),
+    "electra.detection": ("Detection", "Detector", "detect"),
     "electra.errors": ("UserError",),
     "electra.hf": ("load", "load_config", "save"),
     "electra.model": (

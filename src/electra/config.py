@@ -226,9 +226,7 @@ class PretrainConfig:
     # optimisation (AdamW; the learning rate warms up linearly, times a linear decay to 0)
     steps: int = 1_000_000  # optimizer steps
     embedding_sharing: str = choice("shared", SHARING)  # rtd: ELECTRA's one module, gdes, none
-    flops_budget: float | None = (
-        None  # train this many FLOPs (see pretraining/flops.py): sets steps
-    )
+    flops_budget: float | None = None  # FLOPs to train (pretraining/flops.py); sets steps
     lr: float = 5e-4  # peak learning rate
     warmup_steps: int = 10_000  # optimizer steps
     weight_decay: float = 0.01  # not applied to LayerNorm weights and biases

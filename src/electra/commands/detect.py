@@ -26,7 +26,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from electra.detect import Detector, read_texts
+    from electra.detection import Detector, read_texts
 
     config = build(args, DetectConfig)
     detector = Detector.load(args.model, config.runtime)
