@@ -46,7 +46,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -372,10 +371,59 @@ def finetune(
     an uninterrupted run takes (same batches, same dropout, same model). The checkpoints are
     deleted once the run has finished. A loss that turns NaN or infinite stops the run with one
     line; no model is saved after it."""
-    out_dir = Path(out_dir)
+    run = _setup(task, model_dir, config, Path(out_dir), tokenizer, random_init, progress,
+                 device, resume)  # fmt: skip
+    started = time.perf_counter()
+    try:
+        while run.state.step < run.state.total_steps or run.state.epoch_batches:
+            _train_epoch(run)  # (the condition's second part: a save at the last step)
+            _end_epoch(run)
+    finally:
+        run.log.close()
+    return _finish(run, model_dir, random_init, time.perf_counter() - started)
+
+
+@dataclass
+class _Run:
+    """What one fine-tuning run works with, built once by `_setup`."""
+
+    task: Task
+    config: FinetuneConfig
+    out_dir: Path
+    tokenizer: Tokenizer | None
+    process: Process
+    model: nn.Module  # the module saved and evaluated
+    trained: nn.Module  # what a step calls: `model`, wrapped in DDP under torchrun
+    train: Sequence[Feature]
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    shuffle: torch.Generator  # the same batches in every process
+    state: Progress
+    predict: Predict
+    log: Log
+    loss_sum: Tensor  # this process's part of the epoch's loss so far
+
+    @property
+    def lead(self) -> bool:
+        return self.process.rank == 0
+
+    def save(self) -> None:
+        _checkpoint(self.out_dir, self.model, self.optimizer, self.scaler, self.state,
+                    self.loss_sum, self.process)  # fmt: skip
+
+    def evaluate(self) -> dict[str, Any]:
+        return _evaluate(self.task, self.model, self.predict, self.config, self.state,
+                         self.out_dir, self.tokenizer, self.lead)  # fmt: skip
+
+
+def _setup(
+    task: Task, model_dir: str | Path, config: FinetuneConfig, out_dir: Path,
+    tokenizer: Tokenizer | None, random_init: bool, progress: bool, device: str | None,
+    resume: bool,
+) -> _Run:  # fmt: skip
     process = Process(device)
-    where, lead = process.device, process.rank == 0
-    if lead:
+    where = process.device
+    if process.rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_json(config, out_dir / CONFIG_FILE)
     seed_everything(config.seed + process.rank)  # own dropout; DDP copies rank 0's weights
@@ -384,89 +432,101 @@ def finetune(
     train = _subsample(task.train, config.max_train_examples, config.seed)
     if not train:
         raise UserError(f"{task.name}: no training examples")
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    total = config.max_steps or steps_per_epoch * config.epochs
+    total = config.max_steps or math.ceil(len(train) / config.batch_size) * config.epochs
     state = Progress(total, int(config.warmup_fraction * total))
     optimizer = build_optimizer(model, config)
     scaler = torch.amp.GradScaler(where.type, enabled=config.precision == "fp16")
-    shuffle = torch.Generator().manual_seed(config.seed)  # the same batches in every process
+    shuffle = torch.Generator().manual_seed(config.seed)
     loss_sum = torch.zeros((), device=where)
     if resume and checkpoint.all_checkpoints(out_dir):
         loss_sum = _restore(out_dir, model, optimizer, scaler, state, process).to(where)
         assert state.shuffle_state is not None
         shuffle.set_state(state.shuffle_state)
     predict = make_predict(model, task.pad_id, config.eval_batch_size, where, task.sequence_pad)
-    started = time.perf_counter()
-    log = Log(out_dir, state.step, total, enabled=lead, bar=progress, desc=task.name)
-    save = partial(_checkpoint, out_dir, model, optimizer, scaler, state, process=process)
+    log = Log(out_dir, state.step, total, enabled=process.rank == 0, bar=progress, desc=task.name)
     model.train()
-    try:
-        while state.step < total or state.epoch_batches:  # (a mid-epoch save at the last step)
-            if state.epoch_batches == 0:
-                state.shuffle_state = shuffle.get_state()
-            order = torch.randperm(len(train), generator=shuffle).split(config.batch_size)
-            for index in order[state.epoch_batches :]:
-                if state.step == total:
-                    break
-                mine = index[process.rank :: process.world_size]
-                share = 1.0 if len(mine) else 0.0  # a short last batch: a stand-in, no gradient
-                batches = [
-                    _to(collate([train[i] for i in part], task.pad_id, task.sequence_pad), where)
-                    for part in (mine if share else index[:1]).tensor_split(config.grad_accum)
-                    if len(part)
-                ]
-                loss = train_step(trained, task, batches, optimizer, config, state, scaler,
-                                  process, share)  # fmt: skip
-                loss_sum += loss
-                state.epoch_batches += 1
-                log.bar.update()
-                if state.step % LOG_EVERY == 0 or state.step == total:
-                    value = _finite(process.sum(loss.clone()).item(), task, state.step)
-                    lr = max(group["lr"] for group in optimizer.param_groups)
-                    log.record(state.step, {"loss": value, "lr": lr, "epoch": state.epoch})
-                if (config.eval_every and state.step % config.eval_every == 0
-                        and state.epoch_batches < len(order) and state.step < total):  # fmt: skip
-                    record = _evaluate(task, model, predict, config, state, out_dir, tokenizer,
-                                       lead)  # fmt: skip
-                    log.record(state.step, {k: v for k, v in record.items() if k != "step"},
-                               prefix="dev")  # fmt: skip
-                if config.save_every and state.step % config.save_every == 0:
-                    save(loss_sum)
-            epoch_loss = process.sum(loss_sum.clone()).item() / state.epoch_batches
-            train_loss = _finite(epoch_loss, task, state.step)
-            record = _evaluate(task, model, predict, config, state, out_dir, tokenizer, lead)
-            record.update(epoch=state.epoch, train_loss=train_loss, step=state.step)
-            log.record(state.step, {k: v for k, v in record.items() if k != "step"}, prefix="dev")
-            log.message(f"{task.name} epoch {state.epoch}: " + ", ".join(
-                f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step")))  # fmt: skip
-            state.epoch, state.epoch_batches = state.epoch + 1, 0
-            loss_sum = torch.zeros((), device=where)
-            save(loss_sum)
-    finally:
-        log.close()
+    return _Run(task, config, out_dir, tokenizer, process, model, trained, train, optimizer,
+                scaler, shuffle, state, predict, log, loss_sum)  # fmt: skip
+
+
+def _train_epoch(run: _Run) -> None:
+    """The epoch under way, from the batch it stands at (a resumed run's included)."""
+    task, config, state, process = run.task, run.config, run.state, run.process
+    if state.epoch_batches == 0:
+        state.shuffle_state = run.shuffle.get_state()
+    order = torch.randperm(len(run.train), generator=run.shuffle).split(config.batch_size)
+    for index in order[state.epoch_batches :]:
+        if state.step == state.total_steps:
+            break
+        mine = index[process.rank :: process.world_size]
+        share = 1.0 if len(mine) else 0.0  # a short last batch: a stand-in, no gradient
+        batches = [
+            _to(
+                collate([run.train[i] for i in part], task.pad_id, task.sequence_pad),
+                process.device,
+            )
+            for part in (mine if share else index[:1]).tensor_split(config.grad_accum)
+            if len(part)
+        ]
+        loss = train_step(run.trained, task, batches, run.optimizer, config, state, run.scaler,
+                          process, share)  # fmt: skip
+        run.loss_sum += loss
+        state.epoch_batches += 1
+        run.log.bar.update()
+        if state.step % LOG_EVERY == 0 or state.step == state.total_steps:
+            value = _finite(process.sum(loss.clone()).item(), task, state.step)
+            lr = max(group["lr"] for group in run.optimizer.param_groups)
+            run.log.record(state.step, {"loss": value, "lr": lr, "epoch": state.epoch})
+        if (config.eval_every and state.step % config.eval_every == 0
+                and state.epoch_batches < len(order) and state.step < state.total_steps):  # fmt: skip
+            record = run.evaluate()
+            run.log.record(state.step, {k: v for k, v in record.items() if k != "step"},
+                           prefix="dev")  # fmt: skip
+        if config.save_every and state.step % config.save_every == 0:
+            run.save()
+
+
+def _end_epoch(run: _Run) -> None:
+    """Score the dev set at the epoch's end, log it, and checkpoint the next epoch's start."""
+    state = run.state
+    epoch_loss = run.process.sum(run.loss_sum.clone()).item() / state.epoch_batches
+    train_loss = _finite(epoch_loss, run.task, state.step)
+    record = run.evaluate()
+    record.update(train_loss=train_loss)
+    run.log.record(state.step, {k: v for k, v in record.items() if k != "step"}, prefix="dev")
+    run.log.message(f"{run.task.name} epoch {state.epoch}: " + ", ".join(
+        f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "step")))  # fmt: skip
+    state.epoch, state.epoch_batches = state.epoch + 1, 0
+    run.loss_sum = torch.zeros((), device=run.process.device)
+    run.save()
+
+
+def _finish(run: _Run, model_dir: str | Path, random_init: bool, seconds: float) -> dict[str, Any]:
+    """results.json and the model card (the lead process), the checkpoints removed."""
+    state = run.state
     assert state.kept is not None
     results = {
-        "task": task.name,
-        "main_metric": task.main_metric,
+        "task": run.task.name,
+        "main_metric": run.task.main_metric,
         "dev": state.kept["metrics"],
         "saved_epoch": state.kept["epoch"],
         "saved_step": state.kept["step"],
-        "keep": config.keep,
+        "keep": run.config.keep,
         "epochs": state.history,
-        "train_examples": len(train),
-        "steps": total,
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        "train_examples": len(run.train),
+        "steps": state.total_steps,
+        "wall_seconds": round(seconds, 1),
         "random_init": random_init,
         "model": str(model_dir),
-        "device": str(where),
-        "processes": process.world_size,
-        "config": asdict(config),
+        "device": str(run.process.device),
+        "processes": run.process.world_size,
+        "config": asdict(run.config),
     }
-    process.barrier()
-    if lead:
-        write_json(out_dir / RESULTS_FILE, results)
-        _write_card(task, out_dir / MODEL_DIR, results)
-        shutil.rmtree(checkpoint.directory(out_dir), ignore_errors=True)
+    run.process.barrier()
+    if run.lead:
+        write_json(run.out_dir / RESULTS_FILE, results)
+        _write_card(run.task, run.out_dir / MODEL_DIR, results)
+        shutil.rmtree(checkpoint.directory(run.out_dir), ignore_errors=True)
     return results
 
 
