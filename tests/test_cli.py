@@ -107,7 +107,7 @@ COMMANDS = (
     "prepare", "vocab", "detect", "pretrain", "report",
     "finetune glue", "finetune tagging", "finetune squad",
     "predict glue", "predict tagging", "predict squad",
-    "evaluate glue", "evaluate tagging", "evaluate squad",
+    "evaluate glue", "evaluate tagging", "evaluate squad", "export onnx", "compare",
 )  # fmt: skip
 
 

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from electra.errors import UserError
 
 COMMAND_MODULES = (
-    "electra.commands.compare",
     "electra.commands.data",
     "electra.commands.detect",
     "electra.commands.export",
     "electra.commands.pretrain",
     "electra.commands.tasks",
+    "electra.commands.compare",
 )
 
 GROUPS = {
