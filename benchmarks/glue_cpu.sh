@@ -6,8 +6,8 @@
 set -euo pipefail
 WORK=${1:-/tmp/electra_glue_cpu}
 DATA=${2:-../shared/data}
-STEPS=${STEPS:-4000}
-TRAIN=${TRAIN:-8000}  # training examples per task (SST-2 and CoLA are cut to this; the others are smaller)
+STEPS=${STEPS:-3000}
+TRAIN=${TRAIN:-2000}  # training examples per task (pairs count twice for MRPC and STS-B)
 BIN=${BIN:-.venv/bin}
 mkdir -p "$WORK"
 [ -f "$WORK/vocab/vocab.txt" ] || "$BIN/electra" vocab --corpus "$DATA/corpus/gutenberg" --size 8000 --out "$WORK/vocab"
