@@ -45,3 +45,8 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager:
     """Mixed precision for the forward pass: bf16 or fp16 autocast, or nothing for fp32."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     return torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """A batch's tensors on `device`, copied without waiting when the source is pinned."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}

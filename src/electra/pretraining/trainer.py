@@ -47,7 +47,7 @@ from electra.pretraining.logbook import Forecast, Log, MetricWindow, accumulate,
 from electra.pretraining.objective import build
 from electra.pretraining.packing import Prefetch, pack_rows, packed_batches
 from electra.pretraining.processes import Process, Signals
-from electra.runtime import autocast, seed_everything
+from electra.runtime import autocast, seed_everything, to_device
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
 
@@ -101,11 +101,7 @@ def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
 
 def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
     """Packed model inputs (no compute on padding) on the device."""
-    return {k: v.to(device, non_blocking=True) for k, v in pack_rows(ids, special).items()}
-
-
-def _to(inputs: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+    return to_device(pack_rows(ids, special), device)
 
 
 def evaluate(
@@ -444,7 +440,7 @@ def train_step(run: Run, batches: Iterator[dict[str, Tensor]], signals: Signals)
     metrics: dict[str, Tensor] = {}
     loss = torch.zeros((), device=process.device)
     for micro in range(config.grad_accum):
-        inputs = _to(next(batches), process.device)  # packed (and pinned) in the background
+        inputs = to_device(next(batches), process.device)  # packed (and pinned) in the background
         last = micro == config.grad_accum - 1
         with nullcontext() if run.ddp is None or last else run.ddp.no_sync():
             with autocast(process.device, config.precision):

@@ -62,7 +62,7 @@ from electra.files import write_json
 from electra.pretraining import checkpoint
 from electra.pretraining.logbook import Log
 from electra.pretraining.processes import Process
-from electra.runtime import autocast, seed_everything
+from electra.runtime import autocast, seed_everything, to_device
 from electra.schedule import lr_factor
 from electra.tokenizer import load_tokenizer
 
@@ -232,7 +232,9 @@ def make_predict(
         results: list[Any] = [None] * len(features)
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            batch = _to(collate([features[i] for i in index], pad_id, sequence_pad or {}), device)
+            batch = to_device(
+                collate([features[i] for i in index], pad_id, sequence_pad or {}), device
+            )
             outputs = model(
                 batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"]
             )
@@ -246,10 +248,6 @@ def make_predict(
         return results
 
     return predict
-
-
-def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def _subsample(train: Sequence[Feature], limit: int, seed: int) -> Sequence[Feature]:
@@ -461,7 +459,7 @@ def _train_epoch(run: _Run) -> None:
         mine = index[process.rank :: process.world_size]
         share = 1.0 if len(mine) else 0.0  # a short last batch: a stand-in, no gradient
         batches = [
-            _to(
+            to_device(
                 collate([run.train[i] for i in part], task.pad_id, task.sequence_pad),
                 process.device,
             )
