@@ -121,33 +121,72 @@ def test_export_loads_in_transformers_with_the_same_outputs(data, tmp_path):
     assert all(0 <= evaluation[name] <= 1 for name in scores)
 
 
-def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch, capsys):
+def poison_step(monkeypatch, step: int) -> None:
+    """Networks built by the trainer whose loss is NaN at their `step`-th call."""
     real = trainer.build
 
-    def poisoned(*args):  # a network whose loss is NaN at its 3rd call (the 3rd step)
+    def poisoned(*args):
         module = real(*args)
         forward, calls = module.forward, []
 
-        def nan_on_third(**inputs):
+        def nan_at_step(**inputs):
             out = forward(**inputs)
             calls.append(1)
-            if len(calls) == 3:
+            if len(calls) == step:
                 out.loss = out.loss * float("nan")
             return out
 
-        module.forward = nan_on_third
+        module.forward = nan_at_step
         return module
 
     monkeypatch.setattr(trainer, "build", poisoned)
+
+
+def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch, capsys):
+    poison_step(monkeypatch, 3)
     model = tiny_model(400)
     assert train(data, tmp_path / "skip", model, config(steps=4, save_every=0, eval_batches=0)) == 0
     assert "step 3: non-finite loss (nan)" in capsys.readouterr().err
     logged = metrics(tmp_path / "skip")
     assert all(torch.isfinite(torch.tensor(r["gen_loss"])) for r in logged if "gen_loss" in r)
     assert "gen_loss" not in logged[2]  # the skipped step contributes no metrics
-    with pytest.raises(UserError, match="step 3: non-finite loss.*checkpoint at step 2"):
-        train(data, tmp_path / "stop", model, config(steps=4, on_nonfinite="stop"))
-    assert checkpoint.latest(tmp_path / "stop").name == "step-00000002"
+    # The device drops the update itself; the host learns of it when it next reads (step 4).
+    with pytest.raises(UserError, match="step 3: non-finite loss.*1 such step.*steps 1-4.*"
+                       "checkpoint at step 4"):  # fmt: skip
+        train(
+            data,
+            tmp_path / "stop",
+            model,
+            config(steps=6, log_every=4, save_every=0, on_nonfinite="stop"),
+        )
+    state = checkpoint.load(checkpoint.latest(tmp_path / "stop"), rank=0, world_size=1)
+    assert state["step"] == 4
+    assert all(s["step"] == 3 for s in state["optimizer"]["state"].values())  # 3 updates applied
+    assert all(torch.isfinite(w).all() for w in state["model"].values())
+
+
+def test_a_training_step_never_waits_for_the_device(data, tmp_path, monkeypatch):
+    """Reading a tensor's value on the host (item, tolist, bool, float, numpy, cpu) inside the
+    step would stall a GPU: on CPU, each of them raises here while the step runs."""
+    from electra.data.shards import iterate_batches
+    from electra.pretraining.packing import packed_batches
+    from electra.pretraining.processes import Process
+
+    run = trainer.setup(Process("cpu"), data, tmp_path, tiny_model(400), config(grad_accum=2, warmup_steps=0),
+                        resume=False)  # fmt: skip
+    loaded = packed_batches(iterate_batches(run.train_set, run.micro_batch, 0, 0, 1), run.special)
+    batches = iter([next(loaded), next(loaded)])  # packed on the host, as the loader's thread does
+    before = [p.detach().clone() for p in run.module.parameters()]
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the step read a tensor on the host")
+
+    with monkeypatch.context() as patched:
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy", "cpu"):
+            patched.setattr(torch.Tensor, name, refuse)
+        result = trainer.train_step(run, batches)
+    assert not result.skipped and torch.isfinite(result.loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.module.parameters(), strict=True))
 
 
 def test_a_seed_fixes_every_random_stream_a_checkpoint_restores():

@@ -36,22 +36,27 @@ def accumulate(window: dict[str, Tensor], metrics: dict[str, Tensor]) -> None:
 
 
 def summarise(
-    window: dict[str, Tensor], micro_batches: int, process: Process | None = None
+    window: dict[str, Tensor],
+    micro_batches: int,
+    process: Process | None = None,
+    skipped: str | None = None,
 ) -> dict[str, float]:
     """Window sums -> means over the micro-batches of every process (counts stay sums), in one
-    synchronisation; `process=None` summarises this process alone."""
+    synchronisation; `process=None` summarises this process alone. `window[skipped]`, when
+    named, counts micro-batches whose metrics were left out; none left, no metrics."""
     if not window:
         return {}
     names = sorted(window)
-    totals = torch.stack([window[n] for n in names])
+    totals = torch.stack([torch.as_tensor(window[n]) for n in names])
     if process is not None:
         totals = process.sum(totals)
         micro_batches *= process.world_size
-    totals = totals.tolist()
-    values = {
-        n: v if n in COUNT_METRICS else v / micro_batches
-        for n, v in zip(names, totals, strict=True)
-    }
+    values = dict(zip(names, totals.tolist(), strict=True))
+    if skipped is not None:
+        micro_batches -= round(values.pop(skipped))
+        if micro_batches <= 0:
+            return {}
+    values = {n: v if n in COUNT_METRICS else v / micro_batches for n, v in values.items()}
     if "true_positives" in values:  # the discriminator on replaced tokens
         values["disc_precision"] = values["true_positives"] / max(values["predicted_replaced"], 1.0)
         values["disc_recall"] = values["true_positives"] / max(values["replaced"], 1.0)
@@ -63,7 +68,8 @@ def summarise(
 class MetricWindow:
     """The metrics of one logging window: sums on the device, the micro-batches and tokens they
     cover, and the training time they took; `read` summarises them (one synchronisation) and
-    opens the next window."""
+    opens the next window. A step whose update was skipped adds no metrics: it is masked on the
+    device, so the host need not know which steps those were until it reads the window."""
 
     def __init__(self) -> None:
         self._open(time.perf_counter())
@@ -72,9 +78,12 @@ class MetricWindow:
         self.sums: dict[str, Tensor] = {}
         self.micro_batches, self.tokens, self.started = 0, 0, now
 
-    def add(self, metrics: dict[str, Tensor], micro_batches: int) -> None:
+    def add(self, metrics: dict[str, Tensor], micro_batches: int, skipped: Tensor) -> None:
+        """`skipped` (0-d bool on the device): the step's update was not applied."""
         for name, value in metrics.items():
-            self.sums[name] = self.sums.get(name, 0) + value
+            kept = torch.where(skipped, torch.zeros_like(value), value)  # NaN * 0 would be NaN
+            self.sums[name] = self.sums.get(name, 0) + kept
+        self.sums[_SKIPPED] = self.sums.get(_SKIPPED, 0) + skipped.double() * micro_batches
         self.micro_batches += micro_batches
 
     def count_tokens(self, tokens: int) -> None:
@@ -88,11 +97,47 @@ class MetricWindow:
         self.started += time.perf_counter() - started
 
     def read(self, process: Process | None = None) -> dict[str, float]:
+        """The window's means (over the micro-batches of the steps applied) and tokens/s."""
         now = time.perf_counter()
-        values = summarise(self.sums, self.micro_batches, process)
+        values = summarise(self.sums, self.micro_batches, process, skipped=_SKIPPED)
         values["tokens_per_s"] = self.tokens / (now - self.started)
         self._open(now)
         return values
+
+
+_SKIPPED = "_skipped_micro_batches"
+
+
+class NonfiniteSteps:
+    """Which steps met a non-finite loss or gradient norm, tracked on the device with tensor ops
+    only (no synchronisation), read when the loop synchronises anyway: how many, the first of
+    them with its values, and the longest unbroken run (a run that only skips is broken)."""
+
+    def __init__(self, device: torch.device) -> None:
+        zero = torch.zeros((), dtype=torch.float64, device=device)
+        self.run = zero.clone()  # consecutive non-finite steps up to now
+        self._reset(zero)
+
+    def _reset(self, zero: Tensor) -> None:
+        self.count, self.longest = zero.clone(), self.run.clone()
+        self.first = torch.stack([zero, zero, zero])  # step, loss, gradient norm
+
+    def add(self, step: int, bad: Tensor, loss: Tensor, grad_norm: Tensor) -> None:
+        """`bad` (0-d bool): step `step` was not finite (its update skipped on the device)."""
+        bad = bad.double()
+        self.run = (self.run + 1) * bad
+        self.longest = torch.maximum(self.longest, self.run)
+        values = torch.stack([torch.full_like(self.count, step), loss.double(), grad_norm.double()])
+        self.first = torch.where((self.count == 0) & (bad > 0), values, self.first)
+        self.count = self.count + bad
+
+    def read(self, process: Process) -> tuple[int, int, tuple[int, float, float]]:
+        """(non-finite steps, longest run, (first step, its loss, its gradient norm)) since the
+        last read, the largest over processes (one synchronisation); the run carries over."""
+        count, longest = (float(v) for v in process.max(torch.stack([self.count, self.longest])))
+        step, loss, norm = self.first.tolist()
+        self._reset(torch.zeros_like(self.count))
+        return int(count), int(longest), (int(step), loss, norm)
 
 
 class Forecast:

@@ -3,8 +3,8 @@ that ask it to stop.
 
 Both exist so that the loop reads the same with one process or many, and whether it ends by
 finishing or by being told to stop: the single-process case is the multi-process one with the
-collective operations turned into no-ops, and a signal only raises a flag the loop reads once a
-step.
+collective operations turned into no-ops, and a signal only raises a flag the loop reads
+between steps.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ class Process:
             dist.all_reduce(values)
         return values
 
+    def max(self, values: Tensor) -> Tensor:
+        """`values`' elementwise maximum over every process, in place."""
+        if self.world_size > 1:
+            dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return values
+
     def close(self) -> None:
         if self.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -59,8 +65,10 @@ class Signals:
 
     The handler only records the signal: stopping mid-step would leave the gradients of a
     half-taken step, and processes that stopped at different steps would wait on each other
-    forever. The loop reads `received` once a step and shares it with the others, so a
-    Ctrl-C or a scheduler's SIGTERM costs at most one step and a resumable checkpoint. The
+    forever. A single process reads `received` after every step (a host flag: no device
+    synchronisation); several share it at the steps where the loop synchronises anyway (each
+    logged step, at most `trainer.SYNC_EVERY` apart), so that all stop at the same step. A
+    Ctrl-C or a scheduler's SIGTERM costs a resumable checkpoint and at most those steps. The
     second SIGINT is the way out when that step itself hangs."""
 
     def __init__(self) -> None:
@@ -77,6 +85,14 @@ class Signals:
             f"\nelectra: {signal.Signals(signum).name}: saving a checkpoint, then stopping",
             file=sys.stderr,
         )
+
+    def anywhere(self, process: Process) -> bool:
+        """Whether this process or another received a signal: one all-reduce with several."""
+        received = self.received is not None
+        if process.world_size == 1:
+            return received
+        flag = torch.tensor([float(received)], device=process.device)
+        return bool(process.sum(flag).item())
 
     def restore(self) -> None:
         """Put back the handlers found at construction, so the caller's Ctrl-C works again."""

@@ -43,7 +43,14 @@ from electra.files import writable_dir, write_json
 from electra.model import Discriminator, Generator
 from electra.pretraining import checkpoint, flops
 from electra.pretraining.checkpoint import CheckpointPolicy
-from electra.pretraining.logbook import Forecast, Log, MetricWindow, accumulate, summarise
+from electra.pretraining.logbook import (
+    Forecast,
+    Log,
+    MetricWindow,
+    NonfiniteSteps,
+    accumulate,
+    summarise,
+)
 from electra.pretraining.objective import build
 from electra.pretraining.packing import Prefetch, pack_rows, packed_batches
 from electra.pretraining.processes import Process, Signals
@@ -195,14 +202,12 @@ class Run:
 
 @dataclass
 class StepResult:
-    """One optimizer step, still on the device: nothing here has been read by the host but the
-    two flags every process must agree on."""
+    """One optimizer step, still on the device: the host has read none of it."""
 
     loss: Tensor
     grad_norm: Tensor
     metrics: dict[str, Tensor]
-    nonfinite: bool  # the update was not applied
-    stopping: bool  # a signal asked (some process) to stop
+    skipped: Tensor  # 0-d bool: not finite, so the update was not applied
 
 
 def resolve_configs(
@@ -429,11 +434,11 @@ def setup(
     return run
 
 
-def train_step(run: Run, batches: Iterator[dict[str, Tensor]], signals: Signals) -> StepResult:
-    """One optimizer step: the learning rate for this step, `grad_accum` micro-batches (DDP
-    synchronises gradients on the last only), the global-norm clip, and the update unless the
-    loss or gradient norm is not finite. One synchronisation: every process learns whether any
-    of them saw a non-finite value or received a signal, so all decide alike."""
+def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:
+    """One optimizer step, queued without waiting for the device: the learning rate for this
+    step, `grad_accum` micro-batches (DDP synchronises gradients on the last only), the
+    global-norm clip, and the update, which the optimizer itself drops when the step is not
+    finite. Nothing here reads a tensor, so a GPU is never left idle while the host waits."""
     config, process, optimizer = run.config, run.process, run.optimizer
     for group in optimizer.param_groups:
         group["lr"] = lr_at(run.step, config)
@@ -452,22 +457,43 @@ def train_step(run: Run, batches: Iterator[dict[str, Tensor]], signals: Signals)
     grad_norm = torch.nn.utils.clip_grad_norm_(
         run.module.parameters(), config.max_grad_norm or math.inf
     )
-    # fp16: the scaler itself skips steps with inf gradients and lowers its scale.
-    checked = loss if config.precision == "fp16" else loss + grad_norm
-    stopping = torch.tensor(float(signals.received is not None), device=process.device)
-    flags = torch.stack([(~torch.isfinite(checked)).float(), stopping])
-    nonfinite, stop = (process.sum(flags) > 0).tolist()
-    if not nonfinite:
+    if config.precision == "fp16":  # the scaler drops steps with inf gradients and lowers its scale
+        skipped = ~torch.isfinite(loss)
         run.scaler.step(optimizer)
+    else:  # the gradients are all-reduced, so every process decides alike
+        skipped = ~torch.isfinite(grad_norm)
+        step_unless(optimizer, skipped)
     run.scaler.update()
     optimizer.zero_grad(set_to_none=True)
-    return StepResult(loss, grad_norm, metrics, bool(nonfinite), bool(stop))
+    return StepResult(loss, grad_norm, metrics, skipped)
+
+
+def step_unless(optimizer: torch.optim.Optimizer, skip: Tensor) -> None:
+    """`optimizer.step()` unless `skip` (0-d bool). Fused AdamW takes the flag on the device,
+    as `GradScaler` hands it over, and leaves weights, moments and step count as they were;
+    another optimizer needs the host to read it."""
+    if not optimizer.defaults.get("fused"):
+        if not skip.item():
+            optimizer.step()
+        return
+    optimizer.found_inf = skip.float()  # type: ignore[attr-defined]
+    try:
+        optimizer.step()
+    finally:
+        del optimizer.found_inf  # type: ignore[attr-defined]
+
+
+SYNC_EVERY = 100  # steps at most between two reads of the device (logged steps are read anyway)
 
 
 def loop(run: Run, progress: bool = True) -> int:
     """Steps until the schedule ends, a signal arrives or the policy pauses; logs, held-out
     scores and checkpoints when the policy says; exports the networks at the end. Returns the
-    exit code."""
+    exit code.
+
+    The host reads the device only at a logged, scored, saved or pausing step (and every
+    `SYNC_EVERY` steps): the metrics and the non-finite steps since the last read, and, with
+    several processes, whether any of them received a signal."""
     config, process, policy = run.config, run.process, run.policy
     tokens_per_step = config.batch_size * config.seq_len
     batches = Prefetch(packed_batches(
@@ -476,26 +502,14 @@ def loop(run: Run, progress: bool = True) -> int:
         run.special, pin=process.device.type == "cuda"))  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)
     window, signals = MetricWindow(), Signals()
+    nonfinite = NonfiniteSteps(process.device)
     forecast = Forecast(run.step, config.steps, process.device)
-    consecutive_nonfinite, last_saved = 0, run.step
+    last_saved, last_read = run.step, run.step
     try:
         while run.step < config.steps:
-            result = train_step(run, batches, signals)
-            if result.nonfinite:
-                consecutive_nonfinite += 1
-                problem = (f"step {run.step + 1}: non-finite loss ({result.loss.item():.4g}) or "
-                           f"gradient norm ({result.grad_norm.item():.4g})")  # fmt: skip
-                if (
-                    config.on_nonfinite == "stop"
-                    or consecutive_nonfinite >= MAX_CONSECUTIVE_NONFINITE
-                ):
-                    save(run)  # the last good state; no update was applied
-                    raise UserError(f"{problem}; run stopped with a checkpoint at step {run.step} "
-                                    "(try a lower lr)")  # fmt: skip
-                log.message(f"electra: {problem}; update skipped (on_nonfinite=skip)")
-            else:
-                consecutive_nonfinite = 0
-                window.add(result.metrics, config.grad_accum)
+            result = train_step(run, batches)
+            nonfinite.add(run.step + 1, result.skipped, result.loss, result.grad_norm)
+            window.add(result.metrics, config.grad_accum, result.skipped)
             run.step += 1
             run.tokens_seen += tokens_per_step
             window.count_tokens(tokens_per_step)
@@ -503,6 +517,13 @@ def loop(run: Run, progress: bool = True) -> int:
             step = run.step
             if said := forecast.step_done(step):
                 log.message(said)
+            due = (policy.log_due(step) or policy.eval_due(step) or policy.save_due(step)
+                   or policy.pause_due(step) or step % SYNC_EVERY == 0)  # fmt: skip
+            received = signals.received is not None and process.world_size == 1
+            if not (due or received):
+                continue
+            _check_nonfinite(run, nonfinite, last_read, log)
+            last_read = step
             if policy.log_due(step):
                 values = window.read(process)
                 values.update(lr=lr_at(step - 1, config), grad_norm=result.grad_norm.item(),
@@ -516,7 +537,8 @@ def loop(run: Run, progress: bool = True) -> int:
                 if step == config.steps:
                     write_json(run.run_dir / EVAL_FILE, results)
                     log.message(_describe(results))
-            stopping = result.stopping or policy.pause_due(step)
+            signalled = signals.anywhere(process)
+            stopping = signalled or policy.pause_due(step)
             if policy.save_due(step) or stopping:
                 save(run)
                 last_saved = step
@@ -524,7 +546,7 @@ def loop(run: Run, progress: bool = True) -> int:
                 log.message(
                     f"electra: stopped at step {step}; continue with --resume (resume=True)"
                 )
-                if not result.stopping:
+                if not signalled:
                     return 0
                 signum = signals.received or signal.SIGTERM  # another process may have got it
                 return 128 + int(signum)
@@ -539,6 +561,22 @@ def loop(run: Run, progress: bool = True) -> int:
             print(f"electra: exported {path}", file=sys.stderr)
     process.barrier()
     return 0
+
+
+def _check_nonfinite(run: Run, nonfinite: NonfiniteSteps, since: int, log: Log) -> None:
+    """Say which steps since step `since` were not finite (their updates were skipped), and stop
+    the run with a checkpoint when the config says so or when it only skips."""
+    count, longest, (first, loss, norm) = nonfinite.read(run.process)
+    if not count:
+        return
+    problem = (f"step {first}: non-finite loss ({loss:.4g}) or gradient norm ({norm:.4g}); "
+               f"{count} such step(s) in steps {since + 1}-{run.step}, their updates skipped")  # fmt: skip
+    if run.config.on_nonfinite == "stop" or longest >= MAX_CONSECUTIVE_NONFINITE:
+        save(run)  # no non-finite update was applied: a good state
+        raise UserError(
+            f"{problem}; run stopped with a checkpoint at step {run.step} (try a lower lr)"
+        )
+    log.message(f"electra: {problem} (on_nonfinite=skip)")
 
 
 def save(run: Run) -> None:
