@@ -197,7 +197,7 @@ _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
 }
 OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pretrain.objective)
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 where native, else fp32
 ON_NONFINITE = ("skip", "stop")
 # How the RTD generator and discriminator share embeddings: one module (ELECTRA), DeBERTa-V3's
 # gradient-disentangled sharing (the discriminator's = the generator's, detached, + its own
@@ -234,7 +234,7 @@ class PretrainConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-6
     max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
-    precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
+    precision: str = choice("auto", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
     compile: bool = False  # torch.compile the networks
     seed: int = 0
     on_nonfinite: str = choice("skip", ON_NONFINITE)  # on a NaN/inf loss: skip the step, stop

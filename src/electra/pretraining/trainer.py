@@ -54,7 +54,13 @@ from electra.pretraining.logbook import (
 from electra.pretraining.objective import build
 from electra.pretraining.packing import Prefetch, pack_rows, packed_batches
 from electra.pretraining.processes import Process, Signals
-from electra.runtime import autocast, seed_everything, to_device
+from electra.runtime import (
+    autocast,
+    resolve_precision,
+    seed_everything,
+    to_device,
+    use_fast_matmuls,
+)
 from electra.schedule import lr_factor
 from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
 
@@ -367,6 +373,10 @@ def setup(
     checkpoint when resuming, and save the resolved configs beside the run."""
     if process.rank == 0:
         writable_dir(run_dir)
+    use_fast_matmuls(process.device)
+    config = dataclasses.replace(
+        config, precision=resolve_precision(config.precision, process.device)
+    )
     shards = Shards(data_dir)
     _check_data(shards, model_config, config)
     parts = config.grad_accum * process.world_size

@@ -39,6 +39,7 @@ predict as it trained, which `load_finetuned` reads back.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import sys
@@ -62,7 +63,13 @@ from electra.files import write_json
 from electra.pretraining import checkpoint
 from electra.pretraining.logbook import Log
 from electra.pretraining.processes import Process
-from electra.runtime import autocast, seed_everything, to_device
+from electra.runtime import (
+    autocast,
+    resolve_precision,
+    seed_everything,
+    to_device,
+    use_fast_matmuls,
+)
 from electra.schedule import lr_factor
 from electra.tokenizer import load_tokenizer
 
@@ -421,6 +428,8 @@ def _setup(
 ) -> _Run:  # fmt: skip
     process = Process(device)
     where = process.device
+    use_fast_matmuls(where)
+    config = dataclasses.replace(config, precision=resolve_precision(config.precision, where))
     if process.rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_json(config, out_dir / CONFIG_FILE)
