@@ -3,10 +3,13 @@ traces with padding honoured (the caller, not the module, decides whether a mask
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from electra.model import Discriminator, ElectraModel
+from electra.pretraining.packing import pack_rows
+from electra.tokenizer import SpecialIds
 
 
 def padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,30 +86,96 @@ def test_a_traced_model_honours_padding(traced_with_padding, tiny_config):
         close_on_tokens(traced(ids, mask), mask, alone(model, ids, mask))
 
 
+SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
+
+
+def objective_inputs(packed: bool, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Four 24-token rows, full, or short (two per packed row) when `packed`."""
+    ids = np.random.default_rng(seed).integers(5, 99, (4, 24))
+    ids[:, 0], ids[:, -1] = SPECIAL.cls, SPECIAL.sep
+    if packed:  # short examples, padded: pack_rows puts several in a row
+        ids[:, 10 + seed :] = SPECIAL.pad
+        ids[:, 9 + seed] = SPECIAL.sep
+    inputs = pack_rows(ids, SPECIAL)
+    assert ("attention_mask" in inputs) == packed
+    return inputs
+
+
 @pytest.mark.parametrize("objective", ["rtd", "mlm"])
 @pytest.mark.parametrize("packed", [False, True])
 def test_the_objective_traces_as_one_graph(tiny_config, objective, packed):
     """The whole pre-training forward (masking, generator, sampling, discriminator, losses) is
     one graph for torch.compile: no graph break on full rows or on packed ones (a (B, L, L) mask
     and restarting positions), so `--compile` compiles the step whole."""
-    import numpy as np
     import torch._dynamo as dynamo
 
     from electra.config import PretrainConfig
     from electra.pretraining.objective import build
-    from electra.pretraining.packing import pack_rows
-    from electra.tokenizer import SpecialIds
 
-    special = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
     module = build(
-        tiny_config, PretrainConfig(seq_len=24, batch_size=4, objective=objective), special
+        tiny_config, PretrainConfig(seq_len=24, batch_size=4, objective=objective), SPECIAL
     )
-    ids = np.random.default_rng(0).integers(5, 99, (4, 24))
-    ids[:, 0], ids[:, -1] = special.cls, special.sep
-    if packed:  # short examples, padded: pack_rows puts several in a row
-        ids[:, 10:] = special.pad
-        ids[:, 9] = special.sep
-    inputs = pack_rows(ids, special)
-    assert ("attention_mask" in inputs) == packed
-    explained = dynamo.explain(module)(**inputs)
+    explained = dynamo.explain(module)(**objective_inputs(packed))
     assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
+
+
+@pytest.mark.parametrize("objective", ["rtd", "mlm"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_training_step_compiles_whole_forward_and_backward(tiny_config, objective, packed):
+    """fullgraph=True through AOTAutograd: forward and backward each one graph, and, with
+    dropout off, the same loss and gradients as eager (the same random draws)."""
+    import copy
+    import dataclasses
+
+    from electra.config import PretrainConfig
+    from electra.pretraining.objective import build
+
+    config = dataclasses.replace(tiny_config, hidden_dropout=0.0, attention_dropout=0.0)
+    torch.manual_seed(0)
+    eager = build(config, PretrainConfig(seq_len=24, batch_size=4, objective=objective), SPECIAL)
+    twin = copy.deepcopy(eager)
+    compiled = torch.compile(twin, fullgraph=True, backend="aot_eager")
+    for seed in range(2):
+        inputs = objective_inputs(packed, seed)
+        losses = []
+        for module in (eager, compiled):
+            torch.manual_seed(seed)
+            output = module(**inputs)
+            output.loss.backward()
+            losses.append(output.loss.detach())
+        torch.testing.assert_close(losses[0], losses[1])
+        for (name, a), b in zip(eager.named_parameters(), twin.parameters(), strict=True):
+            torch.testing.assert_close(a.grad, b.grad, msg=name)
+        eager.zero_grad(), twin.zero_grad()
+
+
+@pytest.mark.slow
+def test_compile_trains_packed_rows_with_one_graph(prepared, tmp_path):
+    """`--compile` (Inductor) on packed rows, whose count changes from step to step: one
+    graph, compiled once for any count, and a run that finishes with finite losses."""
+    import json
+
+    import numpy as np
+    import torch._dynamo.utils
+    from pretrain_data import tiny_model
+
+    from electra.config import PretrainConfig
+    from electra.data.shards import ExampleRange, Shards, iterate_batches
+    from electra.pretraining.packing import pack_rows
+    from electra.pretraining.trainer import train
+    from electra.tokenizer import SpecialIds, load_tokenizer
+
+    config = PretrainConfig(seq_len=32, batch_size=16, steps=4, warmup_steps=1, log_every=1,
+                            save_every=0, eval_batches=0, compile=True)  # fmt: skip
+    shards = Shards(prepared)
+    special = SpecialIds.of(load_tokenizer(prepared))
+    batches = iterate_batches(ExampleRange(shards, 0, len(shards)), 16, 0, 0, 1)
+    rows = {pack_rows(next(batches), special)["input_ids"].shape[0] for _ in range(4)}
+    assert len(rows) > 1, "the test needs steps whose packed row counts differ"
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    assert train(prepared, tmp_path, tiny_model(400), config, progress=False) == 0
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [1, 2, 3, 4]
+    assert all(np.isfinite(r["loss"] if "loss" in r else r["gen_loss"]) for r in logged)

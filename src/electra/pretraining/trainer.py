@@ -456,6 +456,9 @@ def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:
     loss = torch.zeros((), device=process.device)
     for micro in range(config.grad_accum):
         inputs = to_device(next(batches), process.device)  # packed (and pinned) in the background
+        if config.compile:  # packing varies the rows: compile for any count, once
+            for tensor in inputs.values():
+                torch._dynamo.maybe_mark_dynamic(tensor, 0)
         last = micro == config.grad_accum - 1
         with nullcontext() if run.ddp is None or last else run.ddp.no_sync():
             with autocast(process.device, config.precision):
