@@ -9,7 +9,7 @@ from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
 
 from electra.config import ModelConfig
 from electra.data.shards import Shards
-from electra.model import Discriminator
+from electra.model import Discriminator, block_mask, use_packed_attention
 from electra.pretraining.packing import model_inputs, pack_rows
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -48,27 +48,16 @@ def test_full_rows_are_left_alone_and_unmasked():
     assert "position_ids" not in packed and "attention_mask" not in packed
 
 
-def test_a_packed_forward_equals_each_example_alone():
-    torch.manual_seed(0)
-    config = ModelConfig(
-        vocab_size=50,
-        embedding_size=16,
-        hidden_size=32,
-        num_layers=2,
-        num_heads=2,
-        intermediate_size=64,
-    )
-    model = Discriminator(config).eval()
-    ids = examples([9, 7, 5, 4, 3, 12])
-    packed = pack_rows(ids, SPECIAL)
-    with torch.no_grad():
-        logits = model(**packed)
-        alone = model(**model_inputs(ids, SPECIAL.pad, SPECIAL.sep))
+def assert_each_example_as_alone(
+    packed: dict[str, torch.Tensor], ids: np.ndarray, packed_out: torch.Tensor,
+    alone_out: torch.Tensor,
+) -> None:  # fmt: skip
+    """Every example's outputs in its packed row equal its outputs computed alone."""
     rows = packed["input_ids"]
+    starts = torch.nonzero(packed["position_ids"] == 0).tolist()
     for example in range(len(ids)):
         n = int((ids[example] != 0).sum())
         # where the example landed: its tokens, from a position 0 to the next one (or the end)
-        starts = torch.nonzero(packed["position_ids"] == 0).tolist()
         found = [
             (r, c)
             for r, c in starts
@@ -76,7 +65,64 @@ def test_a_packed_forward_equals_each_example_alone():
             and (c + n == rows.shape[1] or packed["position_ids"][r, c + n] == 0)
         ]
         r, c = found[0]
-        torch.testing.assert_close(logits[r, c : c + n], alone[example, :n], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            packed_out[r, c : c + n], alone_out[example, :n], rtol=1e-5, atol=1e-5
+        )
+
+
+def tiny_discriminator() -> Discriminator:
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=50, embedding_size=16, hidden_size=32, num_layers=2,
+                         num_heads=2, intermediate_size=64)  # fmt: skip
+    return Discriminator(config).eval()
+
+
+def test_a_packed_forward_equals_each_example_alone():
+    model = tiny_discriminator()
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = pack_rows(ids, SPECIAL)
+    with torch.no_grad():
+        logits = model(**packed)
+        alone = model(**model_inputs(ids, SPECIAL.pad, SPECIAL.sep))
+    assert_each_example_as_alone(packed, ids, logits, alone)
+
+
+@pytest.mark.filterwarnings("ignore:.*flex_attention called without torch.compile")
+@pytest.mark.parametrize("compiled", [False, True], ids=["reference", "compiled"])
+def test_flex_attention_on_packed_rows_equals_each_example_alone(monkeypatch, compiled):
+    """The block mask FlexAttention gets (the GPU's kernel for packed rows) lets each token see
+    its own example only: hidden states equal each example's computed alone. On CPU, as
+    FlexAttention's reference and as its compiled kernel (forward only: no CPU backward)."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    from electra import model as network
+
+    if not compiled:
+        monkeypatch.setattr(network, "_compiled_flex_attention", lambda: flex_attention)
+    encoder = tiny_discriminator().electra
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = pack_rows(ids, SPECIAL)
+    calls = []
+    monkeypatch.setattr(network, "block_mask", lambda m: calls.append(1) or block_mask(m))
+    with torch.no_grad():
+        alone = encoder(**model_inputs(ids, SPECIAL.pad, SPECIAL.sep))
+        assert not calls  # (B, L) padding masks keep SDPA
+        network.use_packed_attention(encoder, "flex")
+        hidden = encoder(**packed)
+    assert calls == [1]  # one block mask, shared by the layers
+    assert_each_example_as_alone(packed, ids, hidden, alone)
+
+
+def test_auto_chooses_flex_attention_only_where_it_can_run():
+    encoder = tiny_discriminator().electra.encoder  # attention dropout 0.1
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert encoder._flex_for_packed(cuda) and not encoder._flex_for_packed(cpu)  # eval
+    encoder.train()
+    assert not encoder._flex_for_packed(cuda)  # FlexAttention has no dropout
+    encoder.attention_dropout = 0.0
+    assert encoder._flex_for_packed(cuda) and not encoder._flex_for_packed(cpu)
+    with pytest.raises(ValueError, match="not one of"):
+        use_packed_attention(encoder, "flash")
 
 
 def test_the_prepared_demo_data_packs_tighter(tmp_path):

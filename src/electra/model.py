@@ -12,11 +12,13 @@ Parameter names are ours; `electra.hf` maps them to and from the Hugging Face la
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 from electra.config import ModelConfig
 
@@ -97,8 +99,35 @@ class Embeddings(nn.Module):
         return self.dropout(self.norm(x))
 
 
+PACKED_ATTENTION = ("auto", "sdpa", "flex")
+
+
+def block_mask(mask: Tensor) -> BlockMask:
+    """A (B, L, L) bool mask (block-diagonal for packed rows) as FlexAttention's block mask,
+    which skips the blocks that mask everything out: attention within each example only."""
+
+    def keep(b: Tensor, h: Tensor, q: Tensor, k: Tensor) -> Tensor:
+        return mask[b, q, k]
+
+    rows, length = mask.shape[0], mask.shape[1]
+    return create_block_mask(keep, rows, None, length, length, device=mask.device)
+
+
+@functools.cache
+def _compiled_flex_attention():
+    """FlexAttention compiled into one fused kernel (uncompiled, it is a slow reference)."""
+    return torch.compile(flex_attention)
+
+
+def _flex(q: Tensor, k: Tensor, v: Tensor, mask: BlockMask) -> Tensor:
+    if torch.compiler.is_compiling():  # inside a compiled network: fused with it
+        return flex_attention(q, k, v, block_mask=mask)
+    return _compiled_flex_attention()(q, k, v, block_mask=mask)
+
+
 class SelfAttention(nn.Module):
-    """Multi-head self-attention through `scaled_dot_product_attention` (fused kernels)."""
+    """Multi-head self-attention through fused kernels: `scaled_dot_product_attention`, or
+    FlexAttention when the mask comes as a `BlockMask` (see `Encoder`)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -107,11 +136,13 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = Dropout(config.attention_dropout)
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, attn_mask: Tensor | BlockMask | None) -> Tensor:
         batch, length, hidden = x.shape
         qkv = self.qkv(x).view(batch, length, 3, self.num_heads, hidden // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, heads, L, d)
-        if self.training and self.dropout.p and x.device.type == "cpu":
+        if isinstance(attn_mask, BlockMask):  # no dropout: the Encoder chose it where none is due
+            y = _flex(q, k, v, attn_mask)
+        elif self.training and self.dropout.p and x.device.type == "cpu":
             # SDPA has no fused CPU kernel with dropout: it would run these same steps with
             # PyTorch's costly masks.
             scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, heads, L, L)
@@ -147,15 +178,30 @@ class Layer(nn.Module):
         self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout)
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, attn_mask: Tensor | BlockMask | None) -> Tensor:
         x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
 class Encoder(nn.Module):
+    """The layers. `packed_attention` says how rows that pack several examples attend: `sdpa`
+    takes the dense (B, L, L) mask (on CUDA SDPA's memory-efficient kernel, fused, with
+    dropout), `flex` FlexAttention with a block mask that skips the blocks between examples, and
+    `auto` FlexAttention on CUDA where no attention dropout is due (FlexAttention has none:
+    evaluation, inference, or `attention_dropout` 0), SDPA elsewhere. FlexAttention has no
+    backward on CPU."""
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_layers))
+        self.attention_dropout = config.attention_dropout
+        self.packed_attention = "auto"
+
+    def _flex_for_packed(self, device: torch.device) -> bool:
+        if self.packed_attention == "auto":
+            dropout_due = self.training and self.attention_dropout > 0
+            return device.type == "cuda" and not dropout_due
+        return self.packed_attention == "flex"
 
     def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
         """`attention_mask` (B, L) marks the keys to attend to; (B, L, L) says which query may
@@ -163,14 +209,27 @@ class Encoder(nn.Module):
         applied: the caller, who knows whether it padded, passes None for unpadded batches, which
         lets attention run its fused mask-free kernels. Nothing here branches on tensor values,
         so the network exports and compiles as one graph."""
-        attn_mask = None
+        attn_mask: Tensor | BlockMask | None = None
         if attention_mask is not None:
             attn_mask = attention_mask.bool()
-            # (B, L, L) -> (B, 1, L, L); (B, L) -> (B, 1, 1, L) keys
-            attn_mask = attn_mask[:, None] if attn_mask.dim() == 3 else attn_mask[:, None, None, :]
+            if attn_mask.dim() == 3 and self._flex_for_packed(x.device):
+                attn_mask = block_mask(attn_mask)  # built once, used by every layer
+            elif attn_mask.dim() == 3:
+                attn_mask = attn_mask[:, None]  # (B, L, L) -> (B, 1, L, L)
+            else:
+                attn_mask = attn_mask[:, None, None, :]  # (B, L) -> (B, 1, 1, L) keys
         for layer in self.layers:
             x = layer(x, attn_mask)
         return x
+
+
+def use_packed_attention(module: nn.Module, kernel: str) -> None:
+    """Set how every encoder in `module` attends within packed rows (see `Encoder`)."""
+    if kernel not in PACKED_ATTENTION:
+        raise ValueError(f"packed attention {kernel!r} is not one of {PACKED_ATTENTION}")
+    for m in module.modules():
+        if isinstance(m, Encoder):
+            m.packed_attention = kernel
 
 
 class ElectraModel(nn.Module):
