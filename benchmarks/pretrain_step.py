@@ -8,6 +8,12 @@ way their API offers: the generator returns logits at every position and compute
 through `labels`. Both run the same batch at the same precision (fp32 with fp32, bf16 autocast
 with bf16 autocast).
 
+Both sides are credited with the same model FLOPs per token, this toolkit's count of the work a
+step needs (`electra.pretraining.flops.step_flops`: forward and backward of both networks, the
+generator's vocabulary projection at the masked positions only), so "model TFLOP/s" is that count
+times tokens/s, and MFU divides it by the device's peak (known GPUs' bf16 dense peak, or
+`--peak-tflops`).
+
 Each (implementation, precision) pair runs in its own child process, so its peak memory is its
 own: the peak resident-set growth over the process's state before the model was built on CPU,
 `torch.cuda.max_memory_allocated` on GPU.
@@ -34,6 +40,7 @@ from torch import nn
 
 from electra.config import ModelConfig, PretrainConfig
 from electra.data.shards import Shards
+from electra.pretraining import flops
 from electra.pretraining.objective import ReplacedTokenDetection, choose_positions, sample
 from electra.pretraining.packing import model_inputs, pack_rows
 from electra.pretraining.trainer import make_optimizer
@@ -108,23 +115,17 @@ def make_batch(
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def train_flops_per_token(config: ModelConfig, seq_len: int, predictions: int) -> float:
-    """Matrix-multiply FLOPs of one training token (3x forward), the useful work only: the
-    generator's vocabulary projection counted at the masked positions."""
+# Dense bf16 peak TFLOP/s of common GPUs (vendor data sheets, SXM parts), for MFU.
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
+                    "A10": 125.0, "RTX 4090": 165.0}  # fmt: skip
 
-    def encoder(c: ModelConfig) -> float:
-        per_layer = 2 * (4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)
-        attention = 2 * 2 * seq_len * c.hidden_size
-        projection = (
-            2 * c.embedding_size * c.hidden_size if c.embedding_size != c.hidden_size else 0
-        )
-        return c.num_layers * (per_layer + attention) + projection
 
-    gen = config.generator()
-    gen_head = 2 * gen.hidden_size * gen.embedding_size + 2 * gen.embedding_size * gen.vocab_size
-    disc_head = 2 * config.hidden_size**2 + 2 * config.hidden_size
-    forward = encoder(config) + disc_head + encoder(gen) + gen_head * predictions / seq_len
-    return 3 * forward
+def device_peak_tflops(device: torch.device) -> float | None:
+    """The table's peak for this GPU's name, or None (CPUs, unknown GPUs: pass --peak-tflops)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
 def child(args: argparse.Namespace) -> dict:
@@ -185,16 +186,23 @@ def child(args: argparse.Namespace) -> dict:
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
-    tokens_per_s = args.batch_size * args.seq_len / seconds
-    flops = train_flops_per_token(model_config, args.seq_len, config.max_predictions) * tokens_per_s
+    tokens = args.batch_size * args.seq_len
+    flops_per_token = flops.step_flops(model_config, args.seq_len, args.batch_size, "rtd",
+                                       config.mask_prob) / tokens  # fmt: skip
+    achieved = flops_per_token * tokens / seconds  # the same model FLOPs for both sides
+    peak = args.peak_tflops or device_peak_tflops(device)
     return {
         "impl": args.impl,
+        "preset": args.preset,
         "precision": precision,
+        "compile": args.compile,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "step_s": seconds,
-        "tokens_per_s": tokens_per_s,
+        "tokens_per_s": tokens / seconds,
         "peak_mb": peak_mb,
-        "model_tflops": flops / 1e12,
-        "mfu": flops / (args.peak_tflops * 1e12) if args.peak_tflops else None,
+        "flops_per_token": flops_per_token,
+        "model_tflops": achieved / 1e12,
+        "mfu": achieved / (peak * 1e12) if peak else None,
         "threads": torch.get_num_threads(),
     }
 
@@ -223,8 +231,10 @@ def main() -> None:
         "--threads", type=int, help="CPU threads (default: PyTorch's, one per core)"
     )
     parser.add_argument(
-        "--peak-tflops", type=float, help="the device's peak, for MFU (H200 bf16 dense: 989)"
-    )
+        "--peak-tflops", type=float,
+        help="the device's peak, for MFU (default: known GPUs' bf16 dense peak; H200: 989)",
+    )  # fmt: skip
+    parser.add_argument("--json", help="append every result (one JSON object per line) here")
     parser.add_argument("--impl", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     if args.impl:
@@ -262,6 +272,12 @@ def main() -> None:
                 f"{r['model_tflops']:>15.3f}{mfu:>7}"
             )
         ours, theirs = results["electra"], results["transformers"]
+        print(f"{precision:<10}{'model FLOPs/token':<16}{ours['flops_per_token']:>10.3g}")
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as f:
+                ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
+                for r in results.values():
+                    f.write(json.dumps({**r, "ratio_to_transformers": ratio}) + "\n")
         print(
             f"{precision:<10}{'ratio':<16}{ours['tokens_per_s'] / theirs['tokens_per_s']:>9.2f}x"
             f"{'':>9}{ours['peak_mb'] / theirs['peak_mb']:>9.2f}x"

@@ -1,0 +1,176 @@
+"""The GPU path, checked where it runs: `pytest -m device` on a machine with a CUDA GPU (as
+`benchmarks/gpu_check.sh` does). Without one these tests skip; `ELECTRA_TEST_DEVICE=cpu` runs
+them on the CPU, where the CUDA-only parts (the sync detector, FlexAttention's backward, NCCL)
+are left out, so that a GPU's first run finds nothing but the GPU to test."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+from pretrain_data import tiny_model
+from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, examples
+
+from electra.config import PretrainConfig
+from electra.data.shards import iterate_batches
+from electra.model import Discriminator, use_packed_attention
+from electra.pretraining import trainer
+from electra.pretraining.objective import build
+from electra.pretraining.packing import model_inputs, pack_rows, packed_batches
+from electra.pretraining.processes import Process
+from electra.runtime import native_bf16, to_device
+
+pytestmark = pytest.mark.device
+
+
+@pytest.fixture
+def device() -> torch.device:
+    name = os.environ.get("ELECTRA_TEST_DEVICE", "cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU (ELECTRA_TEST_DEVICE=cpu runs these checks on the CPU)")
+    return torch.device(name)
+
+
+@contextmanager
+def no_host_sync(device: torch.device):
+    """On CUDA, any operation that makes the host wait for the GPU raises inside the block."""
+    if device.type != "cuda":
+        yield
+        return
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def config(**overrides) -> PretrainConfig:
+    values = dict(seq_len=32, batch_size=16, steps=4, warmup_steps=0, log_every=2, save_every=0,
+                  eval_batches=1)  # fmt: skip
+    return PretrainConfig(**{**values, **overrides})
+
+
+def test_steps_run_in_native_precision_without_waiting_for_the_device(device, prepared, tmp_path):
+    run = trainer.setup(Process(str(device)), prepared, tmp_path, tiny_model(400),
+                        config(grad_accum=2), resume=False)  # fmt: skip
+    assert run.config.precision == ("bf16" if native_bf16(device) else "fp32")
+    assert run.optimizer.defaults["fused"]
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0):
+        assert torch.backends.cuda.matmul.allow_tf32
+    loaded = packed_batches(iterate_batches(run.train_set, run.micro_batch, 0, 0, 1),
+                            run.special, pin=device.type == "cuda")  # fmt: skip
+    batches = iter([next(loaded) for _ in range(4)])
+    before = [p.detach().clone() for p in run.module.parameters()]
+    with no_host_sync(device):
+        results = [trainer.train_step(run, batches) for _ in range(2)]
+    assert not any(r.skipped for r in results) and all(torch.isfinite(r.loss) for r in results)
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.module.parameters(), strict=True))
+
+
+def test_packed_attention_kernels_compute_each_example_alone(device):
+    torch.manual_seed(0)
+    model = Discriminator(dataclasses.replace(tiny_model(50), attention_dropout=0.0)).to(device)
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = to_device(pack_rows(ids, SPECIAL), device)
+    alone_inputs = to_device(model_inputs(ids, SPECIAL.pad, SPECIAL.sep), device)
+    encoder = model.electra
+    with torch.no_grad():  # evaluation: auto takes FlexAttention on CUDA
+        alone = encoder.eval()(**alone_inputs).float().cpu()
+        use_packed_attention(model, "flex" if device.type == "cpu" else "auto")
+        assert_each_example_as_alone(packed, ids, encoder(**packed).float().cpu(), alone)
+    if device.type != "cuda":
+        return  # FlexAttention has no CPU backward
+    # Training without attention dropout: FlexAttention's gradients are the dense mask's.
+    model.train()
+    grads = {}
+    for kernel in ("flex", "sdpa"):
+        use_packed_attention(model, kernel)
+        model.zero_grad()
+        torch.manual_seed(1)
+        model(**packed).float().square().sum().backward()
+        grads[kernel] = [p.grad.clone() for p in model.parameters()]
+    for a, b in zip(grads["flex"], grads["sdpa"], strict=True):
+        torch.testing.assert_close(a, b, atol=2e-4, rtol=2e-3)
+
+
+def test_packed_rows_with_attention_dropout_take_a_fused_kernel(device):
+    """Pre-training's attention dropout rules FlexAttention out; on CUDA the dense block mask
+    and the dropout go to SDPA's memory-efficient kernel (no unfused fallback allowed here)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    torch.manual_seed(0)
+    module = build(tiny_model(50), config(), SPECIAL).to(device).train()
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = to_device(pack_rows(ids, SPECIAL), device)
+    allowed = [SDPBackend.EFFICIENT_ATTENTION] if device.type == "cuda" else list(SDPBackend)
+    with sdpa_kernel(allowed), torch.autocast(device.type, torch.bfloat16):
+        output = module(**packed)
+        output.loss.backward()
+    assert torch.isfinite(output.loss)
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
+
+
+def test_compiled_training_on_packed_rows(device, prepared, tmp_path):
+    import torch._dynamo.utils
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    code = trainer.train(prepared, tmp_path, tiny_model(400), config(compile=True),
+                         device=str(device), progress=False)  # fmt: skip
+    assert code == 0
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["gen_loss"])) for r in logged if "gen_loss" in r)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_accumulates_the_plain_modules_gradients(device):
+    """DistributedDataParallel in a 1-process group (NCCL on CUDA, gloo on CPU) with `no_sync`
+    on the inner micro-batch: the same gradients as the module alone."""
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0,
+                            world_size=1, device_id=device if device.type == "cuda" else None)  # fmt: skip
+    try:
+        model = dataclasses.replace(tiny_model(50), hidden_dropout=0.0, attention_dropout=0.0)
+        torch.manual_seed(0)
+        plain = build(model, config(), SPECIAL).to(device)
+        torch.manual_seed(0)
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            build(model, config(), SPECIAL).to(device),
+            device_ids=[device] if device.type == "cuda" else None,
+        )
+        micro = [to_device(pack_rows(examples(n), SPECIAL), device)
+                 for n in ([9, 7, 5, 16], [16, 3, 12, 4])]  # fmt: skip
+        for module, ddp in ((plain, None), (wrapped, wrapped)):
+            torch.manual_seed(1)
+            for i, inputs in enumerate(micro):
+                inner = ddp is not None and i == 0
+                with ddp.no_sync() if inner else nullcontext():
+                    (module(**inputs).loss / 2).backward()
+        for a, b in zip(plain.parameters(), wrapped.module.parameters(), strict=True):
+            if a.grad is not None:
+                torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_short_pretraining_run_learns(device, prepared, tmp_path: Path):
+    """Enough steps for the losses to fall on the real (tiny) data."""
+    steps = config(steps=60, lr=2e-3, warmup_steps=5, log_every=20, batch_size=16)
+    assert trainer.train(prepared, tmp_path, tiny_model(400), steps, device=str(device),
+                         progress=False) == 0  # fmt: skip
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in logged if "gen_loss" in r]
+    assert train[-1]["gen_loss"] < train[0]["gen_loss"]
