@@ -39,7 +39,7 @@ fi
 
 say "1. device tests on $DEVICE"
 ELECTRA_TEST_DEVICE=$DEVICE timeout 240 "$PYTHON" -m pytest -p no:cacheprovider -m device \
-    tests/test_device.py -rA --junitxml "$OUT_DIR/tests.xml" "${TEST_ARGS[@]}" 2>&1 |
+    tests/test_device.py -rfEs --junitxml "$OUT_DIR/tests.xml" "${TEST_ARGS[@]}" 2>&1 |
     tail -n 25 | tee -a "$OUT_DIR/log.txt"
 
 say "2. step benchmark (bf16) against the transformers-based step"
@@ -57,7 +57,8 @@ if [ -z "${DATA:-}" ]; then
     DATA=$OUT_DIR/data
     if [ ! -f "$DATA/manifest.json" ]; then
         say "   preparing the embedded corpus into $DATA"
-        "${ELECTRA[@]}" vocab --default-corpus --size 8000 --out "$OUT_DIR/vocab" &&
+        "${ELECTRA[@]}" vocab --default-corpus --size 8000 --out "$OUT_DIR/vocab" 2>&1 | tail -n 1
+        [ -f "$OUT_DIR/vocab/vocab.txt" ] &&
             "${ELECTRA[@]}" prepare --default-corpus --vocab "$OUT_DIR/vocab" --out "$DATA" \
                 --overwrite 2>&1 | tail -n 3
     fi

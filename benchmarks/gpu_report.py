@@ -43,11 +43,13 @@ def pretraining(run_dir: Path) -> dict:
     if len(logged) < 2:
         return {"ran": False, "logged_windows": len(logged)}
     first, last = logged[0], logged[-1]
-    config = json.loads((run_dir / "pretrain.json").read_text(encoding="utf-8"))["pretrain"]
+    saved = json.loads((run_dir / "pretrain.json").read_text(encoding="utf-8"))
+    model = saved["model"]
     return {
         "ran": True,
         "steps": last["step"],
-        "precision": config["precision"],
+        "model": f"{model['num_layers']} layers x {model['hidden_size']} hidden",
+        "precision": saved["pretrain"]["precision"],
         "first": {k: first[k] for k in ("step", "gen_loss", "disc_loss", "loss") if k in first},
         "last": {k: last[k] for k in ("step", "gen_loss", "disc_loss", "loss") if k in last},
         "losses_fell": last["gen_loss"] < first["gen_loss"] and last["disc_loss"] < first["disc_loss"],
@@ -73,8 +75,9 @@ def markdown(report: dict) -> str:
               "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in report["steps"]:
         mfu = f"{r['mfu']:.1%}" if r.get("mfu") is not None else "-"
+        ratio = f"{r['ratio_to_transformers']:.2f}x" if r["impl"] == "electra" else ""
         lines.append(f"| {r['preset']} | {'on' if r['compile'] else 'off'} | {r['impl']} | {r['tokens_per_s']:,.0f} | "
-                     f"{r['model_tflops']:.2f} | {mfu} | {r['peak_mb']:,.0f} | {r['ratio_to_transformers']:.2f}x |")  # fmt: skip
+                     f"{r['model_tflops']:.2f} | {mfu} | {r['peak_mb']:,.0f} | {ratio} |")  # fmt: skip
     if report["loader"]:
         figures = ", ".join(
             f"{k} {v:,.0f} tokens/s" for k, v in report["loader"]["tokens_per_s"].items()
@@ -83,7 +86,7 @@ def markdown(report: dict) -> str:
     p = report["pretraining"]
     if p["ran"]:
         lines.append(
-            f"- Pre-training, small preset, {p['precision']}: {p['steps']} steps; generator loss "
+            f"- Pre-training ({p['model']}), {p['precision']}: {p['steps']} steps; generator loss "
             f"{p['first']['gen_loss']:.3f} -> {p['last']['gen_loss']:.3f}, discriminator loss "
             f"{p['first']['disc_loss']:.3f} -> {p['last']['disc_loss']:.3f} (fell: {p['losses_fell']}); "
             f"{p['tokens_per_s_last_window']:,.0f} tokens/s in the last window; checkpoint on SIGINT: "
