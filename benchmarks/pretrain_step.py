@@ -41,9 +41,10 @@ from torch import nn
 from electra.config import ModelConfig, PretrainConfig
 from electra.data.shards import Shards
 from electra.pretraining import flops
-from electra.pretraining.objective import ReplacedTokenDetection, choose_positions, sample
+from electra.pretraining.objective import ReplacedTokenDetection, choose_positions
 from electra.pretraining.packing import model_inputs, pack_rows
 from electra.pretraining.trainer import make_optimizer
+from electra.pretraining.vocabulary import sample
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 SPECIAL = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)  # BERT uncased ids

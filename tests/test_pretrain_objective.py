@@ -16,8 +16,8 @@ from electra.pretraining.objective import (
     MaskedLanguageModel,
     ReplacedTokenDetection,
     choose_positions,
-    sample,
 )
+from electra.pretraining.vocabulary import sample
 from electra.tokenizer import SpecialIds
 
 SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
@@ -81,7 +81,7 @@ def test_max_predictions_is_official():
 def test_generator_sees_mask_85_percent_original_otherwise_never_random():
     torch.manual_seed(0)
     model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40), SPECIAL)
-    seen = capture_inputs(model.generator)
+    seen = capture_inputs(model.generator.electra)
     inputs = batch(rows=256)
     model(**inputs)
     changed = seen[0] != inputs["input_ids"]
@@ -92,13 +92,16 @@ def test_generator_sees_mask_85_percent_original_otherwise_never_random():
     assert test.pvalue > 1e-3, (int(changed.sum()), int(chosen))
 
 
-def test_labels_losses_and_total_match_independent_computation():
+def test_labels_losses_and_total_match_independent_computation(monkeypatch):
     torch.manual_seed(0)
-    model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40), SPECIAL)
-    gen_in, disc_in = capture_inputs(model.generator), capture_inputs(model.discriminator)
+    model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40), SPECIAL).eval()  # no dropout
+    gen_in = capture_inputs(model.generator.electra)
+    disc_in = capture_inputs(model.discriminator)
     logits = {}
     model.discriminator.register_forward_hook(lambda m, a, out: logits.update(disc=out.detach()))
-    model.generator.register_forward_hook(lambda m, a, out: logits.update(gen=out.detach()))
+    chosen = []
+    monkeypatch.setattr("electra.pretraining.objective.choose_positions",
+                        lambda *a: chosen.append(choose_positions(*a)) or chosen[-1])  # fmt: skip
     inputs = batch()
     out = model(**inputs)
     original, mask = inputs["input_ids"], inputs["attention_mask"]
@@ -107,7 +110,15 @@ def test_labels_losses_and_total_match_independent_computation():
     # the original token (the chosen positions).
     chosen_or_same = (gen_in[0] != original) | is_replaced
     assert not (is_replaced & ~chosen_or_same).any()
-    assert logits["gen"].shape == (64, PretrainConfig(seq_len=40).max_predictions, VOCAB)
+    # Generator loss: cross-entropy of its logits at the chosen positions (as a plain MLM).
+    masked = chosen[0]
+    with torch.no_grad():
+        gen_logits = model.generator(gen_in[0], mask, inputs["token_type_ids"], masked.positions)
+    losses = F.cross_entropy(gen_logits.flatten(0, 1), masked.original.flatten(), reduction="none")
+    expected_gen = losses[masked.weights.flatten()].mean().item()
+    assert out.gen_loss.item() == pytest.approx(expected_gen, rel=1e-5)
+    hits = (gen_logits.argmax(-1) == masked.original)[masked.weights].float().mean().item()
+    assert out.gen_acc.item() == pytest.approx(hits)
     # Discriminator loss: binary cross-entropy over every non-padding token (scikit-learn).
     probs = torch.sigmoid(logits["disc"][mask]).double().numpy()
     expected = log_loss(is_replaced[mask].numpy(), probs, labels=[False, True])
@@ -122,19 +133,18 @@ def test_labels_losses_and_total_match_independent_computation():
 
 
 def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
+    from electra.pretraining.vocabulary import VocabularyOutput
+
     torch.manual_seed(0)
     model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40), SPECIAL)
     disc_in = capture_inputs(model.discriminator)
     inputs = batch()
     # A generator certain of the original token: every sample equals it.
-    originals = []
-    real = choose_positions
     monkeypatch.setattr(
-        "electra.pretraining.objective.choose_positions",
-        lambda *a: originals.append(real(*a)) or originals[-1],
-    )
-    model.generator.forward = lambda ids, mask, types, positions, position_ids: (
-        F.one_hot(originals[-1].original, VOCAB) * 1e4
+        "electra.pretraining.objective.vocabulary_output",
+        lambda features, weight, bias, targets, temperature: VocabularyOutput(
+            features.sum(-1) * 0, torch.ones_like(targets, dtype=torch.bool), targets.clone()
+        ),
     )
     out = model(**inputs)
     assert torch.equal(disc_in[0], inputs["input_ids"])
@@ -205,7 +215,7 @@ def test_mlm_baseline_is_80_10_10_and_discriminator_sized():
     torch.manual_seed(0)
     model = MaskedLanguageModel(MODEL, PretrainConfig(seq_len=40, objective="mlm"), SPECIAL)
     assert model.generator.config.hidden_size == MODEL.hidden_size
-    seen = capture_inputs(model.generator)
+    seen = capture_inputs(model.generator.electra)
     inputs = batch(rows=512)
     out = model(**inputs)
     assert out.disc_loss is None and set(out.metrics()) == {"gen_loss", "gen_acc"}

@@ -353,10 +353,13 @@ class GeneratorHead(nn.Module):
         self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
+    def features(self, hidden: Tensor) -> Tensor:
+        """What the projection onto the vocabulary reads: (..., H) -> (..., E)."""
+        return self.norm(F.gelu(self.dense(hidden)))
+
     def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:
         """`word_embeddings` (V, E) is the tied projection: the shared embedding table itself."""
-        x = self.norm(F.gelu(self.dense(hidden)))  # (..., H) -> (..., E)
-        return F.linear(x, word_embeddings, self.bias)  # (..., E) -> (..., V)
+        return F.linear(self.features(hidden), word_embeddings, self.bias)  # (..., V)
 
 
 class Generator(_WithEncoder):
@@ -366,6 +369,11 @@ class Generator(_WithEncoder):
         super().__init__(config, embeddings)
         self.head = GeneratorHead(config)
         self._init(shared_embeddings=embeddings is not None)
+
+    @property
+    def output_embeddings(self) -> Tensor:
+        """(V, E): the projection onto the vocabulary, tied to the word embeddings."""
+        return self.electra.embeddings.word.weight
 
     def forward(
         self,
@@ -381,6 +389,19 @@ class Generator(_WithEncoder):
         `positions` is a (B, L) bool mask -> (N, V) logits in row-major order, or (B, P) indices
         -> (B, P, V); without it -> (B, L, V).
         """
+        features = self.features(input_ids, attention_mask, token_type_ids, positions, position_ids)
+        return F.linear(features, self.output_embeddings, self.head.bias)
+
+    def features(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        positions: Tensor | None = None,
+        position_ids: Tensor | None = None,
+    ) -> Tensor:
+        """The head's features (..., E) where `forward` gives logits: what pre-training projects
+        onto the vocabulary itself (`electra.pretraining.vocabulary`)."""
         hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids)  # (B, L, H)
         if positions is not None:
             if positions.dtype == torch.bool:
@@ -388,7 +409,7 @@ class Generator(_WithEncoder):
             else:
                 index = positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
                 hidden = hidden.gather(1, index)  # (B, P, H)
-        return self.head(hidden, self.electra.embeddings.word.weight)
+        return self.head.features(hidden)
 
 
 class SequenceClassifier(_WithEncoder):

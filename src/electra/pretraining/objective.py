@@ -13,7 +13,7 @@ Where we depart from the official code, on purpose:
 - the number to predict is `mask_prob` of the maskable (non-special, non-padding) tokens, the
   official code takes it of all non-padding tokens: 19 against 19 at length 128;
 - replacements are drawn from the generator's softmax by inverting its CDF rather than by
-  Gumbel-max: the same distribution for a quarter of the cost (see `sample`);
+  Gumbel-max: the same distribution for a quarter of the cost (`vocabulary.sample`);
 - the discriminator's output bias starts at the log-odds of `mask_prob`, the share of tokens
   it will see replaced, instead of 0. From 0, every first gradient says "lower all logits";
   Adam moves every weight at once to do so, and the tiny preset then sat at the base-rate loss
@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from electra.config import OBJECTIVES, ModelConfig, PretrainConfig
 from electra.model import Discriminator, Dropout, Embeddings, Generator
+from electra.pretraining.vocabulary import vocabulary_output
 from electra.tokenizer import SpecialIds
 
 # Metrics that are counts, summed over a logging window; every other metric is averaged.
@@ -101,25 +102,17 @@ def _weighted_mean(values: Tensor, weights: Tensor) -> Tensor:
     return (values * weights).sum() / weights.sum().clamp(min=1)
 
 
-def _mlm_loss(logits: Tensor, masked: Masked) -> tuple[Tensor, Tensor]:
-    """Cross-entropy and accuracy of (B, P, V) logits against the original tokens."""
-    losses = F.cross_entropy(
-        logits.flatten(0, 1).float(), masked.original.flatten(), reduction="none"
-    )
-    loss = _weighted_mean(losses.view_as(masked.original), masked.weights)
-    with torch.no_grad():
-        acc = _weighted_mean((logits.argmax(-1) == masked.original).float(), masked.weights)
-    return loss, acc
-
-
-def sample(logits: Tensor, temperature: float) -> Tensor:
-    """A token per row, drawn exactly from softmax(logits / T) by inverting its CDF at one uniform
-    number per row. The same distribution as the official Gumbel-max, argmax(logits / T + G),
-    which draws a random number per vocabulary entry: 4x slower at V = 30522 on CPU. Float32, so
-    low-precision logits do not bias the draw."""
-    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)  # (..., V)
-    u = torch.rand(cdf.shape[:-1] + (1,), device=cdf.device) * cdf[..., -1:]  # (..., 1)
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
+def _generator_output(
+    generator: Generator, inputs: dict[str, Tensor | None], masked: Masked,
+    temperature: float | None,
+) -> tuple[Tensor, Tensor, Tensor | None]:  # fmt: skip
+    """The generator's loss and accuracy at the chosen positions and, with a temperature, its
+    samples there: the vocabulary projection only where a prediction is made."""
+    features = generator.features(**inputs, positions=masked.positions)  # (B, P, E)
+    out = vocabulary_output(features, generator.output_embeddings, generator.head.bias,
+                            masked.original, temperature)  # fmt: skip
+    loss = _weighted_mean(out.losses, masked.weights)
+    return loss, _weighted_mean(out.correct.float(), masked.weights).detach(), out.sampled
 
 
 class DisentangledEmbeddings(nn.Module):
@@ -219,14 +212,13 @@ class ReplacedTokenDetection(nn.Module):
         gen_input = _write(
             input_ids, masked, masked.original.masked_fill(show_mask, self.special.mask)
         )
-        # 3. Generator loss, with the vocabulary projection at the chosen positions only.
-        gen_logits = self.generator(
-            gen_input, attention_mask, token_type_ids, masked.positions, position_ids
+        # 3. Generator loss at the chosen positions, and 4. replacements sampled there from its
+        # softmax (no gradient flows through them).
+        inputs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids)  # fmt: skip
+        gen_loss, gen_acc, sampled = _generator_output(
+            self.generator, {"input_ids": gen_input, **inputs}, masked, c.temperature
         )
-        gen_loss, gen_acc = _mlm_loss(gen_logits, masked)  # (B, P, V) -> scalars
-        # 4. Sample replacements from the generator's softmax; no gradient flows through them.
-        with torch.no_grad():
-            sampled = sample(gen_logits.detach(), c.temperature)  # (B, P)
         disc_input = _write(input_ids, masked, sampled)
         # 5. Labels: replaced where the token differs; a sample equal to the original is original.
         is_replaced = disc_input != input_ids  # (B, L)
@@ -296,14 +288,9 @@ class MaskedLanguageModel(nn.Module):
         shown = torch.where(
             draw < 0.8, self.special.mask, torch.where(draw < 0.9, random_tokens, masked.original)
         )
-        logits = self.generator(
-            _write(input_ids, masked, shown),
-            attention_mask,
-            token_type_ids,
-            masked.positions,
-            position_ids,
-        )
-        loss, acc = _mlm_loss(logits, masked)
+        inputs = dict(input_ids=_write(input_ids, masked, shown), attention_mask=attention_mask,
+                      token_type_ids=token_type_ids, position_ids=position_ids)  # fmt: skip
+        loss, acc, _ = _generator_output(self.generator, inputs, masked, None)
         return Output(loss=loss, gen_loss=loss, gen_acc=acc)
 
     def exported(self) -> dict[str, nn.Module]:

@@ -1,0 +1,115 @@
+"""The generator's vocabulary at the chosen positions: each position's cross-entropy against the
+original token, whether its top guess was right, and (RTD) a replacement sampled from its softmax.
+
+The (positions, vocabulary) logits are the largest tensors of a pre-training step (608 x 30,522
+floats, 74 MB, for the small preset's batch of 32), and eager PyTorch makes five or six of them
+(logits, log-softmax, its gradient, the zeroed loss gradient, softmax and CDF for sampling): on a
+CPU, where each is freshly mapped memory, that was a quarter of a bf16 step. On CPU without
+`torch.compile` the logits are therefore made, used and dropped a block of rows at a time, and
+made again in the backward pass; elsewhere (CUDA, whose allocator caches memory, and compiled
+graphs, which Inductor fuses) the plain computation runs. Both give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_BLOCK_ELEMENTS = (
+    4_000_000  # logits per block of rows: 16 MB in fp32, well inside the caches' reach
+)
+
+
+@dataclass
+class VocabularyOutput:
+    """Per chosen position, shaped like the targets."""
+
+    losses: Tensor  # float32 cross-entropy against the original token
+    correct: Tensor  # bool: argmax == original
+    sampled: Tensor | None  # long: drawn from softmax(logits / T); None when not asked for
+
+
+def sample(logits: Tensor, temperature: float) -> Tensor:
+    """A token per row, drawn exactly from softmax(logits / T) by inverting its CDF at one uniform
+    number per row. The same distribution as the official Gumbel-max, argmax(logits / T + G),
+    which draws a random number per vocabulary entry: 4x slower at V = 30522 on CPU. Float32, so
+    low-precision logits do not bias the draw."""
+    return _invert_cdf(logits, temperature, torch.rand(logits.shape[:-1], device=logits.device))
+
+
+def _invert_cdf(logits: Tensor, temperature: float, uniform: Tensor) -> Tensor:
+    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum_(-1)  # (..., V)
+    at = uniform.unsqueeze(-1) * cdf[..., -1:]  # (..., 1)
+    return torch.searchsorted(cdf, at, right=True).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
+
+
+def vocabulary_output(
+    features: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, temperature: float | None
+) -> VocabularyOutput:
+    """Loss, accuracy and (with a `temperature`) samples of the projection `features @ weight.T +
+    bias` onto the vocabulary, for (..., E) features and (...) targets. Samples carry no
+    gradient."""
+    flat, shape = features.reshape(-1, features.shape[-1]), targets.shape
+    if features.device.type == "cpu" and not torch.compiler.is_compiling():
+        uniform = torch.rand(targets.numel()) if temperature is not None else None
+        losses, correct, sampled = _Blockwise.apply(flat, weight, bias, targets.reshape(-1),
+                                                    temperature, uniform)  # fmt: skip
+    else:
+        logits = F.linear(flat, weight, bias)
+        losses = F.cross_entropy(logits.float(), targets.reshape(-1), reduction="none")
+        correct = logits.detach().argmax(-1) == targets.reshape(-1)
+        sampled = sample(logits.detach(), temperature) if temperature is not None else None
+    return VocabularyOutput(
+        losses.view(shape), correct.view(shape), None if sampled is None else sampled.view(shape)
+    )
+
+
+class _Blockwise(torch.autograd.Function):
+    """`vocabulary_output` a block of rows at a time, the logits never whole; the backward pass
+    makes each block's logits again (one more projection: 1-2% of a step) rather than keep them.
+    Under autocast both passes project at autocast's precision, as `F.linear` would."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
+    def forward(ctx, features, weight, bias, targets, temperature, uniform):
+        rows = max(1, _BLOCK_ELEMENTS // weight.shape[0])
+        count = features.shape[0]
+        losses = torch.empty(count)
+        log_normalisers = torch.empty(count)
+        correct = torch.empty(count, dtype=torch.bool)
+        sampled = None if uniform is None else torch.empty(count, dtype=torch.long)
+        for start in range(0, count, rows):
+            block = slice(start, start + rows)
+            logits = torch.addmm(bias, features[block], weight.t()).float()  # (rows, V)
+            best, guess = logits.max(-1)
+            normaliser = best + (logits - best[:, None]).exp_().sum(-1).log_()
+            log_normalisers[block] = normaliser
+            losses[block] = normaliser - logits.gather(1, targets[block, None]).squeeze(1)
+            correct[block] = guess == targets[block]
+            if sampled is not None:
+                sampled[block] = _invert_cdf(logits, temperature, uniform[block])
+        ctx.save_for_backward(features, weight, bias, targets, log_normalisers)
+        ctx.rows = rows
+        ctx.mark_non_differentiable(correct, *([] if sampled is None else [sampled]))
+        return losses, correct, sampled
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
+    def backward(ctx, grad_losses, _correct, _sampled):
+        features, weight, bias, targets, log_normalisers = ctx.saved_tensors
+        grad_features = torch.empty_like(features)
+        grad_weight = torch.zeros_like(weight)
+        grad_bias = torch.zeros_like(bias)
+        for start in range(0, features.shape[0], ctx.rows):
+            block = slice(start, start + ctx.rows)
+            logits = torch.addmm(bias, features[block], weight.t()).float()
+            grad = logits.sub_(log_normalisers[block, None]).exp_()  # softmax
+            grad[torch.arange(len(grad)), targets[block]] -= 1
+            grad.mul_(grad_losses[block, None])  # d loss / d logits, (rows, V)
+            grad_features[block] = grad @ weight  # autocast: at the projection's precision
+            grad_weight += grad.t() @ features[block]
+            grad_bias += grad.sum(0)
+        return grad_features, grad_weight, grad_bias, None, None, None
