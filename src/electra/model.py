@@ -345,7 +345,8 @@ class Discriminator(_WithEncoder):
 
 
 class GeneratorHead(nn.Module):
-    """dense -> GELU -> LayerNorm -> projection onto the tied word embeddings, plus a bias."""
+    """dense -> GELU -> LayerNorm: the features the generator projects onto the tied word
+    embeddings (plus `bias`) to give vocabulary logits."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -353,13 +354,8 @@ class GeneratorHead(nn.Module):
         self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
-    def features(self, hidden: Tensor) -> Tensor:
-        """What the projection onto the vocabulary reads: (..., H) -> (..., E)."""
-        return self.norm(F.gelu(self.dense(hidden)))
-
-    def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:
-        """`word_embeddings` (V, E) is the tied projection: the shared embedding table itself."""
-        return F.linear(self.features(hidden), word_embeddings, self.bias)  # (..., V)
+    def forward(self, hidden: Tensor) -> Tensor:
+        return self.norm(F.gelu(self.dense(hidden)))  # (..., H) -> (..., E)
 
 
 class Generator(_WithEncoder):
@@ -409,7 +405,7 @@ class Generator(_WithEncoder):
             else:
                 index = positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
                 hidden = hidden.gather(1, index)  # (B, P, H)
-        return self.head.features(hidden)
+        return self.head(hidden)
 
 
 class SequenceClassifier(_WithEncoder):
