@@ -14,6 +14,10 @@
 # Settings (environment): DEVICE (cuda), PYTHON (.venv/bin/python, else python3), DATA (prepared
 # shards; default: the embedded corpus, prepared into $OUT_DIR/data), OUT_DIR (runs/gpu_check),
 # PRETRAIN_S (120), QUICK (0), APPEND (1 on cuda, 0 elsewhere).
+# On a borrowed GPU machine whose python3 already holds a CUDA PyTorch (no pip install there):
+#   OUT_DIR=$OUT bash benchmarks/gpu_check.sh
+# then copy $OUT/gpu_check.md into benchmarks/RESULTS.md here (the machine's copy is discarded).
+# It needs torch>=2.5, transformers (the peer) and pytest there; seqeval only for tagging.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
