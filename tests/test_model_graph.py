@@ -179,3 +179,19 @@ def test_compile_trains_packed_rows_with_one_graph(prepared, tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logged] == [1, 2, 3, 4]
     assert all(np.isfinite(r["loss"] if "loss" in r else r["gen_loss"]) for r in logged)
+
+
+def test_the_flex_attention_path_compiles_as_one_graph(tiny_config):
+    """Packed rows through FlexAttention (CUDA's kernel for them; forced here on CPU, forward
+    only): block mask and attention trace into the compiled network with no graph break."""
+    from electra.model import use_packed_attention
+
+    model = Discriminator(tiny_config).eval()
+    use_packed_attention(model, "flex")
+    inputs = objective_inputs(packed=True)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    with torch.no_grad():
+        use_packed_attention(model, "sdpa")
+        dense = model(**inputs)
+        use_packed_attention(model, "flex")
+        torch.testing.assert_close(compiled(**inputs), dense, atol=1e-5, rtol=1e-5)
