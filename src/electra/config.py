@@ -234,7 +234,7 @@ class PretrainConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-6
     max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
-    precision: str = choice("auto", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
+    precision: str = choice("auto", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
     compile: bool = False  # torch.compile the networks
     seed: int = 0
     on_nonfinite: str = choice("skip", ON_NONFINITE)  # on a NaN/inf loss: skip the step, stop
@@ -412,7 +412,7 @@ class FinetuneConfig:
     save_every: int = 0  # checkpoint every this many steps too (always: at each epoch's end)
     eval_every: int = 0  # score the dev set every this many steps too (always: each epoch's end)
     grad_accum: int = 1  # split each batch into this many micro-batches: the same step, less memory
-    precision: str = choice("fp32", PRECISIONS)  # bf16: autocast; fp16: also a grad scaler
+    precision: str = choice("fp32", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
 
     def __post_init__(self) -> None:
         problems = not_finite(self) + optimizer_problems(self) + not_chosen(self)
