@@ -8,11 +8,10 @@ import json
 import torch
 from pretrain_data import one_thread, tiny_model  # noqa: F401 (fixture)
 
-from electra import hf
+from electra import checkpoint, hf
 from electra.cli import main
 from electra.config import PretrainConfig
 from electra.model import Discriminator
-from electra.pretraining import checkpoint
 from electra.pretraining.trainer import train
 
 SHAPE = ["--hidden-size", "32", "--embedding-size", "32", "--num-layers", "2", "--num-heads", "2",

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
+from electra import checkpoint
 from electra.cli import main
-from electra.pretraining import checkpoint
 
 RUN = ["--preset", "tiny", "--hidden-size", "32", "--embedding-size", "32", "--num-layers", "2",
        "--num-heads", "2", "--intermediate-size", "64", "--max-position-embeddings", "64",
@@ -46,7 +46,7 @@ def test_sigkill_while_a_checkpoint_is_written_leaves_a_run_that_resumes(prepare
     run = tmp_path / "run"
     argv = ["pretrain", "--data", str(prepared), "--out", str(run), *RUN]
     # the 3rd file written is the second checkpoint's rng-0.pt: killed before its state.pt
-    assert killed_while("electra.pretraining.checkpoint:_save_file", 3, argv) == -9
+    assert killed_while("electra.checkpoint:_save_file", 3, argv) == -9
     assert [p.name for p in checkpoint.all_checkpoints(run)] == ["step-00000002"]
     assert (run / "checkpoints" / "step-00000004.tmp").is_dir()  # half written, never renamed
     resume = ["pretrain", "--data", str(prepared), "--out", str(run), "--resume", "--no-progress"]

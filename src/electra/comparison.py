@@ -107,8 +107,8 @@ def _pretrain_arm(
 ) -> dict[str, Any]:  # fmt: skip
     """Pre-train one arm to the budget, pausing at each fraction to export its checkpoint into
     OUT/ARM/step-N; returns the arm's steps and stages."""
-    from electra import api
-    from electra.pretraining import checkpoint, flops
+    from electra import api, checkpoint
+    from electra.pretraining import flops
     from electra.pretraining.objective import build
     from electra.pretraining.trainer import export, load_run_config, resolve_configs
     from electra.tokenizer import SpecialIds, load_tokenizer

@@ -9,7 +9,8 @@ average is young (the first ~1-2k steps), which the 10k-step warm-up covers, and
 form is the safer one for the short warm-ups of small runs.
 
 What the loop runs in lives beside it, one job a module: `processes` (torchrun's environment,
-signals), `logbook` (metric windows, progress bar, metrics.jsonl, TensorBoard), `checkpoint`.
+signals), `logbook` (metric windows, progress bar, metrics.jsonl, TensorBoard); checkpoints are
+`electra.checkpoint`, shared with fine-tuning.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from electra import card, hf
+from electra import card, checkpoint, hf
+from electra.checkpoint import CheckpointPolicy
 from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import writable_dir, write_json
 from electra.model import Discriminator, Generator
-from electra.pretraining import checkpoint, flops
-from electra.pretraining.checkpoint import CheckpointPolicy
+from electra.pretraining import flops
 from electra.pretraining.logbook import (
     Forecast,
     Log,

@@ -56,11 +56,10 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from electra import card, hf
+from electra import card, checkpoint, hf
 from electra.config import FinetuneConfig, save_json
 from electra.errors import UserError
 from electra.files import write_json
-from electra.pretraining import checkpoint
 from electra.pretraining.logbook import Log
 from electra.pretraining.processes import Process
 from electra.runtime import (

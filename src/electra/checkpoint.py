@@ -5,6 +5,8 @@ so a crash mid-write leaves the previous checkpoint as the latest one. It holds 
 (model, optimizer, gradient scaler, step, tokens and batches seen: the data position) and one RNG
 file per process, because each process draws its own masks and dropout. The learning rate is a
 pure function of the step, so the step is the scheduler's whole state. The newest K are kept.
+Pre-training and fine-tuning both checkpoint here; `CheckpointPolicy` is pre-training's schedule
+of logs, held-out scores, saves and pauses.
 """
 
 from __future__ import annotations
