@@ -32,6 +32,22 @@ fi
 case "$DEVICE" in cuda*) APPEND=${APPEND:-1} ;; *) APPEND=${APPEND:-0} ;; esac
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 ELECTRA=("$PYTHON" -m electra.cli)
+for name in PRETRAIN_S BUDGET_S; do  # checked before any work: one line, exit 2
+    case "${!name:-480}" in '' | *[!0-9]*)
+        echo "gpu_check: $name=${!name}: expected a whole number of seconds" >&2; exit 2 ;;
+    esac
+done
+"$PYTHON" - "$DEVICE" <<'PY' || exit 2
+import sys
+
+from electra.errors import UserError
+from electra.runtime import choose_device
+
+try:
+    choose_device(sys.argv[1])
+except UserError as error:
+    sys.exit(f"gpu_check: DEVICE={sys.argv[1]}: {error}")
+PY
 mkdir -p "$OUT_DIR"
 rm -f "$OUT_DIR/steps.jsonl" "$OUT_DIR/loader.json"
 started=$(date +%s)

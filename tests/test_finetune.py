@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,12 +263,18 @@ def _toy_features(count, seed):
     return features
 
 
+def save_tiny_discriminator(directory: Path, layers: int) -> Path:
+    """A tiny randomly initialised discriminator saved as a checkpoint to fine-tune."""
+    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": layers})), directory)
+    return directory
+
+
 @pytest.mark.slow
 def test_finetune_learns_saves_the_best_epoch_and_loads_in_transformers(tmp_path):
     from transformers import ElectraForSequenceClassification
 
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 2})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=2)
     task = _toy_task(_toy_features(256, seed=1), _toy_features(100, seed=2))
     config = FinetuneConfig(lr=3e-3, epochs=3, batch_size=8, eval_batch_size=64, keep="best")
     results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
@@ -300,7 +307,7 @@ def test_finetune_learns_saves_the_best_epoch_and_loads_in_transformers(tmp_path
 
 def test_keep_last_saves_the_final_epoch_and_random_init_ignores_the_weights(tmp_path):
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
     task = _toy_task(_toy_features(48, seed=1), _toy_features(16, seed=2))
     config = FinetuneConfig(epochs=2, batch_size=16, keep="last")
     results = finetune(
@@ -321,7 +328,7 @@ def test_official_defaults_final_model_and_summed_losses(tmp_path):
     config = FinetuneConfig()
     assert (config.keep, config.loss_reduction, config.bias_correction) == ("last", "sum", False)
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
     features = _toy_features(16, seed=1)
     losses = {}
     for reduction in ("sum", "mean"):
@@ -393,7 +400,7 @@ def test_gradient_accumulation_takes_the_same_step(tmp_path, reduction):
 
 def test_a_nan_loss_stops_in_one_line_and_saves_nothing(tmp_path):
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
     task = _toy_task(_toy_features(40, seed=1), _toy_features(8, seed=2))
     task.loss = lambda outputs, batch: outputs.sum() * float("nan")
     config = FinetuneConfig(epochs=2, batch_size=4)
@@ -405,7 +412,7 @@ def test_a_nan_loss_stops_in_one_line_and_saves_nothing(tmp_path):
 
 def test_max_steps_metrics_and_curves(tmp_path):
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
     task = _toy_task(_toy_features(40, seed=1), _toy_features(8, seed=2))
     config = FinetuneConfig(epochs=1, batch_size=4, max_steps=25, precision="bf16")
     results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)
@@ -426,7 +433,7 @@ def test_an_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
     from safetensors.torch import load_file
 
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
     train, dev = _toy_features(40, seed=1), _toy_features(8, seed=2)
     config = FinetuneConfig(lr=1e-3, epochs=3, batch_size=4, save_every=4, keep="best")
     whole = finetune(
@@ -465,7 +472,7 @@ def test_an_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
 
 def test_step_based_evaluation_scores_between_epochs_and_keeps_the_best(tmp_path):
     torch.manual_seed(0)
-    hf.save(Discriminator(ModelConfig(**{**TINY, "num_layers": 1})), tmp_path / "pre")
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
     task = _toy_task(_toy_features(40, seed=1), _toy_features(8, seed=2))
     config = FinetuneConfig(lr=1e-3, epochs=2, batch_size=4, eval_every=4, keep="best")
     results = finetune(task, tmp_path / "pre", config, tmp_path / "out", progress=False)

@@ -119,7 +119,8 @@ def test_auto_chooses_flex_attention_only_where_it_can_run():
     assert encoder._flex_for_packed(cuda) and not encoder._flex_for_packed(cpu)  # eval
     encoder.train()
     assert not encoder._flex_for_packed(cuda)  # FlexAttention has no dropout
-    encoder.attention_dropout = 0.0
+    for layer in encoder.layers:
+        layer.attention.dropout.p = 0.0
     assert encoder._flex_for_packed(cuda) and not encoder._flex_for_packed(cpu)
     with pytest.raises(ValueError, match="not one of"):
         use_packed_attention(encoder, "flash")

@@ -194,12 +194,11 @@ class Encoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_layers))
-        self.attention_dropout = config.attention_dropout
         self.packed_attention = "auto"
 
     def _flex_for_packed(self, device: torch.device) -> bool:
         if self.packed_attention == "auto":
-            dropout_due = self.training and self.attention_dropout > 0
+            dropout_due = self.training and any(layer.attention.dropout.p for layer in self.layers)
             return device.type == "cuda" and not dropout_due
         return self.packed_attention == "flex"
 

@@ -69,21 +69,25 @@ class MetricWindow:
     """The metrics of one logging window: sums on the device, the micro-batches and tokens they
     cover, and the training time they took; `read` summarises them (one synchronisation) and
     opens the next window. A step whose update was skipped adds no metrics: it is masked on the
-    device, so the host need not know which steps those were until it reads the window."""
+    device, so the host need not know which steps those were until it reads the window. A step
+    costs a few small device operations, whatever the number of metrics."""
 
     def __init__(self) -> None:
         self._open(time.perf_counter())
 
     def _open(self, now: float) -> None:
-        self.sums: dict[str, Tensor] = {}
+        self.names: list[str] = []
+        self.sums: Tensor | None = None  # the metrics' sums, in `names` order
+        self.skipped: Tensor | int = 0  # micro-batches of skipped steps
         self.micro_batches, self.tokens, self.started = 0, 0, now
 
     def add(self, metrics: dict[str, Tensor], micro_batches: int, skipped: Tensor) -> None:
         """`skipped` (0-d bool on the device): the step's update was not applied."""
-        for name, value in metrics.items():
-            kept = torch.where(skipped, torch.zeros_like(value), value)  # NaN * 0 would be NaN
-            self.sums[name] = self.sums.get(name, 0) + kept
-        self.sums[_SKIPPED] = self.sums.get(_SKIPPED, 0) + skipped.double() * micro_batches
+        self.names = self.names or sorted(metrics)
+        values = torch.stack([metrics[name] for name in self.names]).double()
+        kept = torch.where(skipped, 0.0, values)  # NaN * 0 would be NaN
+        self.sums = kept if self.sums is None else self.sums + kept
+        self.skipped = self.skipped + skipped * micro_batches
         self.micro_batches += micro_batches
 
     def count_tokens(self, tokens: int) -> None:
@@ -99,7 +103,10 @@ class MetricWindow:
     def read(self, process: Process | None = None) -> dict[str, float]:
         """The window's means (over the micro-batches of the steps applied) and tokens/s."""
         now = time.perf_counter()
-        values = summarise(self.sums, self.micro_batches, process, skipped=_SKIPPED)
+        window = {} if self.sums is None else dict(zip(self.names, self.sums, strict=True))
+        if window:
+            window[_SKIPPED] = torch.as_tensor(self.skipped, dtype=torch.float64)
+        values = summarise(window, self.micro_batches, process, skipped=_SKIPPED)
         values["tokens_per_s"] = self.tokens / (now - self.started)
         self._open(now)
         return values
@@ -109,35 +116,39 @@ _SKIPPED = "_skipped_micro_batches"
 
 
 class NonfiniteSteps:
-    """Which steps met a non-finite loss or gradient norm, tracked on the device with tensor ops
-    only (no synchronisation), read when the loop synchronises anyway: how many, the first of
-    them with its values, and the longest unbroken run (a run that only skips is broken)."""
+    """Which steps met a non-finite loss or gradient norm. Each step copies its flag, loss and
+    gradient norm into a small device buffer (no synchronisation); `read`, when the loop
+    synchronises anyway (at most `capacity` steps apart), brings the buffer over in one transfer
+    and finds how many there were, the first of them with its values, and the longest unbroken
+    run (a run that only skips is broken), counting the run the previous window ended with."""
 
-    def __init__(self, device: torch.device) -> None:
-        zero = torch.zeros((), dtype=torch.float64, device=device)
-        self.run = zero.clone()  # consecutive non-finite steps up to now
-        self._reset(zero)
-
-    def _reset(self, zero: Tensor) -> None:
-        self.count, self.longest = zero.clone(), self.run.clone()
-        self.first = torch.stack([zero, zero, zero])  # step, loss, gradient norm
+    def __init__(self, device: torch.device, capacity: int) -> None:
+        self.buffer = torch.zeros(capacity, 3, dtype=torch.float64, device=device)
+        self.steps: list[int] = []  # the steps recorded since the last read, in buffer order
+        self.run = 0  # consecutive non-finite steps up to the last step read
 
     def add(self, step: int, bad: Tensor, loss: Tensor, grad_norm: Tensor) -> None:
         """`bad` (0-d bool): step `step` was not finite (its update skipped on the device)."""
-        bad = bad.double()
-        self.run = (self.run + 1) * bad
-        self.longest = torch.maximum(self.longest, self.run)
-        values = torch.stack([torch.full_like(self.count, step), loss.double(), grad_norm.double()])
-        self.first = torch.where((self.count == 0) & (bad > 0), values, self.first)
-        self.count = self.count + bad
+        row = self.buffer[len(self.steps)]
+        for column, value in enumerate((bad, loss, grad_norm)):
+            row[column].copy_(value)
+        self.steps.append(step)
 
     def read(self, process: Process) -> tuple[int, int, tuple[int, float, float]]:
         """(non-finite steps, longest run, (first step, its loss, its gradient norm)) since the
-        last read, the largest over processes (one synchronisation); the run carries over."""
-        count, longest = (float(v) for v in process.max(torch.stack([self.count, self.longest])))
-        step, loss, norm = self.first.tolist()
-        self._reset(torch.zeros_like(self.count))
-        return int(count), int(longest), (int(step), loss, norm)
+        last read; the counts are the largest over processes, so all decide alike."""
+        rows = self.buffer[: len(self.steps)].tolist()
+        count, longest, first = 0, self.run, (0, 0.0, 0.0)
+        for step, (bad, loss, norm) in zip(self.steps, rows, strict=True):
+            self.run = self.run + 1 if bad else 0
+            longest = max(longest, self.run)
+            if bad and not count:
+                first = (step, loss, norm)
+            count += int(bool(bad))
+        self.steps = []
+        agreed = process.max(torch.tensor([count, longest], device=self.buffer.device))
+        count, longest = agreed.tolist()
+        return count, longest, first
 
 
 class Forecast:

@@ -516,7 +516,7 @@ def loop(run: Run, progress: bool = True) -> int:
         run.special, pin=process.device.type == "cuda"))  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)
     window, signals = MetricWindow(), Signals()
-    nonfinite = NonfiniteSteps(process.device)
+    nonfinite = NonfiniteSteps(process.device, SYNC_EVERY)
     forecast = Forecast(run.step, config.steps, process.device)
     last_saved, last_read = run.step, run.step
     try:
