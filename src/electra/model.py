@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 from electra.config import ModelConfig
+from electra.cpu_linear import Linear, linear
 
 
 def activation(name: str):
@@ -132,8 +133,8 @@ class SelfAttention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.num_heads = config.num_heads
-        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)  # one GEMM for q, k, v
-        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.qkv = Linear(config.hidden_size, 3 * config.hidden_size)  # one GEMM for q, k, v
+        self.out = Linear(config.hidden_size, config.hidden_size)
         self.dropout = Dropout(config.attention_dropout)
 
     def forward(self, x: Tensor, attn_mask: Tensor | BlockMask | None) -> Tensor:
@@ -159,8 +160,8 @@ class SelfAttention(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.up = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.down = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.up = Linear(config.hidden_size, config.intermediate_size)
+        self.down = Linear(config.intermediate_size, config.hidden_size)
         self.act = activation(config.hidden_act)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -239,7 +240,7 @@ class ElectraModel(nn.Module):
         self.config = config
         self.embeddings = embeddings if embeddings is not None else Embeddings(config)
         self.projection = (
-            nn.Linear(config.embedding_size, config.hidden_size)
+            Linear(config.embedding_size, config.hidden_size)
             if config.embedding_size != config.hidden_size
             else None
         )
@@ -316,8 +317,8 @@ class DiscriminatorHead(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.out = nn.Linear(config.hidden_size, 1)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.out = Linear(config.hidden_size, 1)
         self.act = activation(config.hidden_act)
 
     def forward(self, hidden: Tensor) -> Tensor:
@@ -349,7 +350,7 @@ class GeneratorHead(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+        self.dense = Linear(config.hidden_size, config.embedding_size)
         self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
 
@@ -385,7 +386,7 @@ class Generator(_WithEncoder):
         -> (B, P, V); without it -> (B, L, V).
         """
         features = self.features(input_ids, attention_mask, token_type_ids, positions, position_ids)
-        return F.linear(features, self.output_embeddings, self.head.bias)
+        return linear(features, self.output_embeddings, self.head.bias)
 
     def features(
         self,
@@ -416,9 +417,9 @@ class SequenceClassifier(_WithEncoder):
     def __init__(self, config: ModelConfig, num_labels: int) -> None:
         super().__init__(config)
         self.num_labels = num_labels
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.dropout = Dropout(config.hidden_dropout)
-        self.out = nn.Linear(config.hidden_size, num_labels)
+        self.out = Linear(config.hidden_size, num_labels)
         self._init(shared_embeddings=False)
 
     def forward(
@@ -439,7 +440,7 @@ class TokenClassifier(_WithEncoder):
         super().__init__(config)
         self.num_labels = num_labels
         self.dropout = Dropout(config.hidden_dropout)
-        self.out = nn.Linear(config.hidden_size, num_labels)
+        self.out = Linear(config.hidden_size, num_labels)
         self._init(shared_embeddings=False)
 
     def forward(
@@ -457,7 +458,7 @@ class QuestionAnswerer(_WithEncoder):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        self.out = nn.Linear(config.hidden_size, 2)
+        self.out = Linear(config.hidden_size, 2)
         self._init(shared_embeddings=False)
 
     def forward(

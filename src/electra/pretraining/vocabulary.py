@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from electra.cpu_linear import linear
+
 _BLOCK_ELEMENTS = 4_000_000  # logits a block of rows holds: 16 MB in fp32, reused each block
 
 
@@ -81,7 +83,7 @@ class _Blockwise(torch.autograd.Function):
         sampled = None if uniform is None else torch.empty(count, dtype=torch.long)
         for start in range(0, count, rows):
             block = slice(start, start + rows)
-            logits = torch.addmm(bias, features[block], weight.t()).float()  # (rows, V)
+            logits = linear(features[block], weight, bias).float()  # (rows, V)
             best, guess = logits.max(-1)
             normaliser = best + (logits - best[:, None]).exp_().sum(-1).log_()
             log_normalisers[block] = normaliser
@@ -103,11 +105,11 @@ class _Blockwise(torch.autograd.Function):
         grad_bias = torch.zeros_like(bias)
         for start in range(0, features.shape[0], ctx.rows):
             block = slice(start, start + ctx.rows)
-            logits = torch.addmm(bias, features[block], weight.t()).float()
+            logits = linear(features[block], weight, bias).float()
             grad = logits.sub_(log_normalisers[block, None]).exp_()  # softmax
             grad[torch.arange(len(grad)), targets[block]] -= 1
             grad.mul_(grad_losses[block, None])  # d loss / d logits, (rows, V)
-            grad_features[block] = grad @ weight  # autocast: at the projection's precision
+            grad_features[block] = linear(grad, weight.t())  # autocast: the projection's precision
             grad_weight += grad.t() @ features[block]
             grad_bias += grad.sum(0)
         return grad_features, grad_weight, grad_bias, None, None, None

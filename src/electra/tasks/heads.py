@@ -16,6 +16,7 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from electra import hf
+from electra.cpu_linear import Linear
 from electra.errors import UserError
 from electra.files import atomic_path
 from electra.model import Dropout, EncoderOnly
@@ -23,9 +24,9 @@ from electra.model import Dropout, EncoderOnly
 HEAD_FILE = "head.safetensors"
 
 
-def tf_dense(n_in: int, n_out: int) -> nn.Linear:
+def tf_dense(n_in: int, n_out: int) -> Linear:
     """A linear layer initialised as `tf.layers.dense` initialises one."""
-    layer = nn.Linear(n_in, n_out)
+    layer = Linear(n_in, n_out)
     nn.init.xavier_uniform_(layer.weight)
     nn.init.zeros_(layer.bias)
     return layer
