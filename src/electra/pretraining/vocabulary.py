@@ -109,7 +109,9 @@ class _Blockwise(torch.autograd.Function):
             grad = logits.sub_(log_normalisers[block, None]).exp_()  # softmax
             grad[torch.arange(len(grad)), targets[block]] -= 1
             grad.mul_(grad_losses[block, None])  # d loss / d logits, (rows, V)
+            grad_bias += grad.sum(0)
+            if torch.is_autocast_enabled("cpu"):  # cast once for both products, as each would
+                grad = grad.to(torch.get_autocast_dtype("cpu"))
             grad_features[block] = linear(grad, weight.t())  # autocast: the projection's precision
             grad_weight += grad.t() @ features[block]
-            grad_bias += grad.sum(0)
         return grad_features, grad_weight, grad_bias, None, None, None
