@@ -14,14 +14,13 @@ Two parts, both in this one process:
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
-from pretrain_step import SPECIAL, make_batch
+from pretrain_step import SPECIAL, make_batch, step_parser
 
 from electra import cpu_linear
 from electra.config import ModelConfig, PretrainConfig
@@ -69,12 +68,7 @@ def shapes_table(model: torch.nn.Module, rows: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--preset", default="small")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=128)
+    parser = step_parser(__doc__)
     parser.add_argument("--threads", type=int, help="default: PyTorch's, one per core")
     parser.add_argument("--rounds", type=int, default=10, help="step pairs timed")
     args = parser.parse_args()

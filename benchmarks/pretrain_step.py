@@ -208,13 +208,19 @@ def child(args: argparse.Namespace) -> dict:
     }
 
 
-def main() -> None:
+def step_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every step benchmark takes: which model, which batch."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--preset", default="small")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
+    return parser
+
+
+def main() -> None:
+    parser = step_parser(__doc__)
     parser.add_argument(
         "--precision", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"]
     )
