@@ -132,3 +132,17 @@ def test_flop_counters_count_onednn_products(onednn):
         layer(x).sum().backward()
     assert len(onednn) == 2
     assert counter.get_total_flops() == 3 * 2 * 33 * 24 * 40  # forward, input and weight grads
+
+
+def test_the_command_line_refuses_a_bad_choice_before_any_work(monkeypatch, tmp_path, capsys):
+    from electra.cli import main
+
+    monkeypatch.setenv("ELECTRA_CPU_LINEAR", "fast")
+    cpu_linear.onednn_enabled.cache_clear()
+    try:
+        code = main(["vocab", "--corpus", str(tmp_path / "missing"), "--out", str(tmp_path / "v")])
+    finally:
+        cpu_linear.onednn_enabled.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == ["electra: error: ELECTRA_CPU_LINEAR='fast': expected one of auto, onednn, aten"]

@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from electra import cpu_linear
 from electra.errors import UserError
 
 COMMAND_MODULES = (
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        cpu_linear.onednn_enabled()  # a bad ELECTRA_CPU_LINEAR fails here, before any work
         result = args.func(args)
     except UserError as e:
         print(f"electra: error: {in_flags(str(e), args.parser)}", file=sys.stderr)
