@@ -1,10 +1,11 @@
 """Linear layers whose fp32 products run on oneDNN where PyTorch's default BLAS is slow.
 
-PyTorch's CPU wheels multiply fp32 matrices with Intel's MKL, which on AMD CPUs takes a generic
-code path: on a 2-core AMD EPYC with AVX-512 (benchmarks/RESULTS.md) it reaches ~105 GFLOP/s on a
-forward product of the small preset where oneDNN, also shipped inside PyTorch, reaches ~185.
-There the forward product and the input gradient go to oneDNN; the weight gradient, whose
-transposed operands oneDNN takes slowly, stays with MKL. The arithmetic is fp32 either way.
+PyTorch's CPU wheels multiply fp32 matrices with Intel's MKL, whose default dispatch on AMD CPUs
+is slower than oneDNN, also shipped inside PyTorch: on a 2-core AMD EPYC with AVX-512, a
+small-preset fp32 training step runs 1.11-1.2x faster with its forward products and input
+gradients on oneDNN (medians of alternating steps, `benchmarks/cpu_linear.py`; RESULTS.md). The
+weight gradient, whose transposed operands oneDNN takes slowly, stays with MKL. The arithmetic is
+fp32 either way.
 
 Where it applies: fp32 on a CPU without autocast (bf16 autocast already runs on oneDNN), outside
 `torch.compile` and export (Inductor and the exporters see a plain `F.linear`). `auto` chooses it
