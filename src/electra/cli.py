@@ -15,7 +15,6 @@ import re
 import sys
 from collections.abc import Sequence
 
-from electra import cpu_linear
 from electra.errors import UserError
 
 COMMAND_MODULES = (
@@ -92,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cpu_linear.onednn_enabled()  # a bad ELECTRA_CPU_LINEAR fails here, before any work
+        if os.environ.get("ELECTRA_CPU_LINEAR"):  # a bad value fails here, before any work
+            from electra import cpu_linear  # (imports torch, which data commands do without)
+
+            cpu_linear.onednn_enabled()
         result = args.func(args)
     except UserError as e:
         print(f"electra: error: {in_flags(str(e), args.parser)}", file=sys.stderr)
