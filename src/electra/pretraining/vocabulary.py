@@ -103,15 +103,19 @@ class _Blockwise(torch.autograd.Function):
         grad_features = torch.empty_like(features)
         grad_weight = torch.zeros_like(weight)
         grad_bias = torch.zeros_like(bias)
+        # Under autocast, what each product would cast, cast once: the weight (autocast caches
+        # no cast of its transpose) and each block's gradient (used twice).
+        low = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+        projection = weight if low is None else weight.to(low)
         for start in range(0, features.shape[0], ctx.rows):
             block = slice(start, start + ctx.rows)
-            logits = linear(features[block], weight, bias).float()
+            logits = linear(features[block], projection, bias).float()
             grad = logits.sub_(log_normalisers[block, None]).exp_()  # softmax
             grad[torch.arange(len(grad)), targets[block]] -= 1
             grad.mul_(grad_losses[block, None])  # d loss / d logits, (rows, V)
             grad_bias += grad.sum(0)
-            if torch.is_autocast_enabled("cpu"):  # cast once for both products, as each would
-                grad = grad.to(torch.get_autocast_dtype("cpu"))
-            grad_features[block] = linear(grad, weight.t())  # autocast: the projection's precision
+            if low is not None:
+                grad = grad.to(low)
+            grad_features[block] = linear(grad, projection.t())  # the projection's precision
             grad_weight += grad.t() @ features[block]
         return grad_features, grad_weight, grad_bias, None, None, None
