@@ -283,15 +283,15 @@ def main() -> None:
                 f"{r['model_tflops']:>15.3f}{mfu:>7}"
             )
         ours, theirs = results["electra"], results["transformers"]
+        ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
         print(f"{precision:<10}{'model FLOPs/token':<16}{ours['flops_per_token']:>10.3g}")
         if args.json:
             with open(args.json, "a", encoding="utf-8") as f:
-                ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
                 for r in results.values():
                     f.write(json.dumps({**r, "ratio_to_transformers": ratio,
                                         "ratio_by_round": round_ratios}) + "\n")  # fmt: skip
         print(
-            f"{precision:<10}{'ratio':<16}{ours['tokens_per_s'] / theirs['tokens_per_s']:>9.2f}x"
+            f"{precision:<10}{'ratio':<16}{ratio:>9.2f}x"
             f"{'':>9}{ours['peak_mb'] / theirs['peak_mb']:>9.2f}x"
         )
         if args.rounds > 1:  # the spread says how far to trust the ratio of the best rounds

@@ -26,6 +26,7 @@ from torch.utils import flop_counter
 from electra.errors import UserError
 
 CHOICES = ("auto", "onednn", "aten")
+_ONEDNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None)  # absent in some builds
 
 
 def _cpu_vendor() -> str:
@@ -45,9 +46,7 @@ def onednn_enabled() -> bool:
     choice = os.environ.get("ELECTRA_CPU_LINEAR", "auto")
     if choice not in CHOICES:
         raise UserError(f"ELECTRA_CPU_LINEAR={choice!r}: expected one of {', '.join(CHOICES)}")
-    available = torch.backends.mkldnn.is_available() and hasattr(
-        torch.ops.mkldnn, "_linear_pointwise"
-    )
+    available = torch.backends.mkldnn.is_available() and _ONEDNN_LINEAR is not None
     if choice == "auto":
         return available and _cpu_vendor() == "AuthenticAMD"
     return choice == "onednn" and available
@@ -69,24 +68,21 @@ def _applies(x: Tensor, weight: Tensor) -> bool:
 def _product(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """x @ weight.T + bias on oneDNN, for (..., in) x."""
     flat = x.reshape(-1, x.shape[-1])
-    out = torch.ops.mkldnn._linear_pointwise(flat, weight, bias, "none", [], "")
+    out = _ONEDNN_LINEAR(flat, weight, bias, "none", [], "")
     return out.view(*x.shape[:-1], weight.shape[0])
 
 
-if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
-    _op = torch.ops.mkldnn._linear_pointwise
-    if _op not in flop_counter.flop_registry:  # so that FlopCounterMode counts its products
+if _ONEDNN_LINEAR is not None and _ONEDNN_LINEAR not in flop_counter.flop_registry:
 
-        @flop_counter.register_flop_formula(_op)
-        def _product_flops(x_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
-            return 2 * math.prod(x_shape) * weight_shape[0]
+    @flop_counter.register_flop_formula(_ONEDNN_LINEAR)  # so that FlopCounterMode counts it
+    def _product_flops(x_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+        return 2 * math.prod(x_shape) * weight_shape[0]
 
 
 class _OneDNNLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
         return _product(x, weight, bias)
 
     @staticmethod
@@ -98,7 +94,7 @@ class _OneDNNLinear(torch.autograd.Function):
             grad_x = _product(grad, weight.t(), None)  # grad @ weight
         if ctx.needs_input_grad[1]:
             grad_weight = flat_grad.t() @ x.reshape(-1, x.shape[-1])  # MKL: see the module doc
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+        if ctx.needs_input_grad[2]:  # False without a bias
             grad_bias = flat_grad.sum(0)
         return grad_x, grad_weight, grad_bias
 
