@@ -161,7 +161,8 @@ def child(args: argparse.Namespace) -> dict:
     optimizer = make_optimizer(model, config, device)  # the trainer's, for both
     precision = args.precision[0]
     dtype = {"bf16": torch.bfloat16, "fp32": None}[precision]
-    network = torch.compile(model) if args.compile else model
+    compiled = args.compile and (args.impl == "electra" or args.compile_peer)
+    network = torch.compile(model) if compiled else model
 
     def step() -> float:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -196,7 +197,8 @@ def child(args: argparse.Namespace) -> dict:
         "impl": args.impl,
         "preset": args.preset,
         "precision": precision,
-        "compile": args.compile,
+        "compile": compiled,
+        "batch": [args.batch_size, args.seq_len],
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "step_s": seconds,
         "tokens_per_s": tokens / seconds,
@@ -206,6 +208,31 @@ def child(args: argparse.Namespace) -> dict:
         "mfu": achieved / (peak * 1e12) if peak else None,
         "threads": torch.get_num_threads(),
     }
+
+
+def append_json(path: str, record: dict) -> None:
+    """One line per record, written the moment it exists: a later crash loses nothing."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def run_side(args: argparse.Namespace, impl: str, precision: str) -> dict | None:
+    """One implementation in a child process (its peak memory its own); its figures, or None
+    with the child's error output printed when it fails or runs past `--child-timeout`."""
+    command = [sys.executable, __file__, *sys.argv[1:], "--impl", impl, "--precision", precision]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.child_timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{precision:<10}{impl:<16}did not finish in {args.child_timeout:g} s", flush=True)
+        return None
+    if done.returncode != 0:
+        print(f"{precision:<10}{impl:<16}failed (exit {done.returncode}):", flush=True)
+        print("\n".join(done.stderr.strip().splitlines()[-20:]), file=sys.stderr, flush=True)
+        return None
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if args.json:
+        append_json(args.json, result)
+    return result
 
 
 def step_parser(description: str) -> argparse.ArgumentParser:
@@ -230,7 +257,16 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, help="runs per side, alternating; best kept"
     )
-    parser.add_argument("--compile", action="store_true", help="torch.compile both models")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our step")
+    parser.add_argument(
+        "--compile-peer", action="store_true", help="with --compile: the transformers step too"
+    )
+    parser.add_argument(
+        "--no-peer", action="store_true", help="time our step alone (no transformers installed)"
+    )
+    parser.add_argument(
+        "--child-timeout", type=float, help="seconds each side may take (default: no limit)"
+    )
     parser.add_argument(
         "--data", help="a prepared set: time its first examples, not random full rows"
     )
@@ -255,41 +291,36 @@ def main() -> None:
     print(
         f"{'precision':<10}{'implementation':<16}{'tokens/s':>10}{'step s':>9}{'peak MB':>10}{'model TFLOP/s':>15}{'MFU':>7}"
     )
+    sides = IMPLEMENTATIONS[:1] if args.no_peer else IMPLEMENTATIONS
     for precision in args.precision:
         results: dict[str, dict] = {}
         round_ratios = []  # ours / theirs within each round: neighbours in time, paired
         for _ in range(args.rounds):  # alternating; the best round filters out other jobs' load
             speeds = {}
-            for impl in IMPLEMENTATIONS:
-                command = [
-                    sys.executable,
-                    __file__,
-                    *sys.argv[1:],
-                    "--impl",
-                    impl,
-                    "--precision",
-                    precision,
-                ]
-                out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-                r = json.loads(out.strip().splitlines()[-1])
+            for impl in sides:
+                r = run_side(args, impl, precision)
+                if r is None:
+                    continue
                 speeds[impl] = r["tokens_per_s"]
                 if impl not in results or r["tokens_per_s"] > results[impl]["tokens_per_s"]:
                     results[impl] = r
-            round_ratios.append(speeds["electra"] / speeds["transformers"])
+            if len(speeds) == 2:
+                round_ratios.append(speeds["electra"] / speeds["transformers"])
         for impl, r in results.items():
             mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
             print(
                 f"{precision:<10}{impl:<16}{r['tokens_per_s']:>10.0f}{r['step_s']:>9.3f}{r['peak_mb']:>10.0f}"
                 f"{r['model_tflops']:>15.3f}{mfu:>7}"
             )
+        if len(results) < 2:
+            continue
         ours, theirs = results["electra"], results["transformers"]
         ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
         print(f"{precision:<10}{'model FLOPs/token':<16}{ours['flops_per_token']:>10.3g}")
         if args.json:
-            with open(args.json, "a", encoding="utf-8") as f:
-                for r in results.values():
-                    f.write(json.dumps({**r, "ratio_to_transformers": ratio,
-                                        "ratio_by_round": round_ratios}) + "\n")  # fmt: skip
+            append_json(args.json, {"impl": "ratio", "preset": args.preset, "precision": precision,
+                                    "compile": args.compile, "ratio_to_transformers": ratio,
+                                    "ratio_by_round": round_ratios})  # fmt: skip
         print(
             f"{precision:<10}{'ratio':<16}{ratio:>9.2f}x"
             f"{'':>9}{ours['peak_mb'] / theirs['peak_mb']:>9.2f}x"

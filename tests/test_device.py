@@ -155,9 +155,12 @@ def _free_port() -> int:
 def test_ddp_accumulates_the_plain_modules_gradients(device):
     """DistributedDataParallel in a 1-process group (NCCL on CUDA, gloo on CPU) with `no_sync`
     on the inner micro-batch: the same gradients as the module alone."""
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0,
-                            world_size=1, device_id=device if device.type == "cuda" else None)  # fmt: skip
+    cuda = device.type == "cuda"
+    if cuda and device.index is None:  # init_process_group wants the GPU's index
+        device = torch.device("cuda", torch.cuda.current_device())
+    dist.init_process_group("nccl" if cuda else "gloo", rank=0, world_size=1,
+                            init_method=f"tcp://127.0.0.1:{_free_port()}",
+                            device_id=device if cuda else None)  # fmt: skip
     try:
         model = dataclasses.replace(tiny_model(50), hidden_dropout=0.0, attention_dropout=0.0)
         torch.manual_seed(0)
@@ -165,7 +168,7 @@ def test_ddp_accumulates_the_plain_modules_gradients(device):
         torch.manual_seed(0)
         wrapped = torch.nn.parallel.DistributedDataParallel(
             build(model, config(), SPECIAL).to(device),
-            device_ids=[device] if device.type == "cuda" else None,
+            device_ids=[device] if cuda else None,
         )
         micro = [to_device(pack_rows(examples(n), SPECIAL), device)
                  for n in ([9, 7, 5, 16], [16, 3, 12, 4])]  # fmt: skip

@@ -97,7 +97,7 @@ def objective_inputs(packed: bool, seed: int = 0) -> dict[str, torch.Tensor]:
         ids[:, 10 + seed :] = SPECIAL.pad
         ids[:, 9 + seed] = SPECIAL.sep
     inputs = pack_rows(ids, SPECIAL)
-    assert ("attention_mask" in inputs) == packed
+    assert ("document_ids" in inputs) == packed
     return inputs
 
 
@@ -105,7 +105,7 @@ def objective_inputs(packed: bool, seed: int = 0) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("packed", [False, True])
 def test_the_objective_traces_as_one_graph(tiny_config, objective, packed):
     """The whole pre-training forward (masking, generator, sampling, discriminator, losses) is
-    one graph for torch.compile: no graph break on full rows or on packed ones (a (B, L, L) mask
+    one graph for torch.compile: no graph break on full rows or on packed ones (document ids
     and restarting positions), so `--compile` compiles the step whole."""
     import torch._dynamo as dynamo
 

@@ -9,8 +9,8 @@ from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
 
 from electra.config import ModelConfig
 from electra.data.shards import Shards
-from electra.model import Discriminator, block_mask, use_packed_attention
-from electra.pretraining.packing import model_inputs, pack_rows
+from electra.model import Discriminator, block_mask, dense_block_mask, use_packed_attention
+from electra.pretraining.packing import batch_stream, close_stream, model_inputs, pack_rows
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
@@ -36,16 +36,30 @@ def test_packed_rows_hold_every_token_once_with_its_own_positions_and_segments()
     plain = model_inputs(ids, SPECIAL.pad, SPECIAL.sep)
     assert packed["token_type_ids"].sum() == plain["token_type_ids"].sum()
     assert (packed["position_ids"][rows == SPECIAL.cls] == 0).all()  # each example starts at 0
-    mask = packed["attention_mask"]
-    assert mask.shape == (4, 16, 16) and torch.equal(mask, mask.transpose(1, 2))
-    assert mask.any(-1).all(), "every query, padding included, sees some key"
+    documents = packed["document_ids"]
+    assert documents.shape == (4, 16) and documents.dtype == torch.int64
+    assert ((documents == -1) == (rows == 0)).all()  # padding: a group of its own
+    for example in range(len(ids)):  # each example: one run of tokens in one row
+        r, c = torch.nonzero(documents == example, as_tuple=True)
+        assert r.unique().numel() == 1 and len(c) == (ids[example] != 0).sum()
+        assert torch.equal(c, torch.arange(c[0], c[0] + len(c)))
+
+
+def test_packed_batches_carry_no_dense_mask():
+    """Nothing of size rows x L x L leaves the host: the mask is made on the device."""
+    packed = pack_rows(examples([9, 7, 5, 4, 3, 12], seq_len=512), SPECIAL)
+    assert "attention_mask" not in packed
+    assert all(t.dim() == 2 and t.shape[1] == 512 for t in packed.values())
+    mask = dense_block_mask(packed["document_ids"])  # what the encoder builds on the device
+    assert mask.shape == (len(packed["input_ids"]), 1, 512, 512)
+    assert torch.equal(mask, mask.transpose(-1, -2)) and mask.any(-1).all()
 
 
 def test_full_rows_are_left_alone_and_unmasked():
     ids = examples([16, 16])
     packed = pack_rows(ids, SPECIAL)
     assert packed["input_ids"].shape == (2, 16)
-    assert "position_ids" not in packed and "attention_mask" not in packed
+    assert packed.keys() == {"input_ids", "token_type_ids"}
 
 
 def assert_each_example_as_alone(
@@ -163,3 +177,27 @@ def test_prefetch_keeps_the_order_raises_the_errors_and_stops():
     assert next(items) == 0 and next(items) == 1
     items.close()
     assert threading.active_count() == before  # the thread is gone
+
+
+@pytest.mark.parametrize("loader", ["process", "thread"])
+def test_the_batch_stream_packs_the_same_batches_in_order(loader):
+    batches = [examples([9, 7, 5, n]) for n in (3, 4, 12, 16)]
+    stream = batch_stream(lambda: iter(batches), SPECIAL, loader=loader)
+    got = [next(stream) for _ in batches]
+    close_stream(stream)
+    for ids, inputs in zip(batches, got, strict=True):
+        expected = pack_rows(ids, SPECIAL)
+        assert inputs.keys() == expected.keys()
+        assert all(torch.equal(inputs[k], expected[k]) for k in expected)
+
+
+def test_the_worker_process_reports_a_reading_error():
+    def failing():
+        yield examples([9, 7])
+        raise ValueError("bad shard")
+
+    stream = batch_stream(failing, SPECIAL, loader="process")
+    next(stream)
+    with pytest.raises(ValueError, match="bad shard"):
+        next(stream)
+    close_stream(stream)

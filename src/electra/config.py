@@ -199,6 +199,9 @@ OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pre
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 where native, else fp32
 ON_NONFINITE = ("skip", "stop")
+# Where pre-training batches are read and packed: a worker process (free of the step's
+# interpreter lock), a thread, or auto (the process on CUDA, the thread on CPU, as measured).
+LOADERS = ("auto", "process", "thread")
 # How the RTD generator and discriminator share embeddings: one module (ELECTRA), DeBERTa-V3's
 # gradient-disentangled sharing (the discriminator's = the generator's, detached, + its own
 # residual), or not at all.
@@ -236,6 +239,7 @@ class PretrainConfig:
     max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
     precision: str = choice("auto", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
     compile: bool = False  # torch.compile the networks
+    loader: str = choice("auto", LOADERS)  # where batches are packed: process, thread, auto
     seed: int = 0
     on_nonfinite: str = choice("skip", ON_NONFINITE)  # on a NaN/inf loss: skip the step, stop
     # bookkeeping

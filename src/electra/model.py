@@ -103,15 +103,24 @@ class Embeddings(nn.Module):
 PACKED_ATTENTION = ("auto", "sdpa", "flex")
 
 
-def block_mask(mask: Tensor) -> BlockMask:
-    """A (B, L, L) bool mask (block-diagonal for packed rows) as FlexAttention's block mask,
-    which skips the blocks that mask everything out: attention within each example only."""
+def block_mask(document_ids: Tensor) -> BlockMask:
+    """FlexAttention's block mask for packed rows: a token sees the tokens of its own example
+    (`document_ids` (B, L), -1 on padding), and blocks that hold no such pair are skipped. Built
+    on the device; on CUDA outside a compiled graph, by a compiled kernel that never makes the
+    (B, L, L) mask (compiled once per shape and cached by `torch.compile`)."""
 
     def keep(b: Tensor, h: Tensor, q: Tensor, k: Tensor) -> Tensor:
-        return mask[b, q, k]
+        return document_ids[b, q] == document_ids[b, k]
 
-    rows, length = mask.shape[0], mask.shape[1]
-    return create_block_mask(keep, rows, None, length, length, device=mask.device)
+    rows, length = document_ids.shape
+    fused = document_ids.device.type == "cuda" and not torch.compiler.is_compiling()
+    return create_block_mask(keep, rows, None, length, length, device=document_ids.device,
+                             _compile=fused)  # fmt: skip
+
+
+def dense_block_mask(document_ids: Tensor) -> Tensor:
+    """(B, 1, L, L) bool: which query may see which key, made on the device from (B, L) ids."""
+    return (document_ids[:, :, None] == document_ids[:, None, :]).unsqueeze(1)
 
 
 @functools.cache
@@ -186,11 +195,11 @@ class Layer(nn.Module):
 
 class Encoder(nn.Module):
     """The layers. `packed_attention` says how rows that pack several examples attend: `sdpa`
-    takes the dense (B, L, L) mask (on CUDA SDPA's memory-efficient kernel, fused, with
-    dropout), `flex` FlexAttention with a block mask that skips the blocks between examples, and
-    `auto` FlexAttention on CUDA where no attention dropout is due (FlexAttention has none:
-    evaluation, inference, or `attention_dropout` 0), SDPA elsewhere. FlexAttention has no
-    backward on CPU."""
+    takes a dense block mask made on the device from the document ids (on CUDA SDPA's
+    memory-efficient kernel, fused, with dropout), `flex` FlexAttention with a block mask that
+    skips the blocks between examples, and `auto` FlexAttention on CUDA where no attention
+    dropout is due (FlexAttention has none: evaluation, inference, or `attention_dropout` 0, the
+    fastest GPU setting), SDPA elsewhere. FlexAttention has no backward on CPU."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -203,21 +212,20 @@ class Encoder(nn.Module):
             return device.type == "cuda" and not dropout_due
         return self.packed_attention == "flex"
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None) -> Tensor:
-        """`attention_mask` (B, L) marks the keys to attend to; (B, L, L) says which query may
-        see which key (block-diagonal when a row packs several examples). A given mask is always
+    def forward(
+        self, x: Tensor, attention_mask: Tensor | None, document_ids: Tensor | None = None
+    ) -> Tensor:
+        """`attention_mask` (B, L) marks the keys to attend to (padding); `document_ids` (B, L)
+        says which example each token of a packed row belongs to. A given mask is always
         applied: the caller, who knows whether it padded, passes None for unpadded batches, which
         lets attention run its fused mask-free kernels. Nothing here branches on tensor values,
         so the network exports and compiles as one graph."""
         attn_mask: Tensor | BlockMask | None = None
-        if attention_mask is not None:
-            attn_mask = attention_mask.bool()
-            if attn_mask.dim() == 3 and self._flex_for_packed(x.device):
-                attn_mask = block_mask(attn_mask)  # built once, used by every layer
-            elif attn_mask.dim() == 3:
-                attn_mask = attn_mask[:, None]  # (B, L, L) -> (B, 1, L, L)
-            else:
-                attn_mask = attn_mask[:, None, None, :]  # (B, L) -> (B, 1, 1, L) keys
+        if document_ids is not None:  # built once, used by every layer
+            flex = self._flex_for_packed(x.device)
+            attn_mask = block_mask(document_ids) if flex else dense_block_mask(document_ids)
+        elif attention_mask is not None:
+            attn_mask = attention_mask.bool()[:, None, None, :]  # (B, L) -> (B, 1, 1, L) keys
         for layer in self.layers:
             x = layer(x, attn_mask)
         return x
@@ -252,11 +260,14 @@ class ElectraModel(nn.Module):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
     ) -> Tensor:
+        """Packed rows (`electra.pretraining.packing`) come with `position_ids` and
+        `document_ids` and no `attention_mask`."""
         x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, L, E)
         if self.projection is not None:
             x = self.projection(x)  # (B, L, E) -> (B, L, H)
-        return self.encoder(x, attention_mask)  # (B, L, H)
+        return self.encoder(x, attention_mask, document_ids)  # (B, L, H)
 
 
 def init_weights(module: nn.Module, std: float) -> None:
@@ -339,8 +350,9 @@ class Discriminator(_WithEncoder):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
     ) -> Tensor:
-        hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids)
+        hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids, document_ids)
         return self.head(hidden)  # (B, L)
 
 
@@ -378,6 +390,7 @@ class Generator(_WithEncoder):
         token_type_ids: Tensor | None = None,
         positions: Tensor | None = None,
         position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
     ) -> Tensor:
         """Vocabulary logits; with `positions`, only there: the projection onto the vocabulary is
         the generator's most expensive step and pre-training needs it at masked positions only.
@@ -385,7 +398,8 @@ class Generator(_WithEncoder):
         `positions` is a (B, L) bool mask -> (N, V) logits in row-major order, or (B, P) indices
         -> (B, P, V); without it -> (B, L, V).
         """
-        features = self.features(input_ids, attention_mask, token_type_ids, positions, position_ids)
+        features = self.features(input_ids, attention_mask, token_type_ids, positions,
+                                 position_ids, document_ids)  # fmt: skip
         return linear(features, self.output_embeddings, self.head.bias)
 
     def features(
@@ -395,10 +409,13 @@ class Generator(_WithEncoder):
         token_type_ids: Tensor | None = None,
         positions: Tensor | None = None,
         position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
     ) -> Tensor:
         """The head's features (..., E) where `forward` gives logits: what pre-training projects
         onto the vocabulary itself (`electra.pretraining.vocabulary`)."""
-        hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids)  # (B, L, H)
+        hidden = self.electra(  # (B, L, H)
+            input_ids, attention_mask, token_type_ids, position_ids, document_ids
+        )
         if positions is not None:
             if positions.dtype == torch.bool:
                 hidden = hidden[positions]  # (N, H)

@@ -200,9 +200,11 @@ class ReplacedTokenDetection(nn.Module):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
     ) -> Output:
-        """Inputs as `electra.pretraining.packing.pack_rows` makes them: `attention_mask` is (B, L, L) for
-        packed rows, None for full ones."""
+        """Inputs as `electra.pretraining.packing.pack_rows` makes them: `position_ids` and
+        `document_ids` for packed rows, neither for full ones; or padded rows with their (B, L)
+        `attention_mask`."""
         c = self.config
         is_token = input_ids != self.special.pad  # (B, L)
         # 1. Choose ~mask_prob of the maskable tokens.
@@ -215,7 +217,7 @@ class ReplacedTokenDetection(nn.Module):
         # 3. Generator loss at the chosen positions, and 4. replacements sampled there from its
         # softmax (no gradient flows through them).
         inputs = dict(attention_mask=attention_mask, token_type_ids=token_type_ids,
-                      position_ids=position_ids)  # fmt: skip
+                      position_ids=position_ids, document_ids=document_ids)  # fmt: skip
         gen_loss, gen_acc, sampled = _generator_output(
             self.generator, {"input_ids": gen_input, **inputs}, masked, c.temperature
         )
@@ -223,7 +225,7 @@ class ReplacedTokenDetection(nn.Module):
         # 5. Labels: replaced where the token differs; a sample equal to the original is original.
         is_replaced = disc_input != input_ids  # (B, L)
         # 6. Discriminator loss over every non-padding token, special tokens included.
-        disc_logits = self.discriminator(disc_input, attention_mask, token_type_ids, position_ids)
+        disc_logits = self.discriminator(disc_input, **inputs)
         losses = F.binary_cross_entropy_with_logits(
             disc_logits.float(), is_replaced.float(), reduction="none"
         )
@@ -280,6 +282,7 @@ class MaskedLanguageModel(nn.Module):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        document_ids: Tensor | None = None,
     ) -> Output:
         c = self.config
         masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
@@ -289,7 +292,8 @@ class MaskedLanguageModel(nn.Module):
             draw < 0.8, self.special.mask, torch.where(draw < 0.9, random_tokens, masked.original)
         )
         inputs = dict(input_ids=_write(input_ids, masked, shown), attention_mask=attention_mask,
-                      token_type_ids=token_type_ids, position_ids=position_ids)  # fmt: skip
+                      token_type_ids=token_type_ids, position_ids=position_ids,
+                      document_ids=document_ids)  # fmt: skip
         loss, acc, _ = _generator_output(self.generator, inputs, masked, None)
         return Output(loss=loss, gen_loss=loss, gen_acc=acc)
 

@@ -4,16 +4,20 @@ padding. (The example builder, which makes those examples from text, is `electra
 ELECTRA's examples end with their document, so a corpus of short documents is mostly padding (the
 embedded default corpus fills 36% of its 128-token rows). `pack_rows` places whole examples side by
 side in as few rows as first-fit-decreasing finds; each keeps its own positions and segment ids,
-and a (rows, L, L) attention mask lets a token see only its own example, so the network computes
-exactly what it would on the examples one by one. The number of examples per step, and so the
-data position, is unchanged.
+and per-token document ids let a token see only its own example (the encoder turns them into a
+block mask on the device: nothing of size rows x L x L is made on the host or copied), so the
+network computes exactly what it would on the examples one by one. The number of examples per
+step, and so the data position, is unchanged.
+
+`batch_stream` runs the reading and packing in a worker process, so it never competes with a
+launch-bound training step for the interpreter lock.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -57,8 +61,9 @@ def _first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarra
 
 def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
     """(B, L) right-padded examples -> model inputs of R <= B rows: input_ids, token_type_ids,
-    position_ids (R, L) and attention_mask (R, L, L). Full rows come back unchanged and without
-    a mask, which lets attention take its fused mask-free path."""
+    position_ids and document_ids (R, L), the last the index of each token's example (-1 on
+    padding, which forms a group of its own, so no query sees nothing). Full rows come back
+    unchanged and without document ids, which lets attention take its fused mask-free path."""
     inputs = model_inputs(ids, special.pad, special.sep)
     is_token = inputs.pop("attention_mask").numpy()  # (B, L), a prefix of each row
     lengths = is_token.sum(1)
@@ -75,13 +80,13 @@ def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
     token_type_ids[rows, columns] = inputs["token_type_ids"].numpy()[example, position]
     position_ids = np.zeros(shape, np.int64)
     position_ids[rows, columns] = position
-    owner = np.full(shape, -1, np.int64)  # padding is its own group: no query sees nothing
-    owner[rows, columns] = example
+    document_ids = np.full(shape, -1, np.int64)
+    document_ids[rows, columns] = example
     return {
         "input_ids": torch.from_numpy(input_ids),
-        "attention_mask": torch.from_numpy(owner[:, :, None] == owner[:, None, :]),  # (R, L, L)
         "token_type_ids": torch.from_numpy(token_type_ids),
         "position_ids": torch.from_numpy(position_ids),
+        "document_ids": torch.from_numpy(document_ids),
     }
 
 
@@ -93,6 +98,56 @@ def packed_batches(
     for ids in batches:
         inputs = pack_rows(ids, special)
         yield {k: v.pin_memory() for k, v in inputs.items()} if pin else inputs
+
+
+class _PackedStream(torch.utils.data.IterableDataset):
+    """`pack_rows` over a batch iterator made in the worker (so nothing is pickled: the worker
+    is forked, and its memory maps are the parent's)."""
+
+    def __init__(self, make_batches: Callable[[], Iterator[np.ndarray]], special: SpecialIds):
+        super().__init__()
+        self.make_batches, self.special = make_batches, special
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        torch.set_num_threads(1)  # the worker packs with numpy; the cores belong to the step
+        return (pack_rows(ids, self.special) for ids in self.make_batches())
+
+
+def resolve_loader(loader: str, device: torch.device) -> str:
+    """`auto` -> a worker process beside a CUDA step, whose host thread only launches kernels;
+    a thread beside a CPU step, whose cores the worker would take (benchmarks/RESULTS.md)."""
+    if loader == "auto":
+        return "process" if device.type == "cuda" else "thread"
+    return loader
+
+
+def batch_stream(
+    make_batches: Callable[[], Iterator[np.ndarray]],
+    special: SpecialIds,
+    pin: bool = False,
+    loader: str = "process",
+    depth: int = 4,
+) -> Iterator[dict[str, Tensor]]:
+    """Packed batches, `depth` ahead of the step: read and packed in a forked worker process
+    (`process`: a `DataLoader` worker; pinned by its pinning thread) or in a thread of this one
+    (`thread`). The same batches in the same order either way; call `close_stream` when done."""
+    if loader == "thread":
+        return Prefetch(packed_batches(make_batches(), special, pin), depth)
+    if loader != "process":
+        raise ValueError(f"loader {loader!r} is not process or thread")
+    data = torch.utils.data.DataLoader(
+        _PackedStream(make_batches, special), batch_size=None, num_workers=1,
+        pin_memory=pin, prefetch_factor=depth, multiprocessing_context="fork",
+    )  # fmt: skip
+    return iter(data)
+
+
+def close_stream(stream: Iterator) -> None:
+    """Stop the thread or worker behind a `batch_stream`."""
+    if isinstance(stream, Prefetch):
+        stream.close()
+    elif hasattr(stream, "_shutdown_workers"):
+        stream._shutdown_workers()
 
 
 class Prefetch(Iterator[T]):

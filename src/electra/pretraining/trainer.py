@@ -16,6 +16,7 @@ signals), `logbook` (metric windows, progress bar, metrics.jsonl, TensorBoard); 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -53,7 +54,7 @@ from electra.pretraining.logbook import (
     summarise,
 )
 from electra.pretraining.objective import build
-from electra.pretraining.packing import Prefetch, pack_rows, packed_batches
+from electra.pretraining.packing import batch_stream, close_stream, pack_rows, resolve_loader
 from electra.pretraining.processes import Process, Signals
 from electra.runtime import (
     autocast,
@@ -510,10 +511,11 @@ def loop(run: Run, progress: bool = True) -> int:
     several processes, whether any of them received a signal."""
     config, process, policy = run.config, run.process, run.policy
     tokens_per_step = config.batch_size * config.seq_len
-    batches = Prefetch(packed_batches(
-        iterate_batches(run.train_set, run.micro_batch, config.seed, process.rank,
-                        process.world_size, start_batch=run.step * config.grad_accum),
-        run.special, pin=process.device.type == "cuda"))  # fmt: skip
+    batches = batch_stream(
+        functools.partial(iterate_batches, run.train_set, run.micro_batch, config.seed,
+                          process.rank, process.world_size, run.step * config.grad_accum),
+        run.special, pin=process.device.type == "cuda",
+        loader=resolve_loader(config.loader, process.device))  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)
     window, signals = MetricWindow(), Signals()
     nonfinite = NonfiniteSteps(process.device, SYNC_EVERY)
@@ -565,7 +567,7 @@ def loop(run: Run, progress: bool = True) -> int:
                 signum = signals.received or signal.SIGTERM  # another process may have got it
                 return 128 + int(signum)
     finally:
-        batches.close()
+        close_stream(batches)
         signals.restore()
         log.close()
     if last_saved != run.step:
