@@ -34,7 +34,8 @@ def leaves(seed: int = 0):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("temperature", [1.0, 2.0, None])
 def test_blockwise_equals_plain(monkeypatch, precision, temperature):
-    monkeypatch.setattr(vocabulary, "_BLOCK_ELEMENTS", 8 * VOCAB)  # 8 rows a block: 6 blocks
+    # 8 rows a block: 6 blocks
+    monkeypatch.setattr(vocabulary, "_BLOCK_ELEMENTS", {"cpu": 8 * VOCAB})
     dtype = torch.bfloat16 if precision == "bf16" else None
     results, grads = [], []
     for fn in (plain, None):
@@ -69,3 +70,41 @@ def test_samples_and_accuracy_carry_no_gradient():
     assert out.losses.requires_grad
     assert not out.sampled.requires_grad and not out.correct.requires_grad
     assert out.sampled.dtype == torch.long and ((out.sampled >= 0) & (out.sampled < VOCAB)).all()
+
+
+class _LargestTensor(torch.utils._python_dispatch.TorchDispatchMode):
+    """The bytes of the largest tensor any operation returns inside the block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor):
+                self.largest = max(self.largest, t.numel() * t.element_size())
+        return out
+
+
+@pytest.mark.parametrize("blockwise", [True, False])
+def test_the_base_recipe_never_holds_whole_logits_on_a_gpu(monkeypatch, blockwise):
+    """The base preset at its recipe shape (256 x 512: 77 predictions a row, 30,522 tokens),
+    forward and backward, on shape-only (meta) tensors standing in for a GPU's: the
+    largest tensor is one block's fp32 logits (256 MB), not the whole logits' 2.4 GB."""
+    if not blockwise:
+        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # the plain path
+    vocab, width, positions = 30522, 768, 256 * 77
+    features = torch.empty(positions, width, device="meta", requires_grad=True)
+    weight = torch.empty(vocab, width, device="meta", requires_grad=True)
+    bias = torch.empty(vocab, device="meta", requires_grad=True)
+    targets = torch.zeros(positions, dtype=torch.long, device="meta")
+    with _LargestTensor() as seen:
+        out = vocabulary_output(features, weight, bias, targets, 1.0)
+        out.losses.sum().backward()
+    whole = positions * vocab * 4
+    if blockwise:
+        assert seen.largest <= vocabulary.block_rows(vocab, features.device) * vocab * 4
+        assert seen.largest < whole / 8
+    else:
+        assert seen.largest >= whole

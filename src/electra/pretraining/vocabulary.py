@@ -2,16 +2,18 @@
 original token, whether its top guess was right, and (RTD) a replacement sampled from its softmax.
 
 The (positions, vocabulary) logits are the largest tensors of a pre-training step (608 x 30,522
-floats, 74 MB, for the small preset's batch of 32), and eager PyTorch makes five or six of them
-(logits, log-softmax, its gradient, the zeroed loss gradient, softmax and CDF for sampling): on a
-CPU, where each is freshly mapped memory, that was a quarter of a bf16 step. On CPU without
-`torch.compile` the logits are therefore made, used and dropped a block of rows at a time, and
-made again in the backward pass; elsewhere (CUDA, whose allocator caches memory, and compiled
-graphs, which Inductor fuses) the plain computation runs. Both give the same numbers.
+floats, 74 MB, for the small preset's batch of 32; 19,712 x 30,522, 2.4 GB in fp32, for the base
+preset's 256 x 512), and eager PyTorch makes five or six of them (logits, log-softmax, its
+gradient, the zeroed loss gradient, softmax and CDF for sampling): on a CPU, where each is freshly
+mapped memory, that was a quarter of a bf16 step, and on a GPU it is gigabytes of peak memory.
+Eager code therefore makes, uses and drops the logits a block of rows at a time, and makes them
+again in the backward pass; compiled graphs (Inductor fuses them) run the plain computation.
+Both give the same numbers.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +22,15 @@ from torch import Tensor
 
 from electra.cpu_linear import linear
 
-_BLOCK_ELEMENTS = 4_000_000  # logits a block of rows holds: 16 MB in fp32, reused each block
+# Logits a block of rows holds: 16 MB in fp32 on a CPU (reused from its caches each block); 256 MB
+# on a GPU, enough rows per product to keep it busy, a tenth of the base preset's whole logits.
+_BLOCK_ELEMENTS = {"cpu": 4_000_000}
+_DEFAULT_BLOCK_ELEMENTS = 64_000_000
+
+
+def block_rows(vocab_size: int, device: torch.device) -> int:
+    """Rows of logits computed at once on `device`."""
+    return max(1, _BLOCK_ELEMENTS.get(device.type, _DEFAULT_BLOCK_ELEMENTS) // vocab_size)
 
 
 @dataclass
@@ -53,8 +63,10 @@ def vocabulary_output(
     bias` onto the vocabulary, for (..., E) features and (...) targets. Samples carry no
     gradient."""
     flat, shape = features.reshape(-1, features.shape[-1]), targets.shape
-    if features.device.type == "cpu" and not torch.compiler.is_compiling():
-        uniform = torch.rand(targets.numel()) if temperature is not None else None
+    if not torch.compiler.is_compiling():
+        uniform = None
+        if temperature is not None:
+            uniform = torch.rand(targets.numel(), device=features.device)
         losses, correct, sampled = _Blockwise.apply(flat, weight, bias, targets.reshape(-1),
                                                     temperature, uniform)  # fmt: skip
     else:
@@ -67,20 +79,27 @@ def vocabulary_output(
     )
 
 
+def _autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The dtype autocast projects in on `device` now, or None."""
+    if not torch.amp.is_autocast_available(device.type):
+        return None
+    return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
+
+
 class _Blockwise(torch.autograd.Function):
     """`vocabulary_output` a block of rows at a time, the logits never whole; the backward pass
     makes each block's logits again (one more projection: 1-2% of a step) rather than keep them.
     Under autocast both passes project at autocast's precision, as `F.linear` would."""
 
     @staticmethod
-    @torch.amp.custom_fwd(device_type="cpu")
     def forward(ctx, features, weight, bias, targets, temperature, uniform):
-        rows = max(1, _BLOCK_ELEMENTS // weight.shape[0])
+        device = features.device
+        rows = block_rows(weight.shape[0], device)
         count = features.shape[0]
-        losses = torch.empty(count)
-        log_normalisers = torch.empty(count)
-        correct = torch.empty(count, dtype=torch.bool)
-        sampled = None if uniform is None else torch.empty(count, dtype=torch.long)
+        losses = torch.empty(count, device=device)
+        log_normalisers = torch.empty(count, device=device)
+        correct = torch.empty(count, dtype=torch.bool, device=device)
+        sampled = None if uniform is None else torch.empty(count, dtype=torch.long, device=device)
         for start in range(0, count, rows):
             block = slice(start, start + rows)
             logits = linear(features[block], weight, bias).float()  # (rows, V)
@@ -92,30 +111,30 @@ class _Blockwise(torch.autograd.Function):
             if sampled is not None:
                 sampled[block] = _invert_cdf(logits, temperature, uniform[block])
         ctx.save_for_backward(features, weight, bias, targets, log_normalisers)
-        ctx.rows = rows
+        ctx.rows, ctx.low = rows, _autocast_dtype(device)
         ctx.mark_non_differentiable(correct, *([] if sampled is None else [sampled]))
         return losses, correct, sampled
 
     @staticmethod
-    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad_losses, _correct, _sampled):
         features, weight, bias, targets, log_normalisers = ctx.saved_tensors
         grad_features = torch.empty_like(features)
         grad_weight = torch.zeros_like(weight)
         grad_bias = torch.zeros_like(bias)
-        # Under autocast, what each product would cast, cast once: the weight (autocast caches
-        # no cast of its transpose) and each block's gradient (used twice).
-        low = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+        # Under the forward's autocast, what each product would cast, cast once: the weight
+        # (autocast caches no cast of its transpose) and each block's gradient (used twice).
+        low = ctx.low
         projection = weight if low is None else weight.to(low)
-        for start in range(0, features.shape[0], ctx.rows):
-            block = slice(start, start + ctx.rows)
-            logits = linear(features[block], projection, bias).float()
-            grad = logits.sub_(log_normalisers[block, None]).exp_()  # softmax
-            grad[torch.arange(len(grad)), targets[block]] -= 1
-            grad.mul_(grad_losses[block, None])  # d loss / d logits, (rows, V)
-            grad_bias += grad.sum(0)
-            if low is not None:
-                grad = grad.to(low)
-            grad_features[block] = linear(grad, projection.t())  # the projection's precision
-            grad_weight += grad.t() @ features[block]
+        with nullcontext() if low is None else torch.autocast(features.device.type, low):
+            for start in range(0, features.shape[0], ctx.rows):
+                block = slice(start, start + ctx.rows)
+                logits = linear(features[block], projection, bias).float()
+                grad = logits.sub_(log_normalisers[block, None]).exp_()  # softmax
+                grad[torch.arange(len(grad), device=grad.device), targets[block]] -= 1
+                grad.mul_(grad_losses[block, None])  # d loss / d logits, (rows, V)
+                grad_bias += grad.sum(0)
+                if low is not None:
+                    grad = grad.to(low)
+                grad_features[block] = linear(grad, projection.t())  # the projection's precision
+                grad_weight += grad.t() @ features[block]
         return grad_features, grad_weight, grad_bias, None, None, None
