@@ -20,7 +20,7 @@ from typing import Any
 
 from electra.config import MODEL_FIELDS
 from electra.errors import UserError
-from electra.files import write_json, write_text
+from electra.files import one_writer, write_json, write_text
 
 # arm -> (objective, embedding sharing, the exported network fine-tuned)
 ARMS = {
@@ -163,6 +163,7 @@ def _finetune(family: str, data: Any, model: str, out: Path, config: CompareConf
             "max": value, "seeds": 1}  # fmt: skip
 
 
+@one_writer("out")
 def compare(
     data: str | Path, out: str | Path, config: CompareConfig, pretrain_options: dict | None = None,
     model_options: dict | None = None, progress: bool = True,

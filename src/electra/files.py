@@ -1,17 +1,28 @@
-"""Writing files so that none is ever seen half-written: a temporary file beside the target,
-flushed to disk, then renamed over it (a rename within a directory is atomic)."""
+"""Writing files so that none is ever seen half-written (a temporary file beside the target,
+flushed to disk, then renamed over it: a rename within a directory is atomic), and one writer per
+output: a job holds an OS lock on its output for as long as it writes there."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from filelock import FileLock, Timeout
 
 from electra.errors import UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOCK_NAME = ".electra.lock"  # in an output directory; beside an output file: .NAME.electra.lock
+_held: dict[Path, int] = {}  # outputs this process holds, with their nesting depth
 
 
 @contextmanager
@@ -54,3 +65,74 @@ def writable_dir(path: str | Path) -> Path:
     except OSError as e:
         raise UserError(f"{path}: cannot write here ({e.strerror})") from None
     return path
+
+
+def _lock_file(output: Path, file: bool) -> Path:
+    return output.with_name(f".{output.name}{LOCK_NAME}") if file else output / LOCK_NAME
+
+
+@contextmanager
+def output_lock(output: str | Path, file: bool = False) -> Iterator[Path]:
+    """Hold `output` (a directory, created when missing, or with `file` a file) for this process: a second
+    job writing there is refused in one line naming this one. The lock is the kernel's (`flock`,
+    through `filelock`), so a killed holder never blocks a rerun; a nested claim by the same
+    process passes, and under torchrun only the first process takes it (the others write their
+    own files inside)."""
+    output = writable_dir(output) if not file else Path(output)
+    key = output.resolve()
+    if key in _held or os.environ.get("RANK", "0") != "0":
+        _held[key] = _held.get(key, 0) + 1
+        try:
+            yield output
+        finally:
+            _held[key] -= 1
+            if not _held[key]:
+                del _held[key]
+        return
+    lock_file = _lock_file(output, file)
+    holder = lock_file.with_name(lock_file.name + ".holder")
+    lock = FileLock(lock_file, is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserError(f"{output}: another job is writing here ({_describe_holder(holder)}); "
+                        "wait for it to end, or choose another output") from None  # fmt: skip
+    except OSError as e:
+        raise UserError(f"{output}: cannot lock it for writing ({e.strerror})") from None
+    _held[key] = 1
+    try:
+        write_json(holder, {"pid": os.getpid(), "command": " ".join(sys.argv),
+                            "since": time.strftime("%Y-%m-%d %H:%M:%S")})  # fmt: skip
+        yield output
+    finally:
+        del _held[key]
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def _describe_holder(holder: Path) -> str:
+    try:
+        who = json.loads(holder.read_text(encoding="utf-8"))
+        return f"pid {who['pid']}, `{who['command']}`, since {who['since']}"
+    except (OSError, ValueError, KeyError):
+        return "a process that has not said who it is yet"
+
+
+def one_writer(parameter: str) -> Callable[[F], F]:
+    """Run the decorated job holding `output_lock` on its argument `parameter`, its output
+    directory."""
+
+    def decorate(job: F) -> F:
+        signature = inspect.signature(job)
+
+        @functools.wraps(job)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            output = signature.bind(*args, **kwargs).arguments.get(parameter)
+            if output is None:
+                return job(*args, **kwargs)
+            with output_lock(output):
+                return job(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return decorate

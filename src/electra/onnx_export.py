@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from electra import card, hf
 from electra.errors import UserError
-from electra.files import writable_dir, write_json
+from electra.files import one_writer, writable_dir, write_json
 from electra.model import Discriminator
 
 ONNX_FILE = "model.onnx"
@@ -114,6 +114,7 @@ class Exported:
     files: list[str]
 
 
+@one_writer("out_dir")
 def export_onnx(
     model_dir: str | Path, out_dir: str | Path, quantize: str | None = None, opset: int = 18
 ) -> Exported:

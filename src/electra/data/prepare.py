@@ -39,7 +39,7 @@ from electra.data.shards import (
     write_manifest,
 )
 from electra.errors import UserError
-from electra.files import writable_dir, write_json
+from electra.files import one_writer, writable_dir, write_json
 from electra.tokenizer import (
     SpecialIds,
     is_lowercase,
@@ -288,6 +288,7 @@ class Prepared:
         return "\n".join(lines)
 
 
+@one_writer("out")
 def prepare(
     corpus: Sequence[str],
     vocab: str | Path,

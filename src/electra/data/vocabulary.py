@@ -10,7 +10,7 @@ from electra.data.corpus import ReadStats, default_corpus_file
 from electra.data.formats import check, find_files, read_blocks
 from electra.data.options import Reading, VocabConfig
 from electra.errors import UserError
-from electra.files import writable_dir
+from electra.files import one_writer, writable_dir
 from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
 
 
@@ -33,6 +33,7 @@ def _lines(files: Sequence[Path], stats: ReadStats, reading: Reading) -> Iterato
             yield from filter(None, lines)
 
 
+@one_writer("out")
 def learn_vocabulary(
     corpus: Sequence[str],
     out: str | Path,

@@ -42,7 +42,7 @@ from electra.checkpoint import CheckpointPolicy
 from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, save_json
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
-from electra.files import writable_dir, write_json
+from electra.files import one_writer, writable_dir, write_json
 from electra.model import Discriminator, Generator
 from electra.pretraining import flops
 from electra.pretraining.logbook import (
@@ -325,6 +325,7 @@ def pretrain(
     return train(data_dir, run_dir, model_config, config, resume, device, until, progress)
 
 
+@one_writer("run_dir")
 def train(
     data_dir: str | Path,
     run_dir: str | Path,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from electra.errors import UserError
+from electra.files import one_writer
 from electra.tasks import options as o
 
 if TYPE_CHECKING:  # torch and tokenizers: loaded where a family runs
@@ -198,6 +199,7 @@ def family(name: str) -> Family:
     return importlib.import_module(FAMILIES[name].module).FAMILY
 
 
+@one_writer("out_dir")
 def finetune(
     name: str,
     data: Any,
@@ -332,15 +334,31 @@ def predict(
 ) -> Prediction:
     """A fine-tuned model's predictions on a family's `input`; `settings` override the ones it
     was fine-tuned with (SQuAD's windows and decoding)."""
-    from electra.files import writable_dir
+    from electra.files import output_lock, writable_dir
+
+    out = getattr(input, "out", None)
+    if out is None:
+        return _predict(name, model_dir, input, config, settings)
+    # where predictions go is checked, and held, before any model is loaded
+    out_is_file = getattr(input, "OUT_IS_FILE", False)
+    if out_is_file and out.is_dir():
+        raise UserError(f"{out}: a directory; `out` takes the file to write")
+    if out_is_file:
+        writable_dir(out.parent)
+    with output_lock(out, file=out_is_file):
+        return _predict(name, model_dir, input, config, settings)
+
+
+def _predict(
+    name: str,
+    model_dir: str | Path,
+    input: Any,
+    config: o.PredictConfig | None,
+    settings: dict[str, Any] | None,
+) -> Prediction:
+    from electra.onnx_export import with_runtime
 
     implementation = family(name)
-    out = getattr(input, "out", None)
-    if out is not None:  # where predictions go is checked before any model is loaded
-        if getattr(input, "OUT_IS_FILE", False) and out.is_dir():
-            raise UserError(f"{out}: a directory; `out` takes the file to write")
-        writable_dir(out.parent if getattr(input, "OUT_IS_FILE", False) else out)
-    from electra.onnx_export import with_runtime
 
     config = config or o.PredictConfig()
     finetuned = implementation.load_finetuned(Path(model_dir))
