@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -494,3 +495,32 @@ def test_step_based_evaluation_scores_between_epochs_and_keeps_the_best(tmp_path
         if "dev_accuracy" in line
     ]
     assert [r["step"] for r in dev] == [4, 8, 10, 12, 16, 20]
+
+
+def test_a_resume_with_another_learning_rate_is_refused_and_nothing_is_rewritten(tmp_path):
+    torch.manual_seed(0)
+    save_tiny_discriminator(tmp_path / "pre", layers=1)
+    train, dev = _toy_features(40, seed=1), _toy_features(8, seed=2)
+    config = FinetuneConfig(lr=1e-3, epochs=2, batch_size=4, save_every=4)
+    task = _toy_task(train, dev)
+    real, calls = task.loss, []
+
+    def crashing(outputs, batch):
+        calls.append(1)
+        if len(calls) == 6:  # after the checkpoint of step 4
+            raise KeyboardInterrupt
+        return real(outputs, batch)
+
+    task.loss = crashing
+    with pytest.raises(KeyboardInterrupt):
+        finetune(task, tmp_path / "pre", config, tmp_path / "b", progress=False)
+    saved = (tmp_path / "b" / "finetune_config.json").read_text()
+    changed = dataclasses.replace(config, lr=0.01)
+    with pytest.raises(UserError, match=r"lr 0.001 -> 0.01.*--allow-changes"):
+        finetune(_toy_task(train, dev), tmp_path / "pre", changed, tmp_path / "b",
+                 progress=False, resume=True)  # fmt: skip
+    assert (tmp_path / "b" / "finetune_config.json").read_text() == saved
+    finetune(_toy_task(train, dev), tmp_path / "pre", changed, tmp_path / "b", progress=False,
+             resume=True, allow_changes=True)  # fmt: skip
+    record = json.loads((tmp_path / "b" / "changes.jsonl").read_text())
+    assert record == {"step": 4, "changes": {"lr": {"old": 0.001, "new": 0.01}}}

@@ -107,3 +107,29 @@ def test_weights_that_are_not_finite_are_never_saved(tiny_config, tmp_path):
     with __import__("pytest").raises(Exception, match="NaN or infinite weights; nothing saved"):
         hf.save(model, tmp_path / "nan")
     assert not (tmp_path / "nan" / hf.SAFETENSORS_FILE).exists()
+
+
+def test_a_resume_refuses_changed_settings_listing_each(prepared, tmp_path, capsys):
+    """`--lr` and `--batch-size` would change the trajectory: refused, each old -> new; what
+    only changes logging and a longer schedule pass; `--allow-changes` applies and records."""
+    run = tmp_path / "run"
+    argv = ["pretrain", "--data", str(prepared), "--out", str(run), *FLAGS, "--steps", "4",
+            "--save-every", "2"]  # fmt: skip
+    assert main([*argv, *SHAPE, "--until", "2"]) == 0
+    saved = (run / "pretrain.json").read_text()
+    capsys.readouterr()
+    assert main([*argv, "--resume", "--lr", "0.1", "--batch-size", "16"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "lr 0.0003 -> 0.1" in line and "batch-size 8 -> 16" in line and "--allow-changes" in line
+    assert (run / "pretrain.json").read_text() == saved  # nothing rewritten
+    assert not (run / "changes.jsonl").exists()
+
+    assert main([*argv, "--resume", "--log-every", "2", "--until", "3"]) == 0  # logging only
+    assert main([*argv, "--resume", "--steps", "5", "--lr", "0.001", "--allow-changes"]) == 0
+    lines = (run / "changes.jsonl").read_text().splitlines()
+    logging, record = (json.loads(line) for line in lines)  # every change, from which step
+    assert logging == {"step": 2, "changes": {"log_every": {"old": 1, "new": 2}}}
+    assert record["step"] == 3
+    assert record["changes"]["lr"] == {"old": 0.0003, "new": 0.001}
+    assert record["changes"]["steps"] == {"old": 4, "new": 5}
+    assert json.loads((run / "pretrain.json").read_text())["pretrain"]["lr"] == 0.001

@@ -79,15 +79,17 @@ class Pretrained:
 
 def pretrain(
     data: str | Path, out: str | Path, preset: str = "small", resume: bool = False,
-    device: str | None = None, until: int | None = None, progress: bool = True, **options: Any,
+    device: str | None = None, until: int | None = None, progress: bool = True,
+    allow_changes: bool = False, **options: Any,
 ) -> Pretrained:  # fmt: skip
     """`electra pretrain`: pre-train on the shards in `data` into `out`; `options` are
-    `PretrainConfig` fields (steps, lr, objective, ...) and model shape fields (hidden_size...)."""
+    `PretrainConfig` fields (steps, lr, objective, ...) and model shape fields (hidden_size...).
+    Resuming with settings that change the run's trajectory is refused unless `allow_changes`."""
     from electra.config import ModelConfig, PretrainConfig
     from electra.pretraining.trainer import pretrain as run
 
     config, model = _split(options, (PretrainConfig, None), (ModelConfig, MODEL_FIELDS))
-    status = run(data, out, preset, config, model, resume, device, until, progress)
+    status = run(data, out, preset, config, model, resume, device, until, progress, allow_changes)
     run_dir = Path(out)
     heldout: dict[str, float] = {}
     metrics = run_dir / "metrics.jsonl"
@@ -106,16 +108,18 @@ def pretrain(
 def finetune(
     family: str, data: Any, model: str | Path, out: str | Path, preset: str | None = None,
     settings: Any = None, random_init: bool = False, progress: bool = True,
-    device: str | None = None, overwrite: bool = False, resume: bool = False, **options: Any,
+    device: str | None = None, overwrite: bool = False, resume: bool = False,
+    allow_changes: bool = False, **options: Any,
 ) -> Any:  # fmt: skip
     """`electra finetune FAMILY`: the recipe for the model's size and task, `options`
-    (`FinetuneConfig` fields: lr, epochs, seeds, ...) winning; returns a `FinetuneResult`."""
+    (`FinetuneConfig` fields: lr, epochs, seeds, ...) winning; returns a `FinetuneResult`.
+    Resuming with settings that change a run's trajectory is refused unless `allow_changes`."""
     from electra.config import FinetuneConfig
     from electra.tasks.family import finetune as run
 
     (overrides,) = _split(options, (FinetuneConfig, None))
     return run(family, data, model, out, overrides, preset, settings, random_init, progress,
-               device, overwrite, resume)  # fmt: skip
+               device, overwrite, resume, allow_changes)  # fmt: skip
 
 
 def predict(family: str, model: str | Path, input: Any, config: Any = None, **settings: Any) -> Any:

@@ -88,6 +88,11 @@ def latest(run_dir: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
+def step_of(path: Path) -> int:
+    """The step a checkpoint folder (`step-00001234`) was written at."""
+    return int(path.name.removeprefix("step-"))
+
+
 def rng_state() -> dict[str, Any]:
     """Every RNG a step may draw from, in types `torch.load(weights_only=True)` accepts."""
     numpy_state = np.random.get_state()

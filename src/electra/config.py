@@ -321,6 +321,33 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def changed_settings(saved: T, new: T, free: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """The fields of two configs of one class that differ (old, new), less the `free` ones."""
+    return {f.name: (getattr(saved, f.name), getattr(new, f.name)) for f in fields(saved)
+            if f.name not in free and getattr(saved, f.name) != getattr(new, f.name)}  # fmt: skip
+
+
+def check_resume_changes(where: str, changes: dict[str, tuple[Any, Any]], allow: bool) -> None:
+    """A resumed run continues its own trajectory: settings that shape it may change only when
+    the user says so (`allow_changes`, `--allow-changes`)."""
+    if changes and not allow:
+        listed = "; ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items())
+        raise UserError(f"{where}: resuming with settings that change the run: {listed}; resume "
+                        "without them, or pass --allow-changes to apply them")  # fmt: skip
+
+
+def record_changes(run_dir: Path, step: int, changes: dict[str, tuple[Any, Any]]) -> None:
+    """Append what a resumed run changed, and from which step, to RUN_DIR/changes.jsonl."""
+    if not changes:
+        return
+    line = {
+        "step": step,
+        "changes": {k: {"old": old, "new": new} for k, (old, new) in changes.items()},
+    }
+    with open(Path(run_dir) / "changes.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
 def from_dict(cls: type[T], values: dict[str, Any], source: str = "config") -> T:
     """Build a dataclass from a dict, rejecting unknown keys with the names that were expected."""
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]

@@ -44,6 +44,9 @@ def register(commands) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
     )
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="with --resume: apply settings that change the run's trajectory "
+                             "(recorded in RUN_DIR/changes.jsonl; refused otherwise)")  # fmt: skip
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument(
         "--until", type=int, metavar="STEP", help="checkpoint and stop after STEP (resume later)"
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from electra import api  # torch.distributed, tensorboard: only when used
 
     return api.pretrain(args.data, args.out, args.preset, args.resume, args.device, args.until,
-                        args.progress, **given(args, PretrainConfig),
+                        args.progress, args.allow_changes, **given(args, PretrainConfig),
                         **given(args, ModelConfig, MODEL_FIELDS)).status  # fmt: skip
 
 

@@ -39,6 +39,9 @@ def register(commands) -> None:
         recipe.add_argument("--resume", action="store_true",
                             help="continue the run in --out: finished tasks and seeds are kept, "
                                  "an interrupted one continues from its last checkpoint")  # fmt: skip
+        recipe.add_argument("--allow-changes", action="store_true",
+                            help="with --resume: apply settings that change a run's trajectory "
+                                 "(recorded in its changes.jsonl; refused otherwise)")  # fmt: skip
         if spec.settings is not None:
             add_config_flags(parser.add_argument_group(f"{spec.name} settings"), spec.settings)
         parser.set_defaults(func=partial(run_finetune, spec))
@@ -65,7 +68,7 @@ def run_finetune(spec: FamilySpec, args: argparse.Namespace) -> None:
     settings = build(args, spec.settings) if spec.settings is not None else None
     result = api.finetune(spec.name, build(args, spec.data), args.model, args.out, args.preset,
                           settings, args.random_init, args.progress, args.device, args.overwrite,
-                          args.resume, **given(args, FinetuneConfig))  # fmt: skip
+                          args.resume, args.allow_changes, **given(args, FinetuneConfig))  # fmt: skip
     if result.summary:  # under torchrun only the lead process reports
         print(result.summary)
 

@@ -39,7 +39,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from electra import card, checkpoint, hf
 from electra.checkpoint import CheckpointPolicy
-from electra.config import FROM_DATA, ModelConfig, PretrainConfig, from_dict, save_json
+from electra.config import (
+    FROM_DATA,
+    ModelConfig,
+    PretrainConfig,
+    changed_settings,
+    check_resume_changes,
+    from_dict,
+    record_changes,
+    save_json,
+)
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import one_writer, writable_dir, write_json
@@ -318,11 +327,13 @@ def pretrain(
     device: str | None = None,
     until: int | None = None,
     progress: bool = True,
+    allow_changes: bool = False,
 ) -> int:
     """`electra pretrain`: resolve the configs (`resolve_configs`), then `train`."""
     model_config, config = resolve_configs(data_dir, run_dir, preset, overrides or {},
                                            model_overrides or {}, resume)  # fmt: skip
-    return train(data_dir, run_dir, model_config, config, resume, device, until, progress)
+    return train(data_dir, run_dir, model_config, config, resume, device, until, progress,
+                 allow_changes)  # fmt: skip
 
 
 @one_writer("run_dir")
@@ -335,14 +346,17 @@ def train(
     device: str | None = None,
     until: int | None = None,
     progress: bool = True,
+    allow_changes: bool = False,
 ) -> int:
     """Pre-train on the prepared set `data_dir` into `run_dir`. Returns the exit code: 0 when
     the run finished or paused at step `until` (a checkpoint, no export: for jobs with a time
     limit; the schedule still spans `config.steps`), 128 + signal number when a signal stopped
-    it after a checkpoint."""
+    it after a checkpoint. A resumed run refuses settings that change its trajectory unless
+    `allow_changes` (`RESUME_FREE`, and a longer schedule, never need it)."""
     process = Process(device)
     try:
-        run = setup(process, Path(data_dir), Path(run_dir), model_config, config, resume, until)
+        run = setup(process, Path(data_dir), Path(run_dir), model_config, config, resume, until,
+                    allow_changes)  # fmt: skip
         return loop(run, progress)
     finally:
         process.close()
@@ -371,9 +385,11 @@ def setup(
     config: PretrainConfig,
     resume: bool,
     until: int | None = None,
+    allow_changes: bool = False,
 ) -> Run:
     """Check the data against the configs, build the networks and optimizer, restore a
-    checkpoint when resuming, and save the resolved configs beside the run."""
+    checkpoint when resuming (after comparing the settings with the run's), and save the
+    resolved configs beside the run."""
     if process.rank == 0:
         writable_dir(run_dir)
     use_fast_matmuls(process.device)
@@ -395,6 +411,7 @@ def setup(
         )
     if resume and previous is None:
         raise UserError(f"{run_dir}: no checkpoint to resume from")
+    changes = _resume_changes(run_dir, model_config, config, allow_changes) if resume else {}
     tokenizer = load_tokenizer(shards.directory)
     vocabulary = vocab_sha256(tokenizer)
     special = SpecialIds.of(tokenizer)
@@ -436,6 +453,7 @@ def setup(
                 "(same size, other tokens): resume with the shards it was trained on"
             )
     if process.rank == 0:
+        record_changes(run_dir, run.step, changes)
         save_json({"model": model_config, "pretrain": config}, run_dir / CONFIG_FILE)
         sizes = [sum(p.numel() for p in g["params"]) for g in optimizer.param_groups]
         print(
@@ -445,6 +463,24 @@ def setup(
         )
         print(_plan(config, len(train_set), step_flops), file=sys.stderr)
     return run
+
+
+# Settings a resumed run may change freely: they decide what is logged, scored, saved and how
+# fast, not what is computed (a longer `steps` is allowed too: the schedule is extended).
+RESUME_FREE = ("log_every", "save_every", "keep_checkpoints", "export_every_checkpoint",
+               "eval_every", "compile", "loader", "on_nonfinite")  # fmt: skip
+
+
+def _resume_changes(
+    run_dir: Path, model_config: ModelConfig, config: PretrainConfig, allow: bool
+) -> dict[str, tuple[Any, Any]]:
+    """What `config` changes in the run's saved settings, refused unless `allow`."""
+    saved_model, saved = load_run_config(run_dir)
+    changes = changed_settings(saved, config, RESUME_FREE)
+    if "steps" in changes and changes["steps"][1] > changes["steps"][0]:
+        changes.pop("steps")  # a longer schedule: allowed, and recorded
+    check_resume_changes(str(run_dir), changes | changed_settings(saved_model, model_config), allow)
+    return changed_settings(saved, config)
 
 
 def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:

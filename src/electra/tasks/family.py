@@ -213,6 +213,7 @@ def finetune(
     device: str | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    allow_changes: bool = False,
 ) -> FinetuneResult:
     """Fine-tune the discriminator in `model_dir` on a family's `data` with the paper's recipe
     for the model's size (or `preset`) and task, `overrides` (FinetuneConfig fields) winning;
@@ -260,7 +261,8 @@ def finetune(
             if not done or "dev" not in done or "seeds" in done:  # unfinished, or a summary
                 done = loop.finetune(task, model_dir, replace(config, seed=seed), seed_dir,
                                      tokenizer, random_init=random_init, progress=progress,
-                                     device=device, resume=resume)  # fmt: skip
+                                     device=device, resume=resume,
+                                     allow_changes=allow_changes)  # fmt: skip
             per_seed.append({**done, "out_dir": str(seed_dir)})
         if config.seeds == 1:
             results.append(per_seed[0])

@@ -40,6 +40,7 @@ predict as it trained, which `load_finetuned` reads back.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 import sys
@@ -57,7 +58,14 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import card, checkpoint, hf
-from electra.config import FinetuneConfig, save_json
+from electra.config import (
+    FinetuneConfig,
+    changed_settings,
+    check_resume_changes,
+    from_dict,
+    record_changes,
+    save_json,
+)
 from electra.errors import UserError
 from electra.files import write_json
 from electra.pretraining.logbook import Log
@@ -366,6 +374,7 @@ def finetune(
     progress: bool = True,
     device: str | None = None,
     resume: bool = False,
+    allow_changes: bool = False,
 ) -> dict[str, Any]:
     """Train `task` from the checkpoint at `model_dir`; write the model, predictions,
     results.json, metrics.jsonl and TensorBoard curves under `out_dir`; return the results.
@@ -376,7 +385,7 @@ def finetune(
     deleted once the run has finished. A loss that turns NaN or infinite stops the run with one
     line; no model is saved after it."""
     run = _setup(task, model_dir, config, Path(out_dir), tokenizer, random_init, progress,
-                 device, resume)  # fmt: skip
+                 device, resume, allow_changes)  # fmt: skip
     started = time.perf_counter()
     try:
         while run.state.step < run.state.total_steps or run.state.epoch_batches:
@@ -423,14 +432,18 @@ class _Run:
 def _setup(
     task: Task, model_dir: str | Path, config: FinetuneConfig, out_dir: Path,
     tokenizer: Tokenizer | None, random_init: bool, progress: bool, device: str | None,
-    resume: bool,
+    resume: bool, allow_changes: bool = False,
 ) -> _Run:  # fmt: skip
     process = Process(device)
     where = process.device
     use_fast_matmuls(where)
     config = dataclasses.replace(config, precision=resolve_precision(config.precision, where))
+    resuming = resume and bool(checkpoint.all_checkpoints(out_dir))
+    changes = _resume_changes(out_dir, config, allow_changes) if resuming else {}
     if process.rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if changes:
+            record_changes(out_dir, checkpoint.step_of(checkpoint.latest(out_dir)), changes)
         save_json(config, out_dir / CONFIG_FILE)
     seed_everything(config.seed + process.rank)  # own dropout; DDP copies rank 0's weights
     model = load_model(task, model_dir, random_init).to(where)
@@ -444,7 +457,7 @@ def _setup(
     scaler = torch.amp.GradScaler(where.type, enabled=config.precision == "fp16")
     shuffle = torch.Generator().manual_seed(config.seed)
     loss_sum = torch.zeros((), device=where)
-    if resume and checkpoint.all_checkpoints(out_dir):
+    if resuming:
         loss_sum = _restore(out_dir, model, optimizer, scaler, state, process).to(where)
         assert state.shuffle_state is not None
         shuffle.set_state(state.shuffle_state)
@@ -453,6 +466,21 @@ def _setup(
     model.train()
     return _Run(task, config, out_dir, tokenizer, process, model, trained, train, optimizer,
                 scaler, shuffle, state, predict, log, loss_sum)  # fmt: skip
+
+
+# Settings a resumed fine-tuning run may change freely: they decide what is scored and saved,
+# not what is trained.
+RESUME_FREE = ("eval_batch_size", "save_every", "eval_every", "seeds")
+
+
+def _resume_changes(
+    out_dir: Path, config: FinetuneConfig, allow: bool
+) -> dict[str, tuple[Any, Any]]:
+    """What `config` changes in the run's saved settings, refused unless `allow`."""
+    path = out_dir / CONFIG_FILE
+    saved = from_dict(FinetuneConfig, json.loads(path.read_text(encoding="utf-8")), str(path))
+    check_resume_changes(str(out_dir), changed_settings(saved, config, RESUME_FREE), allow)
+    return changed_settings(saved, config)
 
 
 def _train_epoch(run: _Run) -> None:
