@@ -147,10 +147,12 @@ def child(args: argparse.Namespace) -> dict:
         )
         batch = {k: v.to(device) for k, v in inputs.items()}
         args.seq_len = shards.seq_len
+        tokens = int((ids != special.pad).sum())  # real tokens: both sides get the same count
     else:
         special = SPECIAL
         model_config = ModelConfig.preset(args.preset)
         batch = make_batch(args.batch_size, args.seq_len, model_config.vocab_size, device)
+        tokens = args.batch_size * args.seq_len  # full rows, no padding
     config = PretrainConfig.preset(args.preset, seq_len=args.seq_len, batch_size=args.batch_size)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if args.impl == "electra":
@@ -188,9 +190,8 @@ def child(args: argparse.Namespace) -> dict:
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
-    tokens = args.batch_size * args.seq_len
     flops_per_token = flops.step_flops(model_config, args.seq_len, args.batch_size, "rtd",
-                                       config.mask_prob) / tokens  # fmt: skip
+                                       config.mask_prob) / (args.batch_size * args.seq_len)  # fmt: skip
     achieved = flops_per_token * tokens / seconds  # the same model FLOPs for both sides
     peak = args.peak_tflops or device_peak_tflops(device)
     return {

@@ -126,7 +126,7 @@ def pretrained(
                   f"objective by the `electra` toolkit: "
                   f"{_sizes(model if discriminator else model.generator())}."),
         ("Training", f"{config['steps']:,} steps of {config['batch_size']} sequences, "
-                     f"{tokens_seen:,} tokens seen, on {hardware}; {wall_seconds / 60:.1f} min of "
+                     f"{tokens_seen:,} real (non-padding) tokens seen, on {hardware}; {wall_seconds / 60:.1f} min of "
                      f"wall time in its last session. Data: {_data(manifest, sources)}.\n\n"
                      f"Resolved configuration:\n\n```json\n{json.dumps(saved, indent=2)}\n```"),
         ("Held-out scores", f"At step {step:,}:\n\n| metric | value | chance |\n|---|---|---|\n"

@@ -104,9 +104,10 @@ def output_lock(output: str | Path, file: bool = False) -> Iterator[Path]:
         write_json(holder, {"pid": os.getpid(), "command": " ".join(sys.argv),
                             "since": time.strftime("%Y-%m-%d %H:%M:%S")})  # fmt: skip
         yield output
-    finally:
+    finally:  # the job is done: a job starting now may take a fresh lock file at once
         del _held[key]
         holder.unlink(missing_ok=True)
+        lock_file.unlink(missing_ok=True)
         lock.release()
 
 

@@ -90,8 +90,9 @@ class MetricWindow:
         self.skipped = self.skipped + skipped * micro_batches
         self.micro_batches += micro_batches
 
-    def count_tokens(self, tokens: int) -> None:
-        self.tokens += tokens
+    def count_tokens(self, tokens: Tensor) -> None:
+        """Real (non-padding) tokens trained on, a 0-d tensor on the device: summed there."""
+        self.tokens = self.tokens + tokens
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -107,7 +108,9 @@ class MetricWindow:
         if window:
             window[_SKIPPED] = torch.as_tensor(self.skipped, dtype=torch.float64)
         values = summarise(window, self.micro_batches, process, skipped=_SKIPPED)
-        values["tokens_per_s"] = self.tokens / (now - self.started)
+        tokens = torch.as_tensor(self.tokens, dtype=torch.float64).clone()
+        tokens = process.sum(tokens) if process is not None else tokens
+        values["tokens_per_s"] = tokens.item() / (now - self.started)
         self._open(now)
         return values
 

@@ -15,9 +15,11 @@ launch-bound training step for the interpreter lock.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -57,6 +59,28 @@ def _first_fit_decreasing(lengths: np.ndarray, capacity: int) -> tuple[np.ndarra
         row_of[i], offset_of[i] = row, used[row]
         used[row] += int(lengths[i])
     return row_of, offset_of
+
+
+@dataclass
+class Packing:
+    """How a data set packs: rows computed per batch and the share of their positions that hold
+    real (non-padding) tokens, estimated on a sample of batches."""
+
+    rows_per_batch: float
+    fill: float  # real tokens / (sequences x seq_len): what a sequence holds on average
+
+
+def estimate_packing(batches: Iterator[np.ndarray], pad_id: int, sample: int = 16) -> Packing:
+    """`Packing` of the first `sample` batches of `batches` (the rows `pack_rows` would make)."""
+    rows = real = slots = seen = 0
+    for ids in itertools.islice(batches, sample):
+        lengths = (ids != pad_id).sum(1)
+        if (lengths == ids.shape[1]).all():  # full rows stay as they are
+            rows += len(ids)
+        else:
+            rows += int(_first_fit_decreasing(lengths, ids.shape[1])[0].max()) + 1
+        real, slots, seen = real + int(lengths.sum()), slots + ids.size, seen + 1
+    return Packing(rows / max(seen, 1), real / max(slots, 1))
 
 
 def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:

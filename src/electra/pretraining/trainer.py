@@ -63,7 +63,14 @@ from electra.pretraining.logbook import (
     summarise,
 )
 from electra.pretraining.objective import build
-from electra.pretraining.packing import batch_stream, close_stream, pack_rows, resolve_loader
+from electra.pretraining.packing import (
+    Packing,
+    batch_stream,
+    close_stream,
+    estimate_packing,
+    pack_rows,
+    resolve_loader,
+)
 from electra.pretraining.processes import Process, Signals
 from electra.runtime import (
     autocast,
@@ -211,9 +218,10 @@ class Run:
     train_set: ExampleRange
     policy: CheckpointPolicy
     vocab_sha256: str  # of the shards' vocabulary: checked on resume, saved in checkpoints
-    step_flops: float  # training FLOPs of one step (pretraining/flops.py, MEASURED)
+    step_flops: float  # training FLOPs of a step of full rows (pretraining/flops.py, MEASURED)
     step: int = 0
-    tokens_seen: int = 0
+    tokens_seen: int = 0  # real (non-padding) tokens trained on, every process's
+    rows_computed: int = 0  # rows the networks computed (packed rows: fewer than sequences)
     started: float = field(default_factory=time.perf_counter)  # this session's start
 
 
@@ -225,6 +233,8 @@ class StepResult:
     grad_norm: Tensor
     metrics: dict[str, Tensor]
     skipped: Tensor  # 0-d bool: not finite, so the update was not applied
+    tokens: Tensor  # 0-d: the real (non-padding) tokens of this process's micro-batches
+    rows: int  # the rows they were packed into: what the networks computed
 
 
 def resolve_configs(
@@ -251,16 +261,28 @@ def resolve_configs(
         model_config = initial_model_config(config, preset)
     else:
         model_config = ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides)
-    return model_config, _within_budget(model_config, config)
+    return model_config, _within_budget(model_config, config, shards)
 
 
-def _within_budget(model_config: ModelConfig, config: PretrainConfig) -> PretrainConfig:
-    """With a FLOP budget, the schedule is as many steps as it pays for (warm-up kept under a
-    tenth of them when the preset's would not fit)."""
+def data_packing(shards: Shards | ExampleRange, config: PretrainConfig) -> Packing:
+    """How the run's micro-batches of `shards` pack (rows computed a step, real tokens)."""
+    special = SpecialIds.of(load_tokenizer(shards.directory))
+    micro = max(1, config.batch_size // config.grad_accum)
+    packing = estimate_packing(iterate_batches(shards, micro, config.seed), special.pad)
+    return Packing(packing.rows_per_batch * config.grad_accum, packing.fill)
+
+
+def _within_budget(
+    model_config: ModelConfig, config: PretrainConfig, shards: Shards
+) -> PretrainConfig:
+    """With a FLOP budget, the schedule is as many steps as it pays for, a step costing the
+    rows its packed batch computes (warm-up kept under a tenth of them when the preset's would
+    not fit)."""
     if config.flops_budget is None:
         return config
+    rows = data_packing(shards, config).rows_per_batch
     per_step = flops.step_flops(model_config, config.seq_len, config.batch_size,
-                                config.objective, config.mask_prob)  # fmt: skip
+                                config.objective, config.mask_prob) * rows / config.batch_size  # fmt: skip
     steps = int(config.flops_budget // per_step)
     if steps < 1:
         raise UserError(
@@ -447,6 +469,8 @@ def setup(
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         run.step, run.tokens_seen = state["step"], state["tokens_seen"]
+        # (checkpoints before real counts counted every sequence as a full row)
+        run.rows_computed = state.get("rows_computed", run.step * config.batch_size)
         if state.get("vocab_sha256", vocabulary) != vocabulary:
             raise UserError(
                 f"{data_dir}: prepared with another vocabulary than the run in {run_dir} "
@@ -461,7 +485,8 @@ def setup(
             f"{process.world_size} process(es) on {process.device}, from step {run.step}",
             file=sys.stderr,
         )
-        print(_plan(config, len(train_set), step_flops), file=sys.stderr)
+        for line in _plan(config, train_set, step_flops):
+            print(line, file=sys.stderr)
     return run
 
 
@@ -493,8 +518,12 @@ def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:
         group["lr"] = lr_at(run.step, config)
     metrics: dict[str, Tensor] = {}
     loss = torch.zeros((), device=process.device)
+    tokens = torch.zeros((), dtype=torch.long, device=process.device)
+    rows = 0
     for micro in range(config.grad_accum):
         inputs = to_device(next(batches), process.device)  # packed (and pinned) in the background
+        tokens += (inputs["input_ids"] != run.special.pad).sum()
+        rows += inputs["input_ids"].shape[0]
         if config.compile:  # packing varies the rows: compile for any count, once
             for tensor in inputs.values():
                 torch._dynamo.maybe_mark_dynamic(tensor, 0)
@@ -517,7 +546,7 @@ def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:
         step_unless(optimizer, skipped)
     run.scaler.update()
     optimizer.zero_grad(set_to_none=True)
-    return StepResult(loss, grad_norm, metrics, skipped)
+    return StepResult(loss, grad_norm, metrics, skipped, tokens, rows)
 
 
 def step_unless(optimizer: torch.optim.Optimizer, skip: Tensor) -> None:
@@ -538,6 +567,33 @@ def step_unless(optimizer: torch.optim.Optimizer, skip: Tensor) -> None:
 SYNC_EVERY = 100  # steps at most between two reads of the device (logged steps are read anyway)
 
 
+class Counted:
+    """Real tokens (on the device) and rows computed (on the host) since the last read; `read_into`
+    adds every process's to the run's totals, in one synchronisation the loop makes anyway."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.tokens = torch.zeros((), dtype=torch.float64, device=process.device)
+        self.rows = 0
+
+    def add(self, result: StepResult) -> None:
+        self.tokens += result.tokens
+        self.rows += result.rows
+
+    def read_into(self, run: Run) -> None:
+        rows = torch.tensor(float(self.rows), dtype=torch.float64, device=self.process.device)
+        tokens, rows = self.process.sum(torch.stack((self.tokens, rows))).tolist()
+        run.tokens_seen += round(tokens)
+        run.rows_computed += round(rows)
+        self.tokens.zero_()
+        self.rows = 0
+
+
+def run_flops(run: Run) -> float:
+    """The training FLOPs computed so far: the rows the networks ran, not the sequences."""
+    return run.rows_computed * run.step_flops / run.config.batch_size
+
+
 def loop(run: Run, progress: bool = True) -> int:
     """Steps until the schedule ends, a signal arrives or the policy pauses; logs, held-out
     scores and checkpoints when the policy says; exports the networks at the end. Returns the
@@ -547,7 +603,7 @@ def loop(run: Run, progress: bool = True) -> int:
     `SYNC_EVERY` steps): the metrics and the non-finite steps since the last read, and, with
     several processes, whether any of them received a signal."""
     config, process, policy = run.config, run.process, run.policy
-    tokens_per_step = config.batch_size * config.seq_len
+    counted = Counted(process)
     batches = batch_stream(
         functools.partial(iterate_batches, run.train_set, run.micro_batch, config.seed,
                           process.rank, process.world_size, run.step * config.grad_accum),
@@ -564,8 +620,8 @@ def loop(run: Run, progress: bool = True) -> int:
             nonfinite.add(run.step + 1, result.skipped, result.loss, result.grad_norm)
             window.add(result.metrics, config.grad_accum, result.skipped)
             run.step += 1
-            run.tokens_seen += tokens_per_step
-            window.count_tokens(tokens_per_step)
+            counted.add(result)
+            window.count_tokens(result.tokens)
             log.bar.update(1)
             step = run.step
             if said := forecast.step_done(step):
@@ -576,11 +632,12 @@ def loop(run: Run, progress: bool = True) -> int:
             if not (due or received):
                 continue
             _check_nonfinite(run, nonfinite, last_read, log)
+            counted.read_into(run)
             last_read = step
             if policy.log_due(step):
                 values = window.read(process)
                 values.update(lr=lr_at(step - 1, config), grad_norm=result.grad_norm.item(),
-                              tokens=run.tokens_seen, flops=step * run.step_flops)  # fmt: skip
+                              tokens=run.tokens_seen, flops=run_flops(run))  # fmt: skip
                 log.record(step, values)
             if policy.eval_due(step) and process.rank == 0 and len(run.heldout):
                 with window.paused():  # tokens/s counts training only
@@ -607,6 +664,7 @@ def loop(run: Run, progress: bool = True) -> int:
         close_stream(batches)
         signals.restore()
         log.close()
+    counted.read_into(run)
     if last_saved != run.step:
         save(run)
     if process.rank == 0:
@@ -640,7 +698,7 @@ def save(run: Run) -> None:
         state = {
             "step": step,
             "tokens_seen": run.tokens_seen,
-            "batches_seen": step * run.config.grad_accum,  # per process: the data cursor
+            "rows_computed": run.rows_computed,
             "world_size": process.world_size,
             "model": run.module.state_dict(),
             "optimizer": run.optimizer.state_dict(),
@@ -652,13 +710,27 @@ def save(run: Run) -> None:
         export(run.module, run.run_dir, run.tokenizer, run)
 
 
-def _plan(config: PretrainConfig, train_examples: int, step_flops: float) -> str:
-    """The run in one line, before it starts."""
-    tokens = config.steps * config.batch_size * config.seq_len
-    passes = config.steps * config.batch_size / max(train_examples, 1)
-    return (f"electra: plan: {config.steps:,} steps of {config.batch_size} sequences x "
-            f"{config.seq_len} tokens = {tokens:,} tokens, {passes:,.1f} passes over "
-            f"{train_examples:,} training examples, {config.steps * step_flops:.3g} FLOPs")  # fmt: skip
+LOW_FILL = 0.5  # below this share of a row, a sequence holds few tokens: the plan says so
+
+
+def _plan(config: PretrainConfig, train_set: ExampleRange, step_flops: float) -> list[str]:
+    """The run before it starts, in real tokens and the rows packing computes; a warning when
+    the examples fill less than half a row, so a step trains on far fewer tokens than it seems."""
+    packing = data_packing(train_set, config)
+    sequences = config.steps * config.batch_size
+    tokens = sequences * config.seq_len * packing.fill
+    passes = sequences / max(len(train_set), 1)
+    total_flops = config.steps * step_flops * packing.rows_per_batch / config.batch_size
+    lines = [f"electra: plan: {config.steps:,} steps of {config.batch_size} sequences x "
+             f"{config.seq_len} tokens, packed into ~{packing.rows_per_batch:,.0f} rows = "
+             f"~{tokens:,.0f} real tokens, {passes:,.1f} passes over {len(train_set):,} training "
+             f"examples, {total_flops:.3g} FLOPs"]  # fmt: skip
+    if packing.fill < LOW_FILL:
+        lines.append(f"electra: warning: the examples fill {packing.fill:.0%} of a row on average, "
+                     f"so a step trains on ~{config.batch_size * config.seq_len * packing.fill:,.0f} "
+                     f"real tokens, not {config.batch_size * config.seq_len:,}: raise --batch-size "
+                     "for more tokens a step")  # fmt: skip
+    return lines
 
 
 def _describe(results: dict[str, float]) -> str:
