@@ -10,7 +10,7 @@ import numpy as np
 from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (fixture)
 
 from electra.config import ModelConfig, PretrainConfig
-from electra.data.shards import ExampleRange, ShardWriter, Shards, iterate_batches, write_manifest
+from electra.data.shards import ExampleRange, Shards, ShardWriter, iterate_batches, write_manifest
 from electra.pretraining import flops
 from electra.pretraining.packing import pack_rows
 from electra.pretraining.trainer import resolve_configs, train
