@@ -100,7 +100,61 @@ def world(tmp_path_factory, assets):
     data = bytearray((root / "damaged" / hf.SAFETENSORS_FILE).read_bytes())
     data[len(data) // 2 : len(data) // 2 + 32] = bytes(32)
     (root / "damaged" / hf.SAFETENSORS_FILE).write_bytes(bytes(data))
+    # config.json values that would allocate for minutes, or are of the wrong type
+    for name, key, value in (("huge_layers", "num_hidden_layers", 1_000_000),
+                             ("huge_hidden", "hidden_size", 10**9),
+                             ("huge_ffn", "intermediate_size", 10**10),
+                             ("text_hidden", "hidden_size", "64"),
+                             ("null_hidden", "hidden_size", None),
+                             ("half_layers", "num_hidden_layers", 2.5)):  # fmt: skip
+        shutil.copytree(root / "disc", root / name)
+        (root / name / "config.json").write_text(json.dumps({**config, key: value}))
+        w[name] = root / name
+    # weights an index places outside the model; weights that are a pickle of Python objects
+    shutil.copytree(root / "disc", root / "escape")
+    (root / "escape" / hf.SAFETENSORS_FILE).unlink()
+    index = {"weight_map": {"electra.embeddings.word_embeddings.weight": "../../../../etc/passwd"}}
+    (root / "escape" / hf.SAFETENSORS_INDEX_FILE).write_text(json.dumps(index))
+    w["escape"] = root / "escape"
+    shutil.copytree(root / "disc", root / "pickled")
+    (root / "pickled" / hf.SAFETENSORS_FILE).unlink()
+    import argparse
+
+    torch.save({"model": argparse.Namespace(a=1)}, root / "pickled" / hf.PYTORCH_FILE)
+    w["pickled"] = root / "pickled"
+    (root / "vocab_made").mkdir()
+    (root / "vocab_made" / "vocab.txt").write_text("[PAD]\n")
+    w["vocab_made"] = root / "vocab_made"
     return w
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, world):
+    """The classifier exported to ONNX, then altered, cut short, or stripped of its checksum."""
+    pytest.importorskip("onnxruntime")
+    import shutil
+
+    from electra.onnx_export import EXPORT_FILE, ONNX_FILE, _sha256, export_onnx
+
+    root = tmp_path_factory.mktemp("onnx")
+    export_onnx(world["clf"], root / "good")
+    found = {}
+    for name in ("altered", "truncated", "unchecked"):
+        shutil.copytree(root / "good", root / name)
+        found[f"onnx_{name}"] = root / name
+    graph = bytearray((root / "altered" / ONNX_FILE).read_bytes())
+    graph[-4000:-3968] = bytes(32)  # inside the weights: still a valid graph
+    (root / "altered" / ONNX_FILE).write_bytes(bytes(graph))
+    cut = root / "truncated" / ONNX_FILE
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    for name in ("truncated", "unchecked"):
+        saved = json.loads((root / name / EXPORT_FILE).read_text())
+        if name == "truncated":  # its checksum matches: onnxruntime itself must refuse it
+            saved["sha256"][ONNX_FILE] = _sha256(cut)
+        else:
+            del saved["sha256"]
+        (root / name / EXPORT_FILE).write_text(json.dumps(saved))
+    return found
 
 
 # (name, argv template, what the one line must say). {out} is a fresh path per case.
@@ -220,6 +274,33 @@ CASES = [
     ("evaluate squad: list predictions", "evaluate squad --data {assets}/squad/dev-v2.0.json --predictions {preds_list}", "expected a JSON object"),
     ("report: no run", "report {root}/nope", "nope"),
     ("report: unwritable", "report {prepared} --out /proc/electra/curves.png", "metrics.jsonl"),
+    # --- sizes and types refused before anything is built (a config.json, flags)
+    ("detect: a million layers", "detect --model {huge_layers} a text", "parameters need"),
+    ("detect: hidden size 1e9", "detect --model {huge_hidden} a text", "parameters need"),
+    ("detect: feed-forward 1e10", "detect --model {huge_ffn} a text", "parameters need"),
+    ("detect: hidden size a string", "detect --model {text_hidden} a text", "must be a whole number, got '64'"),
+    ("detect: hidden size null", "detect --model {null_hidden} a text", "must be a whole number, got None"),
+    ("detect: half a layer", "detect --model {half_layers} a text", "must be a whole number, got 2.5"),
+    ("finetune glue: a million layers", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {huge_layers} --out {out}", "parameters need"),
+    ("predict glue: hidden size a string", "predict glue --model {text_hidden} --test {test} --text-columns text --out {out}", "got '64'"),
+    ("pretrain: init from a million layers", "pretrain --data {prepared} --out {out} --preset tiny --init-from {huge_layers}", "parameters need"),
+    ("pretrain: layers 1e6", "pretrain --data {prepared} --out {out} --preset tiny --num-layers 1000000", "parameters need"),
+    ("pretrain: hidden 1e9", "pretrain --data {prepared} --out {out} --preset tiny --hidden-size 1000000000 --num-heads 1", "parameters need"),
+    ("pretrain: seed -1", "pretrain --data {prepared} --out {out} --preset tiny --seed -1", "is not in [0, 2**32)"),
+    ("pretrain: seed 2**32", "pretrain --data {prepared} --out {out} --preset tiny --seed 4294967296", "is not in [0, 2**32)"),
+    ("pretrain: batch beyond the data", "pretrain --data {prepared} --out {out} --preset tiny --batch-size 100000", "more than the 256 examples"),
+    ("finetune glue: seed -1", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --seed -1", "is not in [0, 2**32)"),
+    ("prepare: seed -1", "prepare --corpus {corpus} --vocab {vocab} --out {out} --seed -1 " + P, "seed -1"),
+    ("vocab: size 1e9", "vocab --corpus {corpus} --size 1000000000 --out {out}", "expected at most 1,048,576"),
+    # --- integrity and containment
+    ("detect: index outside the model", "detect --model {escape} a text", "outside the model's directory"),
+    ("detect: a pickle", "detect --model {pickled} a text", "holds Python objects besides tensors"),
+    ("predict glue: altered graph", "predict glue --model {onnx_altered} --runtime onnxruntime --test {test} --text-columns text --out {out}", "damaged or altered"),
+    ("predict glue: truncated graph", "predict glue --model {onnx_truncated} --runtime onnxruntime --test {test} --text-columns text --out {out}", "not a graph onnxruntime can load"),
+    ("predict glue: graph without checksum", "predict glue --model {onnx_unchecked} --runtime onnxruntime --test {test} --text-columns text --out {out}", "no checksum"),
+    # --- the right model and output
+    ("finetune glue: a generator", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {gen} --out {out}", "a generator, not a discriminator"),
+    ("vocab: over a vocabulary", "vocab --corpus {corpus} --size 50 --out {vocab_made}", "holds a vocabulary already"),
 ]  # fmt: skip
 
 
@@ -234,10 +315,11 @@ def test_the_table_is_large_and_covers_every_subcommand():
 
 @pytest.mark.parametrize("name, argv, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_leaves_nothing_complete(
-    name, argv, expected, world, prepared, tmp_path, capsys
+    name, argv, expected, world, prepared, tmp_path, capsys, request
 ):
     out = tmp_path / "out"
-    words = [word.format(**{k: str(v) for k, v in world.items()}, prepared=prepared, out=out)
+    paths = dict(world, **(request.getfixturevalue("exported") if "{onnx_" in argv else {}))
+    words = [word.format(**{k: str(v) for k, v in paths.items()}, prepared=prepared, out=out)
              for word in argv.split(" ")]  # fmt: skip
     words = [
         w

@@ -3,6 +3,7 @@ really does (torch's own FLOP counter) under ours; `--flops-budget` sets a run's
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -86,8 +87,8 @@ def test_a_flops_budget_sets_the_steps_and_metrics_count_flops(prepared, tmp_pat
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     train = [r for r in records if "flops" in r]
     assert [r["step"] for r in train] == list(range(1, steps + 1))
-    assert all(0 < b - a <= per_step for a, b in zip([0] + [r["flops"] for r in train],
-                                                    [r["flops"] for r in train]))  # fmt: skip
+    cumulative = [0] + [r["flops"] for r in train]
+    assert all(0 < b - a <= per_step for a, b in itertools.pairwise(cumulative))
     assert train[-1]["flops"] <= budget
     assert main(["pretrain", "--data", str(prepared), "--out", str(tmp_path / "small"), *flags,
                  "--flops-budget", "1000"]) == 2  # fmt: skip

@@ -41,14 +41,19 @@ def _split(options: dict[str, Any], *kinds: tuple[type, tuple[str, ...] | None])
     return parts
 
 
-def vocab(corpus: list[str], out: str | Path, default_corpus: bool = False, **options: Any) -> Any:
+def vocab(
+    corpus: list[str], out: str | Path, default_corpus: bool = False, overwrite: bool = False,
+    **options: Any,
+) -> Any:  # fmt: skip
     """`electra vocab`: a WordPiece vocabulary learned from `corpus` (`VocabConfig` and `Reading`
-    options: size, cased, min_frequency, text_field, skip_bad_records)."""
+    options: size, cased, min_frequency, text_field, skip_bad_records); one already in `out` is
+    replaced only with `overwrite`."""
     from electra.data.options import Reading, VocabConfig
     from electra.data.vocabulary import learn_vocabulary
 
     config, reading = _split(options, (VocabConfig, None), (Reading, None))
-    return learn_vocabulary(corpus, out, VocabConfig(**config), default_corpus, Reading(**reading))
+    return learn_vocabulary(corpus, out, VocabConfig(**config), default_corpus, Reading(**reading),
+                            overwrite)  # fmt: skip
 
 
 def prepare(

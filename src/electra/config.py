@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,60 @@ from electra.errors import UserError
 from electra.files import write_json
 
 T = TypeVar("T")
+
+
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+_TYPE_NAMES = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+}
+
+
+def wrong_types(config: Any) -> list[str]:
+    """Fields whose value is not of their annotated type (int, float, str, bool, optionally
+    `| None`): what a hand-edited JSON file or an API call can hold, named before any use."""
+    problems = []
+    for f in fields(config):
+        annotation = str(f.type).replace(" ", "")
+        optional = annotation.endswith("|None")
+        expected = annotation.removesuffix("|None")
+        if expected not in _TYPES:
+            continue
+        value = getattr(config, f.name)
+        if value is None and optional:
+            continue
+        if (
+            isinstance(value, bool)
+            and expected != "bool"
+            or not isinstance(value, _TYPES[expected])
+        ):
+            problems.append(f"`{f.name}` must be {_TYPE_NAMES[expected]}, got {value!r}")
+    return problems
+
+
+def check_types(config: Any, what: str) -> None:
+    """`wrong_types`, refused in one line: the other checks compare and multiply the values."""
+    if problems := wrong_types(config):
+        raise UserError(f"{what}: " + "; ".join(problems))
+
+
+SEED_RANGE = 2**32  # numpy's seeds
+
+
+def seed_problems(config: Any) -> list[str]:
+    if not 0 <= config.seed < SEED_RANGE:
+        return [f"`seed` {config.seed} is not in [0, 2**32)"]
+    return []
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def not_finite(config: Any) -> list[str]:
@@ -93,8 +148,9 @@ class ModelConfig:
     generator_layers: float = 1.0  # generator depth / discriminator depth (the official code's)
 
     def __post_init__(self) -> None:
+        check_types(self, "model config")
         problems = not_finite(self)
-        if self.hidden_size % self.num_heads:
+        if self.num_heads > 0 and self.hidden_size % self.num_heads:
             problems.append(
                 f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
             )
@@ -128,10 +184,23 @@ class ModelConfig:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
         if problems:
             raise UserError("model config: " + "; ".join(problems))
+        memory = machine_memory()
+        if memory is not None and self.parameter_count() * 4 > memory:
+            raise UserError(
+                f"model config: {self.parameter_count():,} parameters need "
+                f"{self.parameter_count() * 4 / 2**30:,.1f} GiB for their fp32 weights alone; "
+                f"this machine has {memory / 2**30:,.1f} GiB (check num_layers, hidden_size, "
+                "intermediate_size, vocab_size)"
+            )
 
-    @property
-    def head_size(self) -> int:
-        return self.hidden_size // self.num_heads
+    def parameter_count(self) -> int:
+        """Weights and biases of the encoder and its embeddings (heads aside): what building it
+        allocates, known before anything is built."""
+        e, h, i = self.embedding_size, self.hidden_size, self.intermediate_size
+        embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2) * e
+        projection = (e + 1) * h if e != h else 0
+        layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
+        return embeddings + projection + self.num_layers * layer
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ModelConfig:
@@ -251,7 +320,8 @@ class PretrainConfig:
     eval_every: int = 1000  # optimizer steps between held-out scores; 0: only at the end
 
     def __post_init__(self) -> None:
-        problems = not_finite(self) + optimizer_problems(self)
+        check_types(self, "pre-training config")
+        problems = not_finite(self) + optimizer_problems(self) + seed_problems(self)
         problems += not_chosen(self)
         for name in ("seq_len", "batch_size", "grad_accum", "steps"):
             if getattr(self, name) < 1:
@@ -446,7 +516,9 @@ class FinetuneConfig:
     precision: str = choice("fp32", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
 
     def __post_init__(self) -> None:
+        check_types(self, "fine-tuning config")
         problems = not_finite(self) + optimizer_problems(self) + not_chosen(self)
+        problems += seed_problems(self)
         for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "seeds"):
             if getattr(self, name) < 1:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")

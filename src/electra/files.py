@@ -4,10 +4,12 @@ output: a job holds an OS lock on its output for as long as it writes there."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
+from safetensors import SafetensorError
 
 from electra.errors import UserError
 
@@ -31,12 +34,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        yield tmp
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
+        try:
+            yield tmp  # private while partial (safetensors writes 0600)
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
+        except (OSError, RuntimeError, SafetensorError) as e:
+            raise UserError(f"{path}: cannot write it ({_reason(e, path)})") from None
+        os.chmod(tmp, 0o666 & ~_umask())  # the finished file is readable as any other
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """Why a write failed, in words: a full disk is named even when the library hides it."""
+    try:
+        if shutil.disk_usage(path.parent).free < 1 << 20:
+            return os.strerror(errno.ENOSPC)
+    except OSError:
+        pass
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

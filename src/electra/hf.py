@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -292,6 +293,15 @@ def _read_safetensors(path: Path) -> dict[str, Tensor]:
     return state
 
 
+def _inside(directory: Path, name: str) -> Path:
+    """`directory / name`, refused when the index names a file outside the directory."""
+    path = (directory / name).resolve()
+    if not path.is_relative_to(directory.resolve()):
+        raise UserError(f"{directory / SAFETENSORS_INDEX_FILE}: names {name!r}, outside the "
+                        "model's directory; a model's files stay inside it")  # fmt: skip
+    return path
+
+
 def read_weights(path: str | Path) -> dict[str, Tensor]:
     """The state dict of a checkpoint directory, whichever of the Hugging Face files holds it."""
     directory = _checkpoint_dir(path)
@@ -302,10 +312,16 @@ def read_weights(path: str | Path) -> dict[str, Tensor]:
             index = json.loads((directory / SAFETENSORS_INDEX_FILE).read_text(encoding="utf-8"))
             state: dict[str, Tensor] = {}
             for shard in sorted(set(index["weight_map"].values())):
-                state.update(_read_safetensors(directory / shard))
+                state.update(_read_safetensors(_inside(directory, shard)))
             return state
         if (directory / PYTORCH_FILE).is_file():
-            state = torch.load(directory / PYTORCH_FILE, map_location="cpu", weights_only=True)
+            try:
+                state = torch.load(directory / PYTORCH_FILE, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError:  # PyTorch's advice to unpickle anyway is not ours
+                raise UserError(
+                    f"{directory / PYTORCH_FILE}: holds Python objects besides tensors (a pickle), "
+                    "which electra never executes; save the weights as safetensors"
+                ) from None
             if not isinstance(state, dict):
                 raise UserError(f"{directory / PYTORCH_FILE}: expected a state dict")
             return state

@@ -15,7 +15,9 @@ and `onnxruntime` are the `onnx` extra, imported only here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import logging
 import shutil
 import warnings
@@ -156,7 +158,8 @@ def export_onnx(
     card.exported(out, kind, files, source)
     write_json(out / EXPORT_FILE, {"kind": kind, "inputs": list(INPUTS),
                                    "outputs": list(OUTPUTS[kind]), "opset": opset,
-                                   "files": files, "source": str(source)})  # fmt: skip
+                                   "files": files, "source": str(source),
+                                   "sha256": {name: _sha256(out / name) for name in files}})  # fmt: skip
     return Exported(out, kind, files)
 
 
@@ -174,9 +177,13 @@ class OnnxRunner:
         options.log_severity_level = 3
         if threads is not None:
             options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        self.session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime's own exception types, whatever is wrong
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"{path}: not a graph onnxruntime can load ({reason})") from None
 
     def __call__(
         self, input_ids: Tensor, attention_mask: Tensor | None = None,
@@ -205,6 +212,30 @@ class OnnxRunner:
         return getattr(self.__dict__["_like"], name)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_graph(graph: Path) -> None:
+    """An exported graph is the one `export_onnx` wrote: its digest, saved in export.json at
+    export, must match (a graph altered afterwards can still be valid ONNX and answer wrongly)."""
+    try:
+        saved = json.loads((graph.parent / EXPORT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = {}
+    recorded = (saved.get("sha256") or {}).get(graph.name)
+    if recorded is None:
+        raise UserError(f"{graph}: no checksum in {graph.parent / EXPORT_FILE}; export the "
+                        "model again with `electra export onnx`")  # fmt: skip
+    if _sha256(graph) != recorded:
+        raise UserError(f"{graph}: damaged or altered: it does not match the checksum saved "
+                        "when it was exported")  # fmt: skip
+
+
 def with_runtime(model: nn.Module, model_dir: Path, runtime: str) -> nn.Module | OnnxRunner:
     """`model` itself, or its exported graph in onnxruntime: `auto` takes the graph when
     `model_dir` holds one."""
@@ -219,4 +250,5 @@ def with_runtime(model: nn.Module, model_dir: Path, runtime: str) -> nn.Module |
             + (" --quantize int8" if runtime == "onnxruntime-int8" else "")
         )
     _needs_onnx()
+    check_graph(graph)
     return OnnxRunner(graph, model)

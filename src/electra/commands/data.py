@@ -39,6 +39,7 @@ def register(commands) -> None:
     _add_corpus_flags(vocab)
     vocab.add_argument("--out", required=True, help="directory for vocab.txt and the tokenizer files")  # fmt: skip
     add_config_flags(vocab, VocabConfig)
+    vocab.add_argument("--overwrite", action="store_true", help="replace a vocabulary already in --out")  # fmt: skip
     vocab.set_defaults(func=run_vocab)
 
 
@@ -54,6 +55,6 @@ def run_prepare(args: argparse.Namespace) -> None:
 def run_vocab(args: argparse.Namespace) -> None:
     from electra import api
 
-    vocabulary = api.vocab(args.corpus or [], args.out, args.default_corpus,
+    vocabulary = api.vocab(args.corpus or [], args.out, args.default_corpus, args.overwrite,
                            **asdict(build(args, VocabConfig)), **asdict(build(args, Reading)))  # fmt: skip
     print(vocabulary.describe())

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from electra.errors import UserError
 
 MIN_SEQ_LEN = 8  # [CLS] A [SEP] B [SEP] with room for some text
+MAX_VOCAB = 2**20  # past the largest vocabularies in use (250k); the trainer's memory beyond
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,11 @@ class VocabConfig:
     cased: bool = False  # keep case (default: lowercase and strip accents, as BERT uncased)
     min_frequency: int = 2  # rarest pair worth merging
 
-    def __post_init__(self) -> None:  # the size is checked where it is used: `train_tokenizer`
+    def __post_init__(self) -> None:  # the lower bound is checked where used: `train_tokenizer`
         if self.min_frequency < 1:
             raise UserError(f"min_frequency {self.min_frequency}: expected at least 1")
+        if self.size > MAX_VOCAB:
+            raise UserError(f"size {self.size:,}: expected at most {MAX_VOCAB:,} tokens")
 
 
 @dataclass
@@ -52,5 +55,7 @@ class PrepareConfig:
             raise UserError(f"seq_len {self.seq_len}: expected at least {MIN_SEQ_LEN}")
         if self.workers < 1:
             raise UserError(f"`workers` {self.workers}: expected at least 1")
+        if not 0 <= self.seed < 2**32:
+            raise UserError(f"seed {self.seed}: expected a number in [0, 2**32)")
         if not (math.isfinite(self.shard_mb) and self.shard_mb > 0):
             raise UserError(f"shard_mb {self.shard_mb}: expected a positive size")

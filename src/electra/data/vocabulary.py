@@ -40,11 +40,17 @@ def learn_vocabulary(
     config: VocabConfig | None = None,
     default_corpus: bool = False,
     reading: Reading | None = None,
+    overwrite: bool = False,
 ) -> Vocabulary:
     """Learn a vocabulary from `corpus` (files, directories, globs; or the embedded corpus) and
-    save it under `out`."""
+    save it under `out`; a vocabulary already there is replaced only with `overwrite`."""
     config, reading = config or VocabConfig(), reading or Reading()
     writable_dir(out)
+    if not overwrite and any(
+        (Path(out) / name).exists() for name in (VOCAB_FILE, "tokenizer.json")
+    ):
+        raise UserError(f"{out}: holds a vocabulary already (give `overwrite` to replace it, or "
+                        "another `out`)")  # fmt: skip
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
     for path in files:
         check(path, reading)

@@ -421,6 +421,9 @@ def setup(
     shards = Shards(data_dir)
     _check_data(shards, model_config, config)
     parts = config.grad_accum * process.world_size
+    if config.batch_size > len(shards):
+        raise UserError(f"batch_size {config.batch_size:,}: more than the {len(shards):,} examples in "
+                        f"{data_dir}; a step would repeat them (a smaller --batch-size)")  # fmt: skip
     micro_batch, rest = divmod(config.batch_size, parts)
     if rest or not micro_batch:
         raise UserError(

@@ -240,6 +240,10 @@ def finetune(
             if (path / loop.RESULTS_FILE).exists() or (path / loop.MODEL_DIR).exists():
                 raise UserError(f"{path}: holds a fine-tuning run already (give `overwrite` "
                                 "to replace it, or another `out`)")  # fmt: skip
+    architectures = hf.read_config_json(model_dir).get("architectures") or []
+    if not random_init and "ElectraForMaskedLM" in architectures:
+        raise UserError(f"{model_dir}: a generator, not a discriminator: fine-tune the "
+                        "discriminator (RUN_DIR/discriminator of a pre-training run)")  # fmt: skip
     tokenizer = load_tokenizer(model_dir)
     hf.check_vocabulary(model_dir, tokenizer)
     size = preset or recipe_size(hf.load_config(model_dir))
