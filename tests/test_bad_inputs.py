@@ -76,6 +76,8 @@ def world(tmp_path_factory, assets):
 
     w["disc"] = tiny_checkpoint(root / "disc", tokenizer, layers=1)
     w["gen"] = hf.save(Generator(shape), root / "gen", tokenizer=tokenizer)
+    w["run_generator"] = hf.save(Generator(shape), root / "run" / "generator", tokenizer=tokenizer)
+    (root / "run" / "discriminator").mkdir()  # an RTD run's pair
     extra = {
         "id2label": {"0": "neg", "1": "pos"},
         SETTINGS_KEY: {"family": "glue", "max_seq_length": 64},
@@ -299,7 +301,7 @@ CASES = [
     ("predict glue: truncated graph", "predict glue --model {onnx_truncated} --runtime onnxruntime --test {test} --text-columns text --out {out}", "not a graph onnxruntime can load"),
     ("predict glue: graph without checksum", "predict glue --model {onnx_unchecked} --runtime onnxruntime --test {test} --text-columns text --out {out}", "no checksum"),
     # --- the right model and output
-    ("finetune glue: a generator", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {gen} --out {out}", "a generator, not a discriminator"),
+    ("finetune glue: an RTD generator", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {run_generator} --out {out}", "not its discriminator: fine-tune"),
     ("vocab: over a vocabulary", "vocab --corpus {corpus} --size 50 --out {vocab_made}", "holds a vocabulary already"),
 ]  # fmt: skip
 

@@ -240,10 +240,13 @@ def finetune(
             if (path / loop.RESULTS_FILE).exists() or (path / loop.MODEL_DIR).exists():
                 raise UserError(f"{path}: holds a fine-tuning run already (give `overwrite` "
                                 "to replace it, or another `out`)")  # fmt: skip
+    # An RTD run's generator (its discriminator beside it) is the helper, not the model to
+    # keep; an MLM run's masked LM is its model and fine-tunes.
+    discriminator = Path(model_dir).parent / "discriminator"
     architectures = hf.read_config_json(model_dir).get("architectures") or []
-    if not random_init and "ElectraForMaskedLM" in architectures:
-        raise UserError(f"{model_dir}: a generator, not a discriminator: fine-tune the "
-                        "discriminator (RUN_DIR/discriminator of a pre-training run)")  # fmt: skip
+    if not random_init and "ElectraForMaskedLM" in architectures and discriminator.is_dir():
+        raise UserError(f"{model_dir}: the generator of a replaced-token-detection run, not "
+                        f"its discriminator: fine-tune {discriminator}")  # fmt: skip
     tokenizer = load_tokenizer(model_dir)
     hf.check_vocabulary(model_dir, tokenizer)
     size = preset or recipe_size(hf.load_config(model_dir))
