@@ -22,11 +22,11 @@ from unittest import mock
 
 import torch
 import torch.nn.functional as F
+from pretrain_step import SPECIAL, make_batch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from electra.config import ModelConfig, PretrainConfig
 from electra.pretraining.objective import build
-from pretrain_step import SPECIAL, make_batch
 
 META = torch.device("meta")
 
