@@ -77,3 +77,18 @@ def test_compare_config_reads_every_kind_of_task(tmp_path):
             CompareConfig(
                 **{"flops_budget": 1e12, "glue_dir": None, "tagging_dir": tmp_path, **bad}
             )
+
+
+def test_a_signal_stopping_an_arm_exits_128_plus_it_saying_how_to_resume(
+    prepared, assets, tmp_path, capsys, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from electra import api
+
+    monkeypatch.setattr(api, "pretrain", lambda *a, **k: SimpleNamespace(status=130))  # SIGINT
+    argv = ["compare", "--data", str(prepared), "--out", str(tmp_path / "c"), "--flops-budget",
+            "1e12", "--arms", "rtd", "--tagging-dir", str(assets / "conll"), *SHAPE]  # fmt: skip
+    assert main(argv) == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    assert "stopped by a signal" in line and "again to resume" in line

@@ -4,9 +4,11 @@ resumes and finishes; a full disk is one line naming the path, with nothing left
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from pretrain_data import one_thread  # noqa: F401 (fixture)
@@ -93,3 +95,33 @@ def test_a_full_disk_is_one_line_naming_the_path(full_disk, assets, prepared, ca
     err = capsys.readouterr().err.splitlines()[-1]
     assert "No space left on device" in err and str(full_disk) in err
     assert not checkpoint.all_checkpoints(full_disk / "run")  # no checkpoint half-written as done
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signalled_finetune_saves_says_how_to_resume_and_resumes(
+    tiny_checkpoint, tmp_path, signum
+):
+    """Ctrl-C (or a scheduler's SIGTERM) during fine-tuning: the step finishes, a checkpoint is
+    written, one line says how to continue, exit 128 + signal; --resume then finishes."""
+    rows = "".join(f"{'a fine day' if i % 2 else 'a bad day'} {i},{i % 2}\n" for i in range(400))
+    (tmp_path / "train.csv").write_text("text,label\n" + rows)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "electra.cli", "finetune", "glue", "--train",
+               str(tmp_path / "train.csv"), "--dev", str(tmp_path / "train.csv"), "--text-columns",
+               "text", "--label-column", "label", "--model", str(tiny_checkpoint), "--out", str(out),
+               "--epochs", "3", "--batch-size", "4", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    deadline = time.time() + 90
+    while not (out / "metrics.jsonl").is_file() or not (out / "metrics.jsonl").read_text():
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, err
+    last = err.strip().splitlines()[-1]
+    assert "stopped at step" in last and "continue with --resume" in last, last
+    assert checkpoint.latest(out) is not None
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (out / "results.json").is_file() and not (out / "checkpoints").exists()

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from electra.errors import UserError
+from electra.errors import Interrupted, UserError
 
 COMMAND_MODULES = (
     "electra.commands.data",
@@ -99,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"electra: error: {in_flags(str(e), args.parser)}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"electra: {e}", file=sys.stderr)
+        return e.code
     except KeyboardInterrupt:
         print("electra: interrupted", file=sys.stderr)
         return 130

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from electra.config import MODEL_FIELDS
-from electra.errors import UserError
+from electra.errors import Interrupted, UserError
 from electra.files import one_writer, write_json, write_text
 
 # arm -> (objective, embedding sharing, the exported network fine-tuned)
@@ -132,6 +132,9 @@ def _pretrain_arm(
                 status = api.pretrain(data, run, config.preset, resume=resume, progress=progress,
                                       until=None if step == steps else step,
                                       **({} if resume else {**overrides, **model})).status  # fmt: skip
+                if status >= 128:  # a signal: the checkpoint is saved, the same command resumes
+                    raise Interrupted(f"{run}: pre-training stopped by a signal; run the same "
+                                      "command again to resume", status)  # fmt: skip
                 if status:
                     raise UserError(
                         f"{run}: pre-training stopped (exit {status}); re-run to resume"

@@ -8,3 +8,12 @@ invariants, never for user input.
 
 class UserError(Exception):
     """Bad input from the user: a path, a file's contents, a flag value."""
+
+
+class Interrupted(Exception):
+    """A job stopped by a signal after saving what resumes it: the CLI prints the message (how
+    to continue) and exits with `code`, 128 + the signal's number."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code

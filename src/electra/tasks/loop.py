@@ -43,7 +43,9 @@ import dataclasses
 import json
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -66,10 +68,10 @@ from electra.config import (
     record_changes,
     save_json,
 )
-from electra.errors import UserError
+from electra.errors import Interrupted, UserError
 from electra.files import write_json
 from electra.pretraining.logbook import Log
-from electra.pretraining.processes import Process
+from electra.pretraining.processes import Process, Signals
 from electra.runtime import (
     autocast,
     resolve_precision,
@@ -387,12 +389,15 @@ def finetune(
     run = _setup(task, model_dir, config, Path(out_dir), tokenizer, random_init, progress,
                  device, resume, allow_changes)  # fmt: skip
     started = time.perf_counter()
+    signals = _signals()
     try:
         while run.state.step < run.state.total_steps or run.state.epoch_batches:
-            _train_epoch(run)  # (the condition's second part: a save at the last step)
+            _train_epoch(run, signals)  # (the condition's second part: a save at the last step)
             _end_epoch(run)
     finally:
         run.log.close()
+        if signals is not None:
+            signals.restore()
     return _finish(run, model_dir, random_init, time.perf_counter() - started)
 
 
@@ -483,8 +488,27 @@ def _resume_changes(
     return changed_settings(saved, config)
 
 
-def _train_epoch(run: _Run) -> None:
-    """The epoch under way, from the batch it stands at (a resumed run's included)."""
+def _signals() -> Signals | None:
+    """SIGINT/SIGTERM handlers that let a step finish, then checkpoint (in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return Signals()
+
+
+def _stop_if_signalled(run: _Run, signals: Signals | None, saved: bool) -> None:
+    """After a step: on a signal (in any process), checkpoint and stop, saying how to go on."""
+    if signals is None or not signals.anywhere(run.process):
+        return
+    if not saved:
+        run.save()
+    signum = signals.received or signal.SIGTERM
+    raise Interrupted(f"{signal.Signals(signum).name}: stopped at step {run.state.step} with a "
+                      f"checkpoint in {run.out_dir}; continue with --resume", 128 + int(signum))  # fmt: skip
+
+
+def _train_epoch(run: _Run, signals: Signals | None = None) -> None:
+    """The epoch under way, from the batch it stands at (a resumed run's included); a signal
+    stops it after the step it arrives in, with a checkpoint."""
     task, config, state, process = run.task, run.config, run.state, run.process
     if state.epoch_batches == 0:
         state.shuffle_state = run.shuffle.get_state()
@@ -516,8 +540,10 @@ def _train_epoch(run: _Run) -> None:
             record = run.evaluate()
             run.log.record(state.step, {k: v for k, v in record.items() if k != "step"},
                            prefix="dev")  # fmt: skip
-        if config.save_every and state.step % config.save_every == 0:
+        saved = bool(config.save_every and state.step % config.save_every == 0)
+        if saved:
             run.save()
+        _stop_if_signalled(run, signals, saved)
 
 
 def _end_epoch(run: _Run) -> None:
