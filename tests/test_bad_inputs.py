@@ -124,6 +124,19 @@ def world(tmp_path_factory, assets):
 
     torch.save({"model": argparse.Namespace(a=1)}, root / "pickled" / hf.PYTORCH_FILE)
     w["pickled"] = root / "pickled"
+    # values of the wrong kind in JSON Lines tables; a score off STS-B's scale; a file without
+    # its prediction column
+    write("text_null.jsonl", '{"text": null, "label": "a"}\n{"text": "b", "label": "b"}\n')
+    write("text_number.jsonl", '{"text": 5, "label": "a"}\n{"text": "b", "label": "b"}\n')
+    write("label_null.jsonl", '{"text": "a", "label": null}\n{"text": "b", "label": "b"}\n')
+    write("pair.csv", "a,b,label\nx,y,yes\nz,w,no\n")
+    write("one_label.csv", "text,label\na,yes\nb,yes\n")
+    write("STS-B/train.tsv", "index\tsentence1\tsentence2\tscore\n0\ta\tb\t500\n")
+    write("STS-B/dev.tsv", "index\tsentence1\tsentence2\tscore\n0\ta\tb\t1\n")
+    write("no_predictions.txt", "The DT B-NP\ncat NN I-NP\n\n")
+    w["clf_pair"] = hf.save(SequenceClassifier(shape, num_labels=2), root / "clf_pair", tokenizer=tokenizer,
+                            config_extra={**extra, SETTINGS_KEY: {"family": "glue", "max_seq_length": 64,
+                                                                  "text_columns": 2}})  # fmt: skip
     (root / "vocab_made").mkdir()
     (root / "vocab_made" / "vocab.txt").write_text("[PAD]\n")
     w["vocab_made"] = root / "vocab_made"
@@ -303,6 +316,39 @@ CASES = [
     # --- the right model and output
     ("finetune glue: an RTD generator", "finetune glue --train {test} --dev {test} --text-columns text --label-column text --model {run_generator} --out {out}", "not its discriminator: fine-tune"),
     ("vocab: over a vocabulary", "vocab --corpus {corpus} --size 50 --out {vocab_made}", "holds a vocabulary already"),
+    ("finetune glue: a pair in 3 tokens", "finetune glue --train {pair} --dev {pair} --text-columns a,b --label-column label --model {disc} --out {out} --max-seq-length 3", "need at least 5 tokens"),
+    ("finetune glue: STS-B score 500", "finetune glue --task sts-b --data-dir {root} --model {disc} --out {out}", "score 500 is not in [0, 5]"),
+    ("finetune glue: text null", "finetune glue --train {text_null} --dev {text_null} --text-columns text --label-column label --model {disc} --out {out}", "'text' is null, expected a string of text"),
+    ("finetune glue: text a number", "finetune glue --train {text_number} --dev {text_number} --text-columns text --label-column label --model {disc} --out {out}", "'text' is int"),
+    ("finetune glue: label null", "finetune glue --train {label_null} --dev {label_null} --text-columns text --label-column label --model {disc} --out {out}", "'label' is null, expected a string or a number"),
+    ("finetune glue: one label", "finetune glue --train {one_label} --dev {one_label} --text-columns text --label-column label --model {disc} --out {out}", "only one label"),
+    ("finetune glue: no label column", "finetune glue --train {test} --dev {test} --text-columns text --label-column label --model {disc} --out {out}", "no 'label' column"),
+    ("predict glue: one text for a pair model", "predict glue --model {clf_pair} --test {test} --text-columns text --out {out}", "fine-tuned on 2 text(s) an example, 1 given"),
+    ("predict glue: text null", "predict glue --model {clf} --test {text_null} --text-columns text --out {out}", "'text' is null"),
+    ("evaluate tagging: no prediction column", "evaluate tagging --predictions {no_predictions}", "share no tag"),
+    ("report: not a PNG", "report {prepared} --out {out}/curves.txt", "expected a .png file"),
+    ("vocab: a path through a file", "vocab --corpus {a_file}/x.txt --size 50 --out {out}", "Not a directory"),
+    ("prepare: vocabulary through a file", "prepare --corpus {corpus} --vocab {a_file}/vocab.txt --out {out} " + P, "Not a directory"),
+    # --- more numbers out of range
+    ("pretrain: keep no checkpoint", "pretrain --data {prepared} --out {out} --preset tiny --keep-checkpoints 0", "--keep-checkpoints must be at least 1"),
+    ("pretrain: temperature 0", "pretrain --data {prepared} --out {out} --preset tiny --temperature 0", "must be positive"),
+    ("pretrain: warm-up -1", "pretrain --data {prepared} --out {out} --preset tiny --warmup-steps -1", "--warmup-steps must not be negative"),
+    ("pretrain: mask token prob 1.5", "pretrain --data {prepared} --out {out} --preset tiny --mask-token-prob 1.5", "--mask-token-prob 1.5 is not in (0, 1]"),
+    ("pretrain: generator weight nan", "pretrain --data {prepared} --out {out} --preset tiny --gen-weight nan", "--gen-weight must be a finite number"),
+    ("pretrain: generator fraction 0", "pretrain --data {prepared} --out {out} --preset tiny --generator-fraction 0", "--generator-fraction 0.0 is not in (0, 1]"),
+    ("pretrain: budget of one FLOP", "pretrain --data {prepared} --out {out} --preset tiny --flops-budget 1", "buys no step"),
+    ("finetune glue: warm-up fraction 1", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --warmup-fraction 1", "--warmup-fraction 1.0 is not in [0, 1)"),
+    ("finetune glue: weight decay -1", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --weight-decay -1", "--weight-decay must not be negative"),
+    ("finetune glue: clip -1", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --max-grad-norm -1", "--max-grad-norm must not be negative"),
+    ("finetune glue: epsilon 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --adam-eps 0", "--adam-eps must be positive"),
+    ("finetune glue: batch 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --batch-size 0", "--batch-size must be positive"),
+    ("finetune glue: eval batch 0", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --eval-batch-size 0", "--eval-batch-size must be positive"),
+    ("finetune glue: seed 2**32", "finetune glue --task rte --data-dir {root} --model {disc} --out {out} --seed 4294967296", "is not in [0, 2**32)"),
+    # --- runtimes and exports
+    ("predict glue: no graph to run", "predict glue --model {clf} --runtime onnxruntime --test {test} --text-columns text --out {out}", "no model.onnx; export it first"),
+    ("detect: no graph to run", "detect --model {disc} --runtime onnxruntime a text", "no model.onnx; export it first"),
+    ("export onnx: into the model", "export onnx --model {clf} --out {clf}", "export into another directory"),
+    ("export onnx: no model", "export onnx --model {root}/nope --out {out}", "nope"),
 ]  # fmt: skip
 
 

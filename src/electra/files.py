@@ -77,6 +77,21 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def absent_reason(path: str | Path) -> str | None:
+    """Why `path` cannot be read as an existing file or folder (`no such file or directory`,
+    `permission denied` where a folder on the way is closed to us), or None when it can be:
+    `Path.exists()` says False for both."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "no such file or directory"
+    except PermissionError:
+        return "permission denied (a folder on its path is not readable)"
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
+
+
 def writable_dir(path: str | Path) -> Path:
     """`path` as a directory this process can write into, created when missing: checked before
     any long work, so a bad output path costs one line and not an hour."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -95,7 +96,11 @@ def panels_for(records: list[dict]) -> list[Panel]:
 def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Plot every logged metric against the step; returns the PNG's path."""
     run_dir = Path(run_dir)
+    if out is not None and (str(out).endswith(("/", os.sep)) or Path(out).is_dir()):
+        out = Path(out) / "curves.png"  # a folder given: the usual name inside it
     out = Path(out) if out else run_dir / "curves.png"
+    if out.suffix.lower() != ".png":
+        raise UserError(f"{out}: expected a .png file (or a folder to write curves.png into)")
     records = read_metrics(run_dir / "metrics.jsonl")
     writable_dir(out.parent)
     panels = panels_for(records)

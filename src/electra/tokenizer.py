@@ -20,7 +20,7 @@ from tokenizers.models import WordPiece
 from tokenizers.trainers import WordPieceTrainer
 
 from electra.errors import UserError
-from electra.files import write_text
+from electra.files import absent_reason, write_text
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -112,8 +112,8 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
     """Load `vocab.txt`, or a checkpoint directory holding `vocab.txt` and/or `tokenizer.json`;
     `lowercase=None` follows the checkpoint (uncased when it does not say)."""
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or directory")
+    if reason := absent_reason(path):
+        raise UserError(f"{path}: {reason}")
     directory = path if path.is_dir() else path.parent
     vocab = path / VOCAB_FILE if path.is_dir() else path
     saved_lowercase, listed = None, None

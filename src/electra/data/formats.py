@@ -26,6 +26,7 @@ from typing import Any
 from electra.data.corpus import ReadStats, check_file, read_lines
 from electra.data.options import Reading
 from electra.errors import UserError
+from electra.files import absent_reason
 
 TEXT = (".txt", ".txt.gz")
 JSONL = (".jsonl", ".jsonl.gz", ".json", ".json.gz")
@@ -254,6 +255,8 @@ def find_files(patterns: Sequence[str]) -> list[Path]:
             matches = sorted(
                 p for p in map(Path, glob.glob(str(path), recursive=True)) if p.is_file()
             )
+            if not matches and glob.escape(str(path)) == str(path):  # a plain path, not a glob
+                raise UserError(f"{pattern}: {absent_reason(path) or 'not a file or folder'}")
             if not matches:
                 raise UserError(f"{pattern}: matches no file")
         found.update(dict.fromkeys(matches))

@@ -37,7 +37,14 @@ from electra.model import EncoderOnly, SequenceClassifier
 from electra.runtime import choose_device
 from electra.tasks.family import FAMILIES, Family, Finetuned, Prediction, Run
 from electra.tasks.heads import LinearClassifier
-from electra.tasks.loop import Feature, Predict, Task, load_finetuned, make_predict
+from electra.tasks.loop import (
+    SETTINGS_KEY,
+    Feature,
+    Predict,
+    Task,
+    load_finetuned,
+    make_predict,
+)
 from electra.tasks.options import (
     GLUE_TASKS,
     ClassificationData,
@@ -91,6 +98,7 @@ class Spec:
     swap_pairs: bool = False  # the official recipe also trains on (B, A) for symmetric tasks
     skip_malformed: bool = False  # QQP: rows with missing fields are skipped, as GLUE's readers do
     target_scale: float = 1.0  # regression targets are trained divided by this (STS-B: 5, official)
+    score_range: tuple[float, float] | None = None  # the scores a regression task's data may hold
 
     @property
     def regression(self) -> bool:
@@ -114,7 +122,8 @@ GLUE: dict[str, Spec] = {
         Spec("mrpc", ("#1 String", "#2 String"), "Quality", _BINARY, ("accuracy", "f1"), "MRPC",
              test_sets=(("test.tsv", "MRPC.tsv"),), swap_pairs=True),
         Spec("stsb", _PAIR, "score", (), ("spearman", "pearson"), "STS-B",
-             test_sets=(("test.tsv", "STS-B.tsv"),), swap_pairs=True, target_scale=5.0),
+             test_sets=(("test.tsv", "STS-B.tsv"),), swap_pairs=True, target_scale=5.0,
+             score_range=(0.0, 5.0)),
         Spec("qqp", ("question1", "question2"), "is_duplicate", _BINARY, ("accuracy", "f1"), "QQP",
              test_sets=(("test.tsv", "QQP.tsv"),), skip_malformed=True),
         Spec(
@@ -187,6 +196,9 @@ def targets(spec: Spec, path: Path, examples: Sequence[Example]) -> list[int] | 
                 raise UserError(f"{path}:{e.line}: score {e.label!r} is not a number") from None
             if not math.isfinite(scores[-1]):
                 raise UserError(f"{path}:{e.line}: score {e.label!r} is not a finite number")
+            if spec.score_range and not spec.score_range[0] <= scores[-1] <= spec.score_range[1]:
+                low, high = spec.score_range
+                raise UserError(f"{path}:{e.line}: score {e.label} is not in [{low:g}, {high:g}]")
         return scores
     index = {label: i for i, label in enumerate(spec.labels)}
     for e in examples:
@@ -296,6 +308,10 @@ def build_task(
     """The loop's `Task` for `spec`: train features, and an evaluation over each dev set
     (`(path, metric suffix, prediction file)`) that returns metrics and prediction rows. `head`:
     the official dropout + linear classifier, or `transformers`' (see `ClassificationData`)."""
+    needed = 2 * len(spec.text_columns) + 1  # [CLS] a [SEP] (b [SEP]): a token of each text
+    if max_seq_length < needed:
+        raise UserError(f"max_seq_length {max_seq_length}: {spec.name}'s {len(spec.text_columns)} "
+                        f"text(s) need at least {needed} tokens with their special tokens")  # fmt: skip
     _, train = labelled_features(
         spec, train_path, tokenizer, max_seq_length, swap=swap_pairs and spec.swap_pairs
     )
@@ -342,7 +358,7 @@ def build_task(
         main_metric=spec.metrics[0],
         write_predictions=write_predictions,
         pad_id=SpecialIds.of(tokenizer).pad,
-        config_extra=hf_labels(spec),
+        config_extra={**hf_labels(spec), SETTINGS_KEY: {"text_columns": len(spec.text_columns)}},
     )
 
 
@@ -494,6 +510,10 @@ class Classification(Family):
         if input.test is not None:
             base = Spec("custom", input.text_columns, "", (), ())
             files = [(input.test, "test_predictions.tsv")]
+            trained = finetuned.saved.get("text_columns")
+            if trained is not None and trained != len(input.text_columns):
+                raise UserError(f"text_columns: the model was fine-tuned on {trained} text(s) an "
+                                f"example, {len(input.text_columns)} given ({', '.join(input.text_columns)})")  # fmt: skip
         else:
             base = glue_spec(input.task or "")
             directory = task_dir(input.data_dir or Path(), base)

@@ -86,7 +86,7 @@ def read_examples(
             missing = [c for c in wanted if c not in row]
             if missing:
                 raise UserError(f"{path}:{number}: no {quoted(missing)} field; found {quoted(row)}")
-            values = {c: _text(row[c]) for c in wanted}
+            values = {c: _cell(path, number, c, row[c], c == label_column) for c in wanted}
         elif names is None:
             names = [n.strip() for n in row]
             missing = [c for c in wanted if c not in names]
@@ -120,5 +120,13 @@ def quoted(names: Sequence[str] | dict) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+def _cell(path: Path, number: int, name: str, value: Any, label: bool) -> str:
+    """A JSON record's value as the text a column holds: texts must be strings; a label may
+    also be a number (`1`, `0.5`); null is refused, never read as the word "null"."""
+    if isinstance(value, str):
+        return value
+    if label and isinstance(value, int | float) and not isinstance(value, bool):
+        return json.dumps(value)
+    kind = "null" if value is None else type(value).__name__
+    expected = "a string or a number" if label else "a string of text"
+    raise UserError(f"{path}:{number}: {name!r} is {kind}, expected {expected}")

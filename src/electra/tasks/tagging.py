@@ -422,10 +422,18 @@ def conll_text(
 
 
 def read_scored(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    """The gold and predicted tags of a file whose last two columns are those."""
-    gold = read_conll(path, tag_column=-2)
-    predicted = read_conll(path, tag_column=-1)
-    return [s.tags for s in gold], [s.tags for s in predicted]
+    """The gold and predicted tags of a file whose last two columns are those (refused when the
+    two share no tag: a file without its prediction column, `word POS chunk`, would be scored
+    POS against chunks)."""
+    gold = [s.tags for s in read_conll(path, tag_column=-2)]
+    predicted = [s.tags for s in read_conll(path, tag_column=-1)]
+    gold_tags = {t for tags in gold for t in tags}
+    predicted_tags = {t for tags in predicted for t in tags}
+    if gold_tags and predicted_tags and not gold_tags & predicted_tags:
+        seen = ", ".join(sorted(gold_tags)[:3]) + " / " + ", ".join(sorted(predicted_tags)[:3])
+        raise UserError(f"{path}: its last two columns share no tag ({seen}); expected "
+                        "`word ... gold predicted` lines, as `predict tagging` writes them")  # fmt: skip
+    return gold, predicted
 
 
 def score_file(path: Path) -> dict[str, float]:
