@@ -95,6 +95,42 @@ def test_resume_continues_the_same_trajectory(data, tmp_path):
     assert json.loads((tmp_path / "whole" / "pretrain.json").read_text())["pretrain"]["steps"] == 6
 
 
+def test_a_sigterm_cuts_a_long_step_short_and_the_resume_is_the_same_run(
+    data, tmp_path, monkeypatch
+):
+    """A scheduler's SIGTERM during a step that would take long: within the deadline the step is
+    dropped, the last finished one checkpointed with the random state it left (exit 143), and the
+    resumed run is the uninterrupted one to the last weight."""
+    model, run = tiny_model(400), config(save_every=0, eval_batches=0)
+    assert train(data, tmp_path / "whole", model, run) == 0
+    monkeypatch.setenv("ELECTRA_STOP_DEADLINE_S", "0.3")
+    real, calls = trainer.train_step, []
+
+    def long_third_step(run_, batches, signals=None):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)  # the step that will not end in time
+        return real(run_, batches, signals)
+
+    monkeypatch.setattr(trainer, "train_step", long_third_step)
+    started = time.perf_counter()
+    assert train(data, tmp_path / "cut", model, run) == 128 + signal.SIGTERM
+    assert time.perf_counter() - started < 15
+    assert checkpoint.latest(tmp_path / "cut").name == "step-00000002"
+    monkeypatch.setattr(trainer, "train_step", real)
+    assert train(data, tmp_path / "cut", model, run, resume=True) == 0
+    state = {k: checkpoint.load(checkpoint.latest(tmp_path / k))["model"] for k in ("whole", "cut")}
+    for name, tensor in state["whole"].items():
+        torch.testing.assert_close(tensor, state["cut"][name], rtol=0, atol=1e-6)
+
+
+def test_a_bad_stop_deadline_is_one_line(monkeypatch):
+    monkeypatch.setenv("ELECTRA_STOP_DEADLINE_S", "soon")
+    with pytest.raises(UserError, match="ELECTRA_STOP_DEADLINE_S=soon"):
+        trainer.stop_deadline()
+
+
 def test_export_loads_in_transformers_with_the_same_outputs(data, tmp_path):
     transformers = pytest.importorskip("transformers")
     model = tiny_model(400)

@@ -125,3 +125,27 @@ def test_a_signalled_finetune_saves_says_how_to_resume_and_resumes(
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert (out / "results.json").is_file() and not (out / "checkpoints").exists()
+
+
+def test_an_export_onto_a_full_disk_names_its_own_file_and_leaves_no_part(
+    full_disk, tiny_checkpoint, capsys
+):
+    pytest.importorskip("onnxruntime")
+    out = full_disk / "onnx"
+    assert main(["export", "onnx", "--model", str(tiny_checkpoint), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and str(out) in err
+    assert str(tiny_checkpoint) not in err  # the file that could not be written, not the source
+    assert not any(p.name.endswith(".safetensors") for p in out.iterdir())
+
+
+def test_a_finetune_onto_a_full_disk_is_one_line(full_disk, tiny_checkpoint, tmp_path, capsys):
+    rows = "".join(f"{'good' if i % 2 else 'bad'} {i},{i % 2}\n" for i in range(8))
+    (tmp_path / "train.csv").write_text("text,label\n" + rows)
+    argv = ["finetune", "glue", "--train", str(tmp_path / "train.csv"), "--dev",
+            str(tmp_path / "train.csv"), "--text-columns", "text", "--label-column", "label",
+            "--model", str(tiny_checkpoint), "--out", str(full_disk / "ft"), "--epochs", "1",
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "Traceback" not in err[0]

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from electra import card, hf
 from electra.errors import UserError
-from electra.files import one_writer, writable_dir, write_json
+from electra.files import atomic_path, one_writer, writable_dir, write_json
 from electra.model import Discriminator
 
 ONNX_FILE = "model.onnx"
@@ -129,8 +129,9 @@ def export_onnx(
         raise UserError(f"{out}: export into another directory than the model's")
     model, kind = load_model(source)
     for path in source.iterdir():
-        if path.is_file():
-            shutil.copy2(path, out / path.name)
+        if path.is_file():  # whole or not at all: a full disk leaves no truncated copy
+            with atomic_path(out / path.name) as tmp:
+                shutil.copy2(path, tmp)
     length = min(16, model.config.max_position_embeddings)
     ids = torch.full((2, length), 5, dtype=torch.long)
     mask = torch.ones_like(ids)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -59,6 +61,10 @@ class Process:
             dist.destroy_process_group()
 
 
+class StepInterrupted(Exception):
+    """A step cut short, before its update, because a SIGTERM's deadline passed."""
+
+
 class Signals:
     """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step; a second
     SIGINT interrupts at once.
@@ -69,12 +75,21 @@ class Signals:
     synchronisation); several share it at the steps where the loop synchronises anyway (each
     logged step, at most `trainer.SYNC_EVERY` apart), so that all stop at the same step. A
     Ctrl-C or a scheduler's SIGTERM costs a resumable checkpoint and at most those steps. The
-    second SIGINT is the way out when that step itself hangs."""
+    second SIGINT is the way out when that step itself hangs.
 
-    def __init__(self) -> None:
+    With `deadline_s` (one process), a SIGTERM also starts a clock: a step still running after
+    that many seconds is cut short with `StepInterrupted` (raised in the main thread, never
+    during the optimizer's update, which `updating` marks), so a scheduler's grace period is
+    not spent waiting for a long step; the loop then checkpoints the last finished step."""
+
+    def __init__(self, deadline_s: float | None = None) -> None:
         self.received: int | None = None
+        self.deadline_s = deadline_s
+        self.in_update = False
+        handled = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGALRM,) if deadline_s else ())
         self._previous = {
-            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+            s: signal.signal(s, self._deadline if s == signal.SIGALRM else self._handle)
+            for s in handled
         }
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -85,6 +100,29 @@ class Signals:
             f"\nelectra: {signal.Signals(signum).name}: saving a checkpoint, then stopping",
             file=sys.stderr,
         )
+        if signum == signal.SIGTERM and self.deadline_s:
+            signal.setitimer(signal.ITIMER_REAL, self.deadline_s)
+
+    def _deadline(self, signum: int, frame: Any) -> None:
+        if self.in_update:  # never half an update: look again once it is done
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
+        raise StepInterrupted
+
+    @contextmanager
+    def updating(self) -> Iterator[None]:
+        """The optimizer's update, the end of a step: a deadline waits for it, and none is left
+        once the step is whole (the checkpoint that follows takes the time it needs)."""
+        self.in_update = True
+        try:
+            yield
+        finally:
+            self._cancel()
+            self.in_update = False
+
+    def _cancel(self) -> None:
+        if self.deadline_s:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def anywhere(self, process: Process) -> bool:
         """Whether this process or another received a signal: one all-reduce with several."""
@@ -96,5 +134,6 @@ class Signals:
 
     def restore(self) -> None:
         """Put back the handlers found at construction, so the caller's Ctrl-C works again."""
+        self._cancel()
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)

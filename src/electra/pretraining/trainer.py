@@ -71,7 +71,7 @@ from electra.pretraining.packing import (
     pack_rows,
     resolve_loader,
 )
-from electra.pretraining.processes import Process, Signals
+from electra.pretraining.processes import Process, Signals, StepInterrupted
 from electra.runtime import (
     autocast,
     resolve_precision,
@@ -511,7 +511,9 @@ def _resume_changes(
     return changed_settings(saved, config)
 
 
-def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:
+def train_step(
+    run: Run, batches: Iterator[dict[str, Tensor]], signals: Signals | None = None
+) -> StepResult:
     """One optimizer step, queued without waiting for the device: the learning rate for this
     step, `grad_accum` micro-batches (DDP synchronises gradients on the last only), the
     global-norm clip, and the update, which the optimizer itself drops when the step is not
@@ -537,18 +539,21 @@ def train_step(run: Run, batches: Iterator[dict[str, Tensor]]) -> StepResult:
             run.scaler.scale(output.loss / config.grad_accum).backward()
         loss += output.loss.detach()
         accumulate(metrics, output.metrics())
-    run.scaler.unscale_(optimizer)
-    grad_norm = torch.nn.utils.clip_grad_norm_(
-        run.module.parameters(), config.max_grad_norm or math.inf
-    )
-    if config.precision == "fp16":  # the scaler drops steps with inf gradients and lowers its scale
-        skipped = ~torch.isfinite(loss)
-        run.scaler.step(optimizer)
-    else:  # the gradients are all-reduced, so every process decides alike
-        skipped = ~torch.isfinite(grad_norm)
-        step_unless(optimizer, skipped)
-    run.scaler.update()
-    optimizer.zero_grad(set_to_none=True)
+    with signals.updating() if signals is not None else nullcontext():
+        run.scaler.unscale_(optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            run.module.parameters(), config.max_grad_norm or math.inf
+        )
+        if (
+            config.precision == "fp16"
+        ):  # the scaler drops steps with inf gradients, lowers its scale
+            skipped = ~torch.isfinite(loss)
+            run.scaler.step(optimizer)
+        else:  # the gradients are all-reduced, so every process decides alike
+            skipped = ~torch.isfinite(grad_norm)
+            step_unless(optimizer, skipped)
+        run.scaler.update()
+        optimizer.zero_grad(set_to_none=True)
     return StepResult(loss, grad_norm, metrics, skipped, tokens, rows)
 
 
@@ -568,6 +573,19 @@ def step_unless(optimizer: torch.optim.Optimizer, skip: Tensor) -> None:
 
 
 SYNC_EVERY = 100  # steps at most between two reads of the device (logged steps are read anyway)
+STOP_DEADLINE_S = 5.0  # after a SIGTERM, a step still running this long is cut short
+
+
+def stop_deadline() -> float:
+    """Seconds a step may go on after a SIGTERM (`ELECTRA_STOP_DEADLINE_S`, else 5; 0: none)."""
+    value = os.environ.get("ELECTRA_STOP_DEADLINE_S", str(STOP_DEADLINE_S))
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise UserError(f"ELECTRA_STOP_DEADLINE_S={value}: expected a number of seconds >= 0")
+    return seconds
 
 
 class Counted:
@@ -613,13 +631,25 @@ def loop(run: Run, progress: bool = True) -> int:
         run.special, pin=process.device.type == "cuda",
         loader=resolve_loader(config.loader, process.device))  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)
-    window, signals = MetricWindow(), Signals()
+    # One process may cut a step short a few seconds after a SIGTERM; several must stop together.
+    window, signals = MetricWindow(), Signals(stop_deadline() if process.world_size == 1 else None)
     nonfinite = NonfiniteSteps(process.device, SYNC_EVERY)
     forecast = Forecast(run.step, config.steps, process.device)
     last_saved, last_read = run.step, run.step
     try:
         while run.step < config.steps:
-            result = train_step(run, batches)
+            before = checkpoint.rng_state() if signals.deadline_s else None
+            try:
+                result = train_step(run, batches, signals)
+            except StepInterrupted:  # the last finished step, with the random state it left
+                run.optimizer.zero_grad(set_to_none=True)
+                checkpoint.set_rng_state(before)
+                counted.read_into(run)
+                save(run)
+                log.message(f"electra: the step under way was cut short {signals.deadline_s:g} s "
+                            f"after SIGTERM; stopped at step {run.step} with a checkpoint; "
+                            "continue with --resume")  # fmt: skip
+                return 128 + signal.SIGTERM
             nonfinite.add(run.step + 1, result.skipped, result.loss, result.grad_norm)
             window.add(result.metrics, config.grad_accum, result.skipped)
             run.step += 1
