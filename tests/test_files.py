@@ -49,3 +49,20 @@ def test_a_failed_write_is_one_line_and_leaves_nothing(tmp_path, error, reason):
         raise error
     assert str(refused.value) == f"{target}: cannot write it ({reason})"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_behind_a_closed_folder_says_permission_not_absence(tmp_path, monkeypatch):
+    """(Root reads every folder, so the closed one is played by `os.stat`.)"""
+    from electra.files import absent_reason
+    from electra.tokenizer import load_tokenizer
+
+    assert absent_reason(tmp_path / "nope") == "no such file or directory"
+    assert absent_reason(tmp_path) is None
+
+    def closed(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "stat", closed)
+    assert absent_reason(tmp_path / "vocab.txt").startswith("permission denied")
+    with pytest.raises(UserError, match="vocab.txt: permission denied"):
+        load_tokenizer(tmp_path / "vocab.txt")
