@@ -113,6 +113,11 @@ def test_flex_attention_on_packed_rows_equals_each_example_alone(monkeypatch, co
 
     if not compiled:
         monkeypatch.setattr(network, "_compiled_flex_attention", lambda: flex_attention)
+    else:
+        from torch._inductor import cpu_vec_isa
+
+        if not cpu_vec_isa.pick_vec_isa():  # e.g. ATEN_CPU_CAPABILITY=default, a CPU without AVX2
+            pytest.skip("Inductor compiles FlexAttention for CPUs with a vector ISA (AVX2 and up)")
     encoder = tiny_discriminator().electra
     ids = examples([9, 7, 5, 4, 3, 12])
     packed = pack_rows(ids, SPECIAL)
