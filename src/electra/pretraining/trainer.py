@@ -375,6 +375,7 @@ def train(
     limit; the schedule still spans `config.steps`), 128 + signal number when a signal stopped
     it after a checkpoint. A resumed run refuses settings that change its trajectory unless
     `allow_changes` (`RESUME_FREE`, and a longer schedule, never need it)."""
+    stop_deadline()  # a bad ELECTRA_STOP_DEADLINE_S stops here, before any work
     process = Process(device)
     try:
         run = setup(process, Path(data_dir), Path(run_dir), model_config, config, resume, until,
