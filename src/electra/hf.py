@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from electra.config import ModelConfig
 from electra.errors import UserError
-from electra.files import atomic_path, write_json
+from electra.files import absent_reason, atomic_path, write_json
 from electra.model import (
     Discriminator,
     EncoderOnly,
@@ -263,8 +263,9 @@ def resolve(path: str | Path) -> Path:
 
 def _checkpoint_dir(path: str | Path) -> Path:
     directory = resolve(path)
-    if not directory.exists():
-        raise UserError(f"{directory}: no such directory")
+    if reason := absent_reason(directory):  # absent, or behind a folder closed to us
+        missing = reason == "no such file or directory"
+        raise UserError(f"{directory}: {'no such directory' if missing else reason}")
     if not directory.is_dir():
         raise UserError(
             f"{directory}: not a directory (expected a checkpoint directory with {CONFIG_FILE})"

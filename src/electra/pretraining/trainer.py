@@ -264,11 +264,15 @@ def resolve_configs(
     return model_config, _within_budget(model_config, config, shards)
 
 
-def data_packing(shards: Shards | ExampleRange, config: PretrainConfig) -> Packing:
-    """How the run's micro-batches of `shards` pack (rows computed a step, real tokens)."""
-    special = SpecialIds.of(load_tokenizer(shards.directory))
+def data_packing(
+    shards: Shards | ExampleRange, config: PretrainConfig, pad_id: int | None = None
+) -> Packing:
+    """How the run's micro-batches of `shards` pack (rows computed a step, real tokens);
+    `pad_id` when the caller has the tokenizer already (else it is read from the shards)."""
+    if pad_id is None:
+        pad_id = SpecialIds.of(load_tokenizer(shards.directory)).pad
     micro = max(1, config.batch_size // config.grad_accum)
-    packing = estimate_packing(iterate_batches(shards, micro, config.seed), special.pad)
+    packing = estimate_packing(iterate_batches(shards, micro, config.seed), pad_id)
     return Packing(packing.rows_per_batch * config.grad_accum, packing.fill)
 
 
@@ -489,7 +493,7 @@ def setup(
             f"{process.world_size} process(es) on {process.device}, from step {run.step}",
             file=sys.stderr,
         )
-        for line in _plan(config, train_set, step_flops):
+        for line in _plan(config, train_set, step_flops, special.pad):
             print(line, file=sys.stderr)
     return run
 
@@ -747,10 +751,12 @@ def save(run: Run) -> None:
 LOW_FILL = 0.5  # below this share of a row, a sequence holds few tokens: the plan says so
 
 
-def _plan(config: PretrainConfig, train_set: ExampleRange, step_flops: float) -> list[str]:
+def _plan(
+    config: PretrainConfig, train_set: ExampleRange, step_flops: float, pad_id: int
+) -> list[str]:
     """The run before it starts, in real tokens and the rows packing computes; a warning when
     the examples fill less than half a row, so a step trains on far fewer tokens than it seems."""
-    packing = data_packing(train_set, config)
+    packing = data_packing(train_set, config, pad_id)
     sequences = config.steps * config.batch_size
     tokens = sequences * config.seq_len * packing.fill
     passes = sequences / max(len(train_set), 1)
