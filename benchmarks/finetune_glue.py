@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from electra.tasks.glue import GLUE, glue_score
+from electra.tasks.glue.catalog import GLUE
+from electra.tasks.glue.scoring import glue_score
 
 INITS = {"pre-trained": [], "random init": ["--random-init"]}
 

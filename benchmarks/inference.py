@@ -26,8 +26,9 @@ import torch
 
 from electra import hf
 from electra.config import ModelConfig
-from electra.model import SequenceClassifier
-from electra.onnx_export import INT8_FILE, ONNX_FILE, OnnxRunner, export_onnx, load_model
+from electra.onnx_export import export_onnx, load_model
+from electra.onnx_runtime import INT8_FILE, ONNX_FILE, OnnxRunner
+from electra.tasks.glue.model import SequenceClassifier
 from electra.tasks.loop import SETTINGS_KEY
 
 
@@ -72,7 +73,7 @@ def main() -> None:
         work = Path(tmp)
         source = _model_dir(args, work)
         export_onnx(source, work / "onnx", quantize="int8")
-        model, _ = load_model(source)
+        model, _, _ = load_model(source)
         runners = {
             "pytorch eager": lambda ids, mask, types: model(ids, mask.bool(), types),
             "onnxruntime fp32": OnnxRunner(work / "onnx" / ONNX_FILE, model, args.threads),
@@ -108,7 +109,9 @@ def main() -> None:
 
 def _agreement(source: Path, dev: Path, runners: dict) -> dict:
     """Predicted labels of each runtime on a GLUE dev file, and int8's agreement with fp32."""
-    from electra.tasks.glue import Classification, glue_spec, labelled_features
+    from electra.tasks.glue.catalog import glue_spec
+    from electra.tasks.glue.family import Classification
+    from electra.tasks.glue.features import labelled_features
     from electra.tasks.loop import make_predict
 
     finetuned = Classification().load_finetuned(source)

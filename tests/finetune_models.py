@@ -8,8 +8,8 @@ import torch
 from tokenizers import Tokenizer
 
 from electra import hf
+from electra.backbones.electra.network import Discriminator
 from electra.config import ModelConfig
-from electra.model import Discriminator
 
 
 def tiny_checkpoint(directory: Path, tokenizer: Tokenizer, layers: int = 2, seed: int = 0) -> Path:

@@ -68,3 +68,14 @@ def make_prepared(out: Path, seq_len: int = 32, rows: int = 256, vocab_size: int
         out, seq_len, dtype, tokenizer.get_vocab_size(), [("shard-00000.bin", len(array))]
     )
     return out
+
+
+def use_packed_attention(module: torch.nn.Module, kernel: str) -> None:
+    """Make every encoder in `module` attend within packed rows through `kernel` (`sdpa` or
+    `flex`), where the toolkit itself picks one (`auto`)."""
+    from electra.backbones.electra.network import Encoder
+
+    assert kernel in ("auto", "sdpa", "flex"), kernel
+    for m in module.modules():
+        if isinstance(m, Encoder):
+            m.packed_attention = kernel

@@ -13,9 +13,10 @@ import torch
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra import hf
+from electra.backbones.electra.network import Generator
 from electra.cli import main
 from electra.config import ModelConfig
-from electra.model import Generator, SequenceClassifier
+from electra.tasks.glue.model import SequenceClassifier
 from electra.tasks.loop import SETTINGS_KEY
 from electra.tokenizer import load_tokenizer
 
@@ -149,7 +150,8 @@ def exported(tmp_path_factory, world):
     pytest.importorskip("onnxruntime")
     import shutil
 
-    from electra.onnx_export import EXPORT_FILE, ONNX_FILE, _sha256, export_onnx
+    from electra.onnx_export import export_onnx
+    from electra.onnx_runtime import EXPORT_FILE, ONNX_FILE, sha256
 
     root = tmp_path_factory.mktemp("onnx")
     export_onnx(world["clf"], root / "good")
@@ -165,7 +167,7 @@ def exported(tmp_path_factory, world):
     for name in ("truncated", "unchecked"):
         saved = json.loads((root / name / EXPORT_FILE).read_text())
         if name == "truncated":  # its checksum matches: onnxruntime itself must refuse it
-            saved["sha256"][ONNX_FILE] = _sha256(cut)
+            saved["sha256"][ONNX_FILE] = sha256(cut)
         else:
             del saved["sha256"]
         (root / name / EXPORT_FILE).write_text(json.dumps(saved))
@@ -228,8 +230,8 @@ CASES = [
     ("pretrain: vocabulary of another size", "pretrain --data {prepared} --out {out} --preset tiny --init-from {disc}", "vocabulary of 400 tokens, the model has 1000"),
     # --- detect: the right model, numbers, inputs
     ("detect: no model", "detect --model {root}/nope a text", "nope"),
-    ("detect: a generator", "detect --model {gen} a text", "a Generator, not a discriminator"),
-    ("detect: a classifier", "detect --model {clf} a text", "a SequenceClassifier, not a discriminator"),
+    ("detect: a generator", "detect --model {gen} a text", "saved as ElectraForMaskedLM, not a discriminator"),
+    ("detect: a classifier", "detect --model {clf} a text", "saved as ElectraForSequenceClassification, not a discriminator"),
     ("detect: threshold nan", "detect --model {disc} --threshold nan a text", "--threshold nan is not a probability"),
     ("detect: threshold 2", "detect --model {disc} --threshold 2 a text", "--threshold 2.0 is not a probability"),
     ("detect: batch 0", "detect --model {disc} --batch-size 0 a text", "--batch-size must be at least 1"),

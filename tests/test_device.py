@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-from pretrain_data import tiny_model
+from pretrain_data import tiny_model, use_packed_attention
 from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, examples
 
+from electra.backbones.electra.network import Discriminator
 from electra.config import PretrainConfig
 from electra.data.shards import iterate_batches
-from electra.model import Discriminator, use_packed_attention
 from electra.pretraining import trainer
 from electra.pretraining.objective import build
 from electra.pretraining.packing import model_inputs, pack_rows, packed_batches

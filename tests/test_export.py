@@ -12,7 +12,8 @@ import torch
 from finetune_models import tiny_checkpoint
 
 from electra.cli import main
-from electra.onnx_export import INT8_FILE, ONNX_FILE, OnnxRunner, load_model
+from electra.onnx_export import load_model
+from electra.onnx_runtime import INT8_FILE, ONNX_FILE, OnnxRunner
 from electra.tokenizer import load_tokenizer
 
 pytest.importorskip("onnxruntime")
@@ -70,8 +71,8 @@ def _batch(vocab: int, length: int = 40) -> tuple[torch.Tensor, ...]:
 def test_the_graph_gives_the_pytorch_outputs_on_padded_batches(models, tmp_path, kind):
     out = tmp_path / "onnx"
     assert main(["export", "onnx", "--model", str(models[kind]), "--out", str(out)]) == 0
-    model, found = load_model(models[kind])
-    assert found == kind.removesuffix("-transformers")
+    model, found, _ = load_model(models[kind])
+    assert found == kind.removesuffix("-transformers").removesuffix("-joint")
     runner = OnnxRunner(out / ONNX_FILE, model)
     ids, mask, types = _batch(model.config.vocab_size)
     with torch.no_grad():

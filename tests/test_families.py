@@ -11,8 +11,9 @@ import pytest
 from electra.cli import build_parser, main
 from electra.commands.flags import flag
 from electra.config import FinetuneConfig
-from electra.tasks.family import FAMILIES, VERBS, family
+from electra.tasks.family import FAMILIES, family
 from electra.tasks.options import PredictConfig
+from electra.tasks.verbs import VERBS
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -87,8 +88,8 @@ def test_predict_refuses_a_model_whose_head_was_never_trained(
 def test_a_model_of_another_family_is_refused(tiny_checkpoint, tmp_path, capsys):
     """A SQuAD model's head cannot be read as a tagger's: the settings name its family."""
     from electra import hf
-    from electra.model import TokenClassifier
     from electra.tasks.loop import SETTINGS_KEY
+    from electra.tasks.tagging.model import TokenClassifier
     from electra.tokenizer import load_tokenizer
 
     model = hf.load(tiny_checkpoint, TokenClassifier, num_labels=2)
@@ -102,8 +103,8 @@ def test_the_library_calls_take_the_commands_options_as_dataclasses(
     assets, tiny_checkpoint, tmp_path
 ):
     """The Python API the commands call: paths as strings, results as objects, nothing printed."""
-    from electra.tasks.family import evaluate, finetune, predict
-    from electra.tasks.options import TaggingData, TaggingInput, TaggingScoring
+    from electra.tasks.tagging.options import TaggingData, TaggingInput, TaggingScoring
+    from electra.tasks.verbs import evaluate, finetune, predict
 
     result = finetune("tagging", TaggingData(data_dir=str(assets / "conll")), str(tiny_checkpoint),
                       str(tmp_path / "run"), overrides={"epochs": 1, "max_train_examples": 16},

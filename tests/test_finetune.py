@@ -14,10 +14,12 @@ import torch.nn.functional as F
 from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one thread)
 
 from electra import hf
+from electra.backbones.electra.network import Discriminator
 from electra.config import FinetuneConfig, ModelConfig, recipe_size
 from electra.errors import UserError
-from electra.model import Discriminator, SequenceClassifier
 from electra.schedule import lr_factor
+from electra.tasks.family import FAMILIES
+from electra.tasks.glue.model import SequenceClassifier
 from electra.tasks.loop import (
     Task,
     build_optimizer,
@@ -37,20 +39,24 @@ TINY = dict(
 )
 
 
+def _recipe(size: str, family: str, task: str, **overrides):
+    return FinetuneConfig.recipe(size, FAMILIES[family].recipe(task), **overrides)
+
+
 def test_recipe_follows_the_paper_table():
-    small = FinetuneConfig.recipe("small", "rte")
+    small = _recipe("small", "glue", "rte")
     assert (small.lr, small.layerwise_lr_decay, small.epochs) == (3e-4, 0.8, 10)
     assert (small.batch_size, small.max_seq_length, small.warmup_fraction) == (32, 128, 0.1)
     assert small.weight_decay == 0.0
-    base = FinetuneConfig.recipe("base", "sst2")
+    base = _recipe("base", "glue", "sst2")
     assert (base.lr, base.layerwise_lr_decay, base.epochs) == (1e-4, 0.8, 3)
-    large = FinetuneConfig.recipe("large", "stsb")
+    large = _recipe("large", "glue", "stsb")
     assert (large.lr, large.layerwise_lr_decay, large.epochs) == (5e-5, 0.9, 10)
-    squad = FinetuneConfig.recipe("large", "squad")
+    squad = _recipe("large", "squad", "squad")
     assert (squad.epochs, squad.max_seq_length) == (2, 512)
-    assert FinetuneConfig.recipe("small", "tagging").max_seq_length == 256
+    assert _recipe("small", "tagging", "tagging").max_seq_length == 256
     # Flags override; flags not given (None) do not.
-    tuned = FinetuneConfig.recipe("small", "rte", epochs=2, lr=None, seed=7)
+    tuned = _recipe("small", "glue", "rte", epochs=2, lr=None, seed=7)
     assert (tuned.epochs, tuned.lr, tuned.seed) == (2, 3e-4, 7)
 
 
@@ -74,7 +80,7 @@ def test_recipe_rejects_bad_values(overrides, message):
     with pytest.raises(
         UserError, match="fine-tuning config: .*" + message.replace("(", r"\(").replace(")", r"\)")
     ):
-        FinetuneConfig.recipe("small", "rte", **overrides)
+        _recipe("small", "glue", "rte", **overrides)
 
 
 def official_layer_lrs(learning_rate: float, layer_decay: float, n_layers: int) -> dict[str, float]:
@@ -352,9 +358,11 @@ def test_official_defaults_final_model_and_summed_losses(tmp_path):
 
 
 def test_stsb_trains_on_scores_over_five_and_predicts_on_the_original_scale(tmp_path):
-    from electra.tasks import glue
+    from electra.tasks.glue.catalog import GLUE
+    from electra.tasks.glue.features import labelled_features
+    from electra.tasks.glue.scoring import decode
 
-    spec = glue.GLUE["stsb"]
+    spec = GLUE["stsb"]
     assert spec.target_scale == 5.0
     (tmp_path / "dev.tsv").write_text(
         "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
@@ -364,9 +372,9 @@ def test_stsb_trains_on_scores_over_five_and_predicts_on_the_original_scale(tmp_
     from electra.tokenizer import train_tokenizer
 
     tokenizer = train_tokenizer(["a man plays music the cat stock market"] * 3, 50)
-    _, features = glue.labelled_features(spec, tmp_path / "dev.tsv", tokenizer, 32)
+    _, features = labelled_features(spec, tmp_path / "dev.tsv", tokenizer, 32)
     assert [f["label"] for f in features] == pytest.approx([0.9, 0.1])
-    predicted = glue.decode(spec, [torch.tensor([0.8]), torch.tensor([0.2])])
+    predicted = decode(spec, [torch.tensor([0.8]), torch.tensor([0.2])])
     assert predicted.tolist() == pytest.approx([4.0, 1.0])  # leaderboard files on GLUE's 0-5 scale
 
 

@@ -13,9 +13,9 @@ import torch
 from safetensors.torch import load_file
 
 from electra import hf
+from electra.backbones.electra.network import Discriminator
 from electra.cli import main
 from electra.config import ModelConfig
-from electra.model import Discriminator
 from electra.tokenizer import load_tokenizer
 
 

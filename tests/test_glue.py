@@ -19,8 +19,12 @@ from electra import hf
 from electra.cli import main
 from electra.config import ModelConfig
 from electra.errors import UserError
-from electra.model import SequenceClassifier
-from electra.tasks import glue, tables
+from electra.tasks import tables
+from electra.tasks.glue.catalog import GLUE, glue_dev_paths, hf_labels, task_dir
+from electra.tasks.glue.family import build_task
+from electra.tasks.glue.features import encode, targets
+from electra.tasks.glue.model import SequenceClassifier
+from electra.tasks.glue.scoring import glue_score, score, score_file
 from electra.tokenizer import load_tokenizer
 
 # Rows per file (train, dev, test), from ../shared/data/SOURCES.md.
@@ -52,12 +56,12 @@ def raw_rows(path: Path, task: str) -> list[tuple[tuple[str, ...], str]]:
 
 
 def task_paths(shared: Path, task: str) -> Path:
-    return shared / "glue" / glue.GLUE[task].folder
+    return shared / "glue" / GLUE[task].folder
 
 
 @pytest.mark.parametrize("task", sorted(SHARED_COUNTS))
 def test_readers_parse_every_shared_task_as_a_plain_split_does(shared_data, task):
-    spec = glue.GLUE[task]
+    spec = GLUE[task]
     directory = task_paths(shared_data, task)
     counts = []
     for name, columns in (("train.tsv", spec.label_column), ("dev.tsv", spec.label_column)):
@@ -66,7 +70,7 @@ def test_readers_parse_every_shared_task_as_a_plain_split_does(shared_data, task
         raw = raw_rows(directory / name, task)
         assert [(e.texts, e.label) for e in examples] == raw
         assert [e.index for e in examples] == list(range(len(raw)))
-        glue.targets(spec, directory / name, examples)  # every label is in the task's label set
+        targets(spec, directory / name, examples)  # every label is in the task's label set
     test = tables.read_examples(directory / "test.tsv", spec.text_columns, None)
     counts.append(len(test))
     assert tuple(counts) == SHARED_COUNTS[task]
@@ -85,7 +89,7 @@ def test_quirks_bom_quotes_and_headerless_files(shared_data):
         task_paths(shared_data, "cola") / "dev.tsv",
         ("sentence",),
         "label",
-        glue.GLUE["cola"].header,
+        GLUE["cola"].header,
     )
     assert (
         cola[0].texts == ("The sailors rode the breeze clear of the rocks.",) and cola[0].line == 1
@@ -119,9 +123,9 @@ ORACLES = {  # from the definitions, with numpy; and the libraries made for the 
 
 @pytest.mark.parametrize("task", sorted(SHARED_COUNTS))
 def test_official_metrics_match_independent_computations(shared_data, task):
-    spec = glue.GLUE[task]
+    spec = GLUE[task]
     path = task_paths(shared_data, task) / "dev.tsv"
-    gold = glue.targets(
+    gold = targets(
         spec, path, tables.read_examples(path, spec.text_columns, spec.label_column, spec.header)
     )
     raw = raw_rows(path, task)
@@ -133,7 +137,7 @@ def test_official_metrics_match_independent_computations(shared_data, task):
         gold_raw = np.array([spec.labels.index(label) for _, label in raw])
         # Mostly right, so the metrics are far from 0 and a swapped label would show.
         predicted = np.where(rng.random(len(gold_raw)) < 0.7, gold_raw, 1 - gold_raw)
-    metrics = glue.score(spec, gold, predicted)
+    metrics = score(spec, gold, predicted)
     assert list(metrics) == list(spec.metrics)
     for name, value in metrics.items():
         for oracle in ORACLES[name]:
@@ -144,8 +148,8 @@ def test_official_metrics_match_independent_computations(shared_data, task):
 
 
 def test_constant_predictions_score_zero_correlation_not_nan():
-    spec = glue.GLUE["stsb"]
-    metrics = glue.score(spec, [1.0, 2.0, 3.5], np.array([2.0, 2.0, 2.0]))
+    spec = GLUE["stsb"]
+    metrics = score(spec, [1.0, 2.0, 3.5], np.array([2.0, 2.0, 2.0]))
     assert metrics == {"spearman": 0.0, "pearson": 0.0}
 
 
@@ -156,7 +160,7 @@ def test_glue_score_is_the_papers_average_without_wnli():
         "mrpc": {"accuracy": 0.7, "f1": 0.9},
         "wnli": {"accuracy": 0.1},
     }
-    assert glue.glue_score(dev) == pytest.approx(100 * (0.5 + 0.8 + 0.7) / 3)
+    assert glue_score(dev) == pytest.approx(100 * (0.5 + 0.8 + 0.7) / 3)
 
 
 def _write(path: Path, rows: list[list[str]]) -> Path:
@@ -206,11 +210,9 @@ def _standard_layout(root: Path) -> None:
 def test_standard_layout_of_mnli_qqp_qnli(tmp_path, shared_data):
     _standard_layout(tmp_path)
     tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
-    mnli = glue.GLUE["mnli"]
-    directory = glue.task_dir(tmp_path, mnli)
-    task = glue.build_task(
-        mnli, tokenizer, directory / "train.tsv", glue.glue_dev_paths(mnli, directory), 32
-    )
+    mnli = GLUE["mnli"]
+    directory = task_dir(tmp_path, mnli)
+    task = build_task(mnli, tokenizer, directory / "train.tsv", glue_dev_paths(mnli, directory), 32)
     assert [f["label"] for f in task.train] == [
         1,
         2,
@@ -235,15 +237,15 @@ def test_standard_layout_of_mnli_qqp_qnli(tmp_path, shared_data):
         "neutral",
     ]
 
-    qqp = glue.GLUE["qqp"]
+    qqp = GLUE["qqp"]
     examples = tables.read_examples(tmp_path / "QQP/train.tsv", qqp.text_columns, qqp.label_column,
                                   skip_malformed=qqp.skip_malformed)  # fmt: skip
     assert [e.texts for e in examples] == [("how?", "why?"), ("what?", "what is it?")]
-    qnli = glue.GLUE["qnli"]
+    qnli = GLUE["qnli"]
     (example,) = tables.read_examples(
         tmp_path / "QNLI/dev.tsv", qnli.text_columns, qnli.label_column
     )
-    assert example.texts == ("q?", "s.") and glue.targets(qnli, Path("x"), [example]) == [1]
+    assert example.texts == ("q?", "s.") and targets(qnli, Path("x"), [example]) == [1]
 
 
 def test_predict_writes_mnli_leaderboard_files_and_ax(tmp_path, shared_data, capsys):
@@ -251,9 +253,9 @@ def test_predict_writes_mnli_leaderboard_files_and_ax(tmp_path, shared_data, cap
     tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
     config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=16, hidden_size=32,
                          num_layers=1, num_heads=2, intermediate_size=64)  # fmt: skip
-    spec = glue.GLUE["mnli"]
+    spec = GLUE["mnli"]
     model = SequenceClassifier(config, num_labels=3)
-    hf.save(model, tmp_path / "model", tokenizer=tokenizer, config_extra=glue.hf_labels(spec))
+    hf.save(model, tmp_path / "model", tokenizer=tokenizer, config_extra=hf_labels(spec))
     out = tmp_path / "submission"
     argv = ["predict", "glue", "--task", "MNLI", "--data-dir", str(tmp_path / "glue"),
             "--model", str(tmp_path / "model"), "--out", str(out)]  # fmt: skip
@@ -270,7 +272,7 @@ def test_predict_writes_mnli_leaderboard_files_and_ax(tmp_path, shared_data, cap
     with torch.no_grad():
         expected = [
             spec.labels[model.eval()(torch.tensor([f["input_ids"]]), None, torch.tensor([f["token_type_ids"]])).argmax()]
-            for f in glue.encode(tokenizer, examples, 128)
+            for f in encode(tokenizer, examples, 128)
         ]  # fmt: skip
     assert [
         line.split("\t")[1] for line in (out / "MNLI-m.tsv").read_text().splitlines()[1:]
@@ -411,15 +413,15 @@ def test_bad_files_name_the_file_and_line(tmp_path, name, content, columns, mess
 def test_labels_outside_the_label_set_name_the_line(tmp_path):
     path = _write(tmp_path / "dev.tsv", [["index", "sentence1", "sentence2", "label"], ["0", "a", "b", "entailment"],
                                          ["1", "c", "d", "maybe"]])  # fmt: skip
-    spec = glue.GLUE["rte"]
+    spec = GLUE["rte"]
     examples = tables.read_examples(path, spec.text_columns, spec.label_column)
     with pytest.raises(
         UserError, match=r"dev\.tsv:3: label 'maybe' is not one of 'entailment', 'not_entailment'"
     ):
-        glue.targets(spec, path, examples)
-    stsb = glue.GLUE["stsb"]
+        targets(spec, path, examples)
+    stsb = GLUE["stsb"]
     with pytest.raises(UserError, match=r"dev\.tsv:2: score 'entailment' is not a number"):
-        glue.targets(stsb, path, examples)
+        targets(stsb, path, examples)
 
 
 @pytest.mark.parametrize(
@@ -444,21 +446,19 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys, argv, message):
 
 
 def test_scoring_a_predictions_file_checks_every_line(tmp_path, shared_data):
-    spec = glue.GLUE["rte"]
+    spec = GLUE["rte"]
     gold = shared_data / "glue" / "RTE" / "dev.tsv"
     labels = [label for _, label in raw_rows(gold, "rte")]
     rows = [["index", "prediction"]] + [[str(i), label] for i, label in enumerate(labels)]
-    assert glue.score_file(spec, gold, _write(tmp_path / "p.tsv", rows)) == {"accuracy": 1.0}
+    assert score_file(spec, gold, _write(tmp_path / "p.tsv", rows)) == {"accuracy": 1.0}
     bad = [row[:] for row in rows]
     bad[5][1] = "contradiction"
     with pytest.raises(UserError, match=r"p\.tsv:6: label 'contradiction' is not one of"):
-        glue.score_file(spec, gold, _write(tmp_path / "p.tsv", bad))
+        score_file(spec, gold, _write(tmp_path / "p.tsv", bad))
     with pytest.raises(UserError, match=r"p\.tsv: 276 predictions for the 277 examples"):
-        glue.score_file(spec, gold, _write(tmp_path / "p.tsv", rows[:-1]))
+        score_file(spec, gold, _write(tmp_path / "p.tsv", rows[:-1]))
     with pytest.raises(UserError, match=r"p\.tsv:3: index '7', expected 1"):
-        glue.score_file(
-            spec, gold, _write(tmp_path / "p.tsv", [rows[0], rows[1], ["7", "entailment"]])
-        )
+        score_file(spec, gold, _write(tmp_path / "p.tsv", [rows[0], rows[1], ["7", "entailment"]]))
 
 
 def test_all_tasks_over_seeds_print_the_table_of_medians(tmp_path, shared_data, capsys):
@@ -493,7 +493,7 @@ def test_the_official_head_is_dropout_and_one_linear_layer_on_cls(tmp_path, asse
     from safetensors.torch import load_file
     from transformers import ElectraModel
 
-    from electra.tasks.glue import FAMILY
+    from electra.tasks.glue.family import FAMILY
     from electra.tasks.heads import HEAD_FILE
 
     rows = ["text,label"] + [f"{'good fine day' if i % 2 else 'bad awful night'} {i},{i % 2}"

@@ -9,15 +9,12 @@ import torch
 from conftest import TINY_MODEL as TINY
 
 from electra import hf
+from electra.backbones.electra.network import Discriminator, Generator
 from electra.config import ModelConfig
 from electra.errors import UserError
-from electra.model import (
-    Discriminator,
-    Generator,
-    QuestionAnswerer,
-    SequenceClassifier,
-    TokenClassifier,
-)
+from electra.tasks.glue.model import SequenceClassifier
+from electra.tasks.squad.model import QuestionAnswerer
+from electra.tasks.tagging.model import TokenClassifier
 
 transformers = pytest.importorskip("transformers")
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from electra import model as model_module
+from electra.backbones.electra import network as model_module
+from electra.backbones.electra.network import Dropout, SelfAttention, keep_mask
 from electra.config import ModelConfig
-from electra.model import Dropout, SelfAttention, keep_mask
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from electra.model import Discriminator, ElectraModel
+from electra.backbones.electra.network import Discriminator, ElectraModel
 from electra.pretraining.packing import pack_rows
 from electra.tokenizer import SpecialIds
 
@@ -184,7 +184,7 @@ def test_compile_trains_packed_rows_with_one_graph(prepared, tmp_path):
 def test_the_flex_attention_path_compiles_as_one_graph(tiny_config):
     """Packed rows through FlexAttention (CUDA's kernel for them; forced here on CPU, forward
     only): block mask and attention trace into the compiled network with no graph break."""
-    from electra.model import use_packed_attention
+    from pretrain_data import use_packed_attention
 
     model = Discriminator(tiny_config).eval()
     use_packed_attention(model, "flex")

@@ -10,8 +10,8 @@ import torch
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra import hf
+from electra.backbones.electra.network import Discriminator, Generator
 from electra.cli import main
-from electra.model import Discriminator, Generator
 from electra.pretraining.processes import Process
 from electra.pretraining.trainer import resolve_configs, setup
 from electra.tokenizer import load_tokenizer, save_tokenizer

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from pretrain_data import make_prepared, one_thread  # noqa: F401 (fixture)
+from pretrain_data import make_prepared, one_thread, use_packed_attention  # noqa: F401 (fixture)
 
+from electra.backbones.electra.network import Discriminator, block_mask, dense_block_mask
 from electra.config import ModelConfig
 from electra.data.shards import Shards
-from electra.model import Discriminator, block_mask, dense_block_mask, use_packed_attention
 from electra.pretraining.packing import batch_stream, close_stream, model_inputs, pack_rows
 from electra.tokenizer import SpecialIds, load_tokenizer
 
@@ -109,7 +109,7 @@ def test_flex_attention_on_packed_rows_equals_each_example_alone(monkeypatch, co
     FlexAttention's reference and as its compiled kernel (forward only: no CPU backward)."""
     from torch.nn.attention.flex_attention import flex_attention
 
-    from electra import model as network
+    from electra.backbones.electra import network
 
     if not compiled:
         monkeypatch.setattr(network, "_compiled_flex_attention", lambda: flex_attention)
@@ -126,7 +126,7 @@ def test_flex_attention_on_packed_rows_equals_each_example_alone(monkeypatch, co
     with torch.no_grad():
         alone = encoder(**model_inputs(ids, SPECIAL.pad, SPECIAL.sep))
         assert not calls  # (B, L) padding masks keep SDPA
-        network.use_packed_attention(encoder, "flex")
+        use_packed_attention(encoder, "flex")
         hidden = encoder(**packed)
     assert calls == [1]  # one block mask, shared by the layers
     assert_each_example_as_alone(packed, ids, hidden, alone)
@@ -141,8 +141,6 @@ def test_auto_chooses_flex_attention_only_where_it_can_run():
     for layer in encoder.layers:
         layer.attention.dropout.p = 0.0
     assert encoder._flex_for_packed(cuda) and not encoder._flex_for_packed(cpu)
-    with pytest.raises(ValueError, match="not one of"):
-        use_packed_attention(encoder, "flash")
 
 
 def test_the_prepared_demo_data_packs_tighter(tmp_path):

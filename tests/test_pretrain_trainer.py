@@ -19,10 +19,10 @@ import torch
 from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (fixture)
 
 from electra import checkpoint, hf
+from electra.backbones.electra.network import Discriminator, Generator
 from electra.cli import main
 from electra.config import PretrainConfig
 from electra.errors import UserError
-from electra.model import Discriminator, Generator
 from electra.pretraining import trainer
 from electra.pretraining.trainer import lr_at, parameter_groups, train
 from electra.report import draw_curves

@@ -9,7 +9,7 @@ import pytest
 
 from electra.cli import main
 from electra.errors import UserError
-from electra.tasks.squad_eval import (
+from electra.tasks.squad.scoring import (
     detect_version,
     evaluate_v1,
     evaluate_v2,

@@ -12,16 +12,10 @@ import numpy as np
 import pytest
 
 from electra.errors import UserError
-from electra.tasks.squad import (
-    Beams,
-    Example,
-    SquadConfig,
-    _word_spans,
-    build_features,
-    decode,
-    load_squad,
-    parse_squad,
-)
+from electra.tasks.squad import SquadConfig
+from electra.tasks.squad.decoding import Beams, decode
+from electra.tasks.squad.features import _word_spans, build_features
+from electra.tasks.squad.reader import Example, load_squad, parse_squad
 from electra.tasks.windows import most_context, stride_windows
 from electra.tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 

@@ -14,8 +14,9 @@ from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra import hf
 from electra.cli import main
-from electra.model import QuestionAnswerer
-from electra.tasks.squad_model import FAMILY, HEAD_FILE
+from electra.tasks.heads import HEAD_FILE
+from electra.tasks.squad.family import FAMILY
+from electra.tasks.squad.model import QuestionAnswerer
 from electra.tokenizer import train_tokenizer
 
 WINDOWS = ["--max-seq-length", "128", "--doc-stride", "64", "--max-query-length", "32"]

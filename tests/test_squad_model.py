@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
-from electra.model import EncoderOnly
-from electra.tasks.options import SquadConfig
-from electra.tasks.squad_model import build_model, squad_loss
+from electra.backbones.electra.network import EncoderOnly
+from electra.tasks.squad.model import build_model, squad_loss
+from electra.tasks.squad.options import SquadConfig
 
 
 def official_end_logits(model, hidden, start, answer_mask):

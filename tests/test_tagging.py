@@ -14,7 +14,10 @@ from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one t
 
 from electra.cli import main
 from electra.errors import UserError
-from electra.tasks import tagging
+from electra.tasks.tagging.decoding import decode
+from electra.tasks.tagging.features import encode, is_chunk_tagging, label_set, retag
+from electra.tasks.tagging.reader import Sentence, read_conll
+from electra.tasks.tagging.scoring import score
 from electra.tokenizer import load_tokenizer
 
 
@@ -56,17 +59,17 @@ def conlleval(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, fl
 
 
 def test_reads_shared_conll2000_with_either_tag_column(shared_data):
-    train = tagging.read_conll(shared_data / "conll2000" / "train.txt")
-    test = tagging.read_conll(shared_data / "conll2000" / "test.txt")
+    train = read_conll(shared_data / "conll2000" / "train.txt")
+    test = read_conll(shared_data / "conll2000" / "test.txt")
     assert (len(train), sum(len(s.words) for s in train)) == (8936, 211727)
     assert (len(test), sum(len(s.words) for s in test)) == (2012, 47377)
     assert train[0].words[:3] == ("Confidence", "in", "the")
     assert train[0].tags[:3] == ("B-NP", "B-PP", "B-NP") and train[0].line == 1
-    pos = tagging.read_conll(shared_data / "conll2000" / "train.txt", tag_column=1)
+    pos = read_conll(shared_data / "conll2000" / "train.txt", tag_column=1)
     assert [s.words for s in pos] == [s.words for s in train]
     assert pos[0].tags[:3] == ("NN", "IN", "DT")
     # The tag set comes from every file scored: CoNLL-2000's test set has an I-LST train lacks.
-    labels = tagging.label_set([(Path("train"), train), (Path("test"), test)])
+    labels = label_set([(Path("train"), train), (Path("test"), test)])
     assert "I-LST" in labels and len(labels) == 23
 
 
@@ -76,30 +79,30 @@ def test_conll2003_layout_docstart_and_tag_column(tmp_path):
         "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n",
         encoding="utf-8",
     )
-    sentences = tagging.read_conll(path)
+    sentences = read_conll(path)
     assert [(s.words, s.tags, s.line) for s in sentences] == [
         (("EU", "rejects"), ("B-ORG", "O"), 3),
         (("Peter",), ("B-PER",), 6),
     ]
-    assert tagging.read_conll(path, tag_column=2)[0].tags == ("B-NP", "B-VP")
+    assert read_conll(path, tag_column=2)[0].tags == ("B-NP", "B-VP")
 
 
 def test_labels_sit_on_each_words_first_sub_word(shared_data):
     tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
-    sentence = tagging.Sentence(("Confidence", "in", "U.S.", "\x00", "pounds"), ("B-NP", "B-PP", "B-NP", "I-NP", "I-NP"), 1)  # fmt: skip
+    sentence = Sentence(("Confidence", "in", "U.S.", "\x00", "pounds"), ("B-NP", "B-PP", "B-NP", "I-NP", "I-NP"), 1)  # fmt: skip
     labels = ("B-NP", "B-PP", "I-NP")
-    (feature,) = tagging.encode(tokenizer, [sentence], labels, max_seq_length=32)
+    (feature,) = encode(tokenizer, [sentence], labels, max_seq_length=32)
     tokens = [tokenizer.id_to_token(i) for i in feature["input_ids"]]
     assert tokens == ["[CLS]", "confidence", "in", "u", ".", "s", ".", "pounds", "[SEP]"]
     assert feature["labels"] == [-100, 0, 1, 0, -100, -100, -100, 2, -100]
     assert feature["first"] == [1, 2, 3, -1, 7]  # the control character tokenizes to nothing
     # Cut off by the length limit (`encode` alone, as for training): the last word has no
     # position, and is predicted O.
-    (short,) = tagging.encode(tokenizer, [sentence], labels, max_seq_length=6)
+    (short,) = encode(tokenizer, [sentence], labels, max_seq_length=6)
     assert short["first"] == [1, 2, 3, -1, -1]
     logits = torch.zeros(6, 3)
     logits[:, 2] = 1.0
-    assert tagging.decode([short], [logits], labels) == [["I-NP", "I-NP", "I-NP", "O", "O"]]
+    assert decode([short], [logits], labels) == [["I-NP", "I-NP", "I-NP", "O", "O"]]
 
 
 def _corrupt(tags: list[list[str]], seed: int) -> list[list[str]]:
@@ -122,17 +125,17 @@ def _corrupt(tags: list[list[str]], seed: int) -> list[list[str]]:
 
 
 def test_span_f1_matches_a_conlleval_reimplementation(shared_data):
-    gold = [list(s.tags) for s in tagging.read_conll(shared_data / "conll2000" / "test.txt")[:600]]
+    gold = [list(s.tags) for s in read_conll(shared_data / "conll2000" / "test.txt")[:600]]
     for seed in (0, 1):
         predicted = _corrupt(gold, seed)
-        ours = tagging.score(gold, predicted)
+        ours = score(gold, predicted)
         reference = conlleval(gold, predicted)
         assert ours == pytest.approx(reference, abs=1e-12)
         assert 0.5 < ours["f1"] < 0.95
-    assert tagging.score(gold, gold)["f1"] == 1.0
+    assert score(gold, gold)["f1"] == 1.0
     # conlleval's rule that matters most: an I- after O starts a chunk.
-    assert tagging.score([["B-NP", "I-NP", "O"]], [["I-NP", "I-NP", "O"]])["f1"] == 1.0
-    assert tagging.score([["B-NP", "B-NP"]], [["B-NP", "I-NP"]])["f1"] == 0.0
+    assert score([["B-NP", "I-NP", "O"]], [["I-NP", "I-NP", "O"]])["f1"] == 1.0
+    assert score([["B-NP", "B-NP"]], [["B-NP", "I-NP"]])["f1"] == 0.0
 
 
 def _write_slice(source: Path, target: Path, sentences: int) -> None:
@@ -206,14 +209,14 @@ def test_bioes_retagging_matches_the_official_conversion_and_round_trips():
     rng = random.Random(0)
     for _ in range(500):
         iob2 = random_iob2(rng, rng.randint(1, 12))
-        bioes = tagging.retag(iob2, "BIOES")
+        bioes = retag(iob2, "BIOES")
         assert bioes == official_bioes(iob2), iob2
-        assert tagging.retag(bioes, "IOB2") == iob2
-        assert conlleval_chunks(tagging.retag(bioes, "IOB2")) == conlleval_chunks(iob2)
+        assert retag(bioes, "IOB2") == iob2
+        assert conlleval_chunks(retag(bioes, "IOB2")) == conlleval_chunks(iob2)
     # IOB1 (a chunk may open with I-) and type changes without B- are read as conlleval reads them.
-    assert tagging.retag(["I-NP", "I-NP", "I-VP", "O", "I-PP"], "BIOES") == [
+    assert retag(["I-NP", "I-NP", "I-VP", "O", "I-PP"], "BIOES") == [
         "B-NP", "E-NP", "S-VP", "O", "S-PP"]  # fmt: skip
-    assert not tagging.is_chunk_tagging([tagging.Sentence(("a",), ("NN",), 1)])
+    assert not is_chunk_tagging([Sentence(("a",), ("NN",), 1)])
 
 
 @pytest.mark.slow
@@ -236,7 +239,7 @@ def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
     # dev_predictions.txt is conlleval's input; the reported scores are conlleval's on it.
     blocks = (tmp_path / "run" / "dev_predictions.txt").read_text().strip("\n").split("\n\n")
     rows = [[line.split(" ") for line in block.split("\n")] for block in blocks]
-    gold_sentences = tagging.read_conll(data / "test.txt")
+    gold_sentences = read_conll(data / "test.txt")
     assert [[r[0] for r in sentence] for sentence in rows] == [
         list(s.words) for s in gold_sentences
     ]
@@ -280,14 +283,14 @@ def test_finetune_tagging_end_to_end(tmp_path, assets, capsys):
 def test_bad_conll_files_name_the_file_and_line(tmp_path, content, tag_column, message):
     (tmp_path / "x.txt").write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=message):
-        tagging.read_conll(tmp_path / "x.txt", tag_column)
+        read_conll(tmp_path / "x.txt", tag_column)
 
 
 def test_tags_outside_the_given_label_set_name_the_line(tmp_path):
     path = tmp_path / "x.txt"
     path.write_text("a DT B-NP\n\nb NN B-NP\nc VB B-VP\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"x\.txt:4: tag 'B-VP' is not one of B-NP, O"):
-        tagging.label_set([(path, tagging.read_conll(path))], ["B-NP", "O"])
+        label_set([(path, read_conll(path))], ["B-NP", "O"])
 
 
 def test_cli_without_files_is_one_line(tmp_path, capsys):

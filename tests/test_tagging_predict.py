@@ -16,9 +16,13 @@ from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one t
 from electra import hf
 from electra.cli import main
 from electra.config import ModelConfig
-from electra.model import TokenClassifier
-from electra.tasks import tagging
 from electra.tasks.loop import SETTINGS_KEY, make_predict
+from electra.tasks.tagging.decoding import decode
+from electra.tasks.tagging.family import FAMILY, build_task
+from electra.tasks.tagging.features import encode, label_set, retag
+from electra.tasks.tagging.model import TokenClassifier
+from electra.tasks.tagging.reader import read_conll
+from electra.tasks.tagging.scoring import score
 from electra.tasks.windows import budget_windows
 from electra.tokenizer import SpecialIds, load_tokenizer, train_tokenizer
 
@@ -89,7 +93,7 @@ def test_conll_output_is_dev_scorings_tags_and_evaluate_scores_it(run, tmp_path,
     rows = _rows(out.read_text(encoding="utf-8"))
 
     # The input's columns, then the predicted tag; -DOCSTART- dropped as the reader drops it.
-    gold = tagging.read_conll(dev, keep_columns=True)
+    gold = read_conll(dev, keep_columns=True)
     assert [[r[:-1] for r in s] for s in rows] == [[list(c) for c in s.columns] for s in gold]
     # The tags the fine-tuning loop's dev scoring gave (dev_predictions.txt: word gold predicted).
     expected = (run / "run" / "dev_predictions.txt").read_text(encoding="utf-8")
@@ -104,8 +108,8 @@ def test_conll_output_is_dev_scorings_tags_and_evaluate_scores_it(run, tmp_path,
 
     # The same model and file through the in-process evaluation path, as a second witness.
     tokenizer = load_tokenizer(run / "run" / "model")
-    task = tagging.build_task(tokenizer, run / "data" / "train.txt", dev, 64)
-    tagger = tagging.FAMILY.load_finetuned(run / "run" / "model")
+    task = build_task(tokenizer, run / "data" / "train.txt", dev, 64)
+    tagger = FAMILY.load_finetuned(run / "run" / "model")
     model, labels, length = tagger.model, tagger.labels, tagger.max_seq_length
     assert length == 64 and labels == tuple(task.config_extra["id2label"].values())
     predict = make_predict(model, SpecialIds.of(tokenizer).pad, 5, torch.device("cpu"))
@@ -118,7 +122,7 @@ def test_conll_output_is_dev_scorings_tags_and_evaluate_scores_it(run, tmp_path,
 def test_text_arguments_text_files_and_json_tag_as_conll_does(run, tmp_path, capsys):
     model = str(run / "run" / "model")
     dev = run / "data" / "dev.txt"
-    sentences = tagging.read_conll(dev)[:5]
+    sentences = read_conll(dev)[:5]
     texts = [" ".join(s.words) for s in sentences]
     assert main(["predict", "tagging", "--model", model, "--file", str(dev)]) == 0
     conll = _rows(capsys.readouterr().out)[:5]  # standard output without --out
@@ -140,7 +144,7 @@ def test_text_arguments_text_files_and_json_tag_as_conll_does(run, tmp_path, cap
 def test_long_sentences_are_tagged_in_overlapping_windows(run, capsys):
     model = str(run / "run" / "model")
     tokenizer = load_tokenizer(model)
-    words = [w for s in tagging.read_conll(run / "data" / "dev.txt")[:4] for w in s.words]
+    words = [w for s in read_conll(run / "data" / "dev.txt")[:4] for w in s.words]
     lengths = [len(tokenizer.encode([w], is_pretokenized=True, add_special_tokens=False).ids)
                for w in words]  # fmt: skip
     spans = budget_windows(lengths, 16 - 2)
@@ -169,14 +173,14 @@ def test_dev_scoring_tags_long_sentences_in_windows_as_predict_does(run, tmp_pat
     `predict tagging`'s windowed tags and `evaluate tagging`'s scores, not `O` past the limit."""
     model_dir = run / "run" / "model"
     tokenizer = load_tokenizer(model_dir)
-    short = tagging.read_conll(run / "data" / "dev.txt", keep_columns=True)
+    short = read_conll(run / "data" / "dev.txt", keep_columns=True)
     dev = tmp_path / "long.txt"  # 3 sentences, each 8 dev sentences end to end
     lines = ["".join(" ".join(c) + "\n" for s in short[i : i + 8] for c in s.columns)
              for i in range(0, 24, 8)]  # fmt: skip
     dev.write_text("\n".join(lines), encoding="utf-8")
-    tagger = tagging.FAMILY.load_finetuned(model_dir)
+    tagger = FAMILY.load_finetuned(model_dir)
     model, labels, length = tagger.model, tagger.labels, tagger.max_seq_length
-    task = tagging.build_task(tokenizer, run / "data" / "train.txt", dev, length, labels=labels)
+    task = build_task(tokenizer, run / "data" / "train.txt", dev, length, labels=labels)
     predict = make_predict(model, SpecialIds.of(tokenizer).pad, 5, torch.device("cpu"))
     metrics, dev_rows = task.evaluate(predict)
 
@@ -190,10 +194,10 @@ def test_dev_scoring_tags_long_sentences_in_windows_as_predict_does(run, tmp_pat
     assert json.loads(capsys.readouterr().out) == pytest.approx(metrics, abs=1e-12)
 
     # The old dev scoring, truncation, tagged every word past the limit O whatever its gold tag.
-    sentences = tagging.read_conll(dev)
+    sentences = read_conll(dev)
     untagged = [dataclasses.replace(s, tags=()) for s in sentences]  # the tags train in BIOES
-    cut = tagging.encode(tokenizer, untagged, labels, length)
-    old = tagging.decode(cut, predict(cut), labels)
+    cut = encode(tokenizer, untagged, labels, length)
+    old = decode(cut, predict(cut), labels)
     late = [f["first"].index(-1) for f in cut]
     assert all(len(s.words) - start > 20 for s, start in zip(sentences, late, strict=True))
     assert all(set(tags[start:]) == {"O"} for tags, start in zip(old, late, strict=True))
@@ -201,7 +205,7 @@ def test_dev_scoring_tags_long_sentences_in_windows_as_predict_does(run, tmp_pat
         r[-2] == r[-1] != "O" for s, start in zip(tagged, late, strict=True) for r in s[start:]
     ]
     assert sum(right) > 10  # late words with chunk tags, which windows tag and truncation cannot
-    assert metrics["f1"] > tagging.score([s.tags for s in sentences], old)["f1"]
+    assert metrics["f1"] > score([s.tags for s in sentences], old)["f1"]
 
 
 @pytest.mark.parametrize(
@@ -301,7 +305,7 @@ def test_conll2000_test_set_tags_as_dev_scoring_does(shared_data, tmp_path, caps
     command's tags are those of the fine-tuning loop's dev scoring, sentence for sentence."""
     test = shared_data / "conll2000" / "test.txt"
     tokenizer = load_tokenizer(shared_data / "vocab" / "bert-base-uncased-vocab.txt")
-    labels = tagging.label_set([(test, tagging.read_conll(test))])
+    labels = label_set([(test, read_conll(test))])
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=16, hidden_size=32,
                          num_layers=1, num_heads=2, intermediate_size=64)  # fmt: skip
@@ -320,7 +324,7 @@ def test_conll2000_test_set_tags_as_dev_scoring_does(shared_data, tmp_path, caps
     assert len(rows) == 2012 and sum(map(len, rows)) == 47377
 
     # A model saved without `label_encoding` predicts the file's own tags.
-    task = tagging.build_task(tokenizer, test, test, 128, labels=labels, label_encoding="file")
+    task = build_task(tokenizer, test, test, 128, labels=labels, label_encoding="file")
     predict = make_predict(model, SpecialIds.of(tokenizer).pad, 256, torch.device("cpu"))
     metrics, dev_rows = task.evaluate(predict)
     assert ["".join(f"{r[0]} {r[-2]} {r[-1]}\n" for r in s) + "\n" for s in rows] == dev_rows
@@ -351,4 +355,4 @@ def test_probs_are_the_softmax_of_each_words_tag(run, capsys):
     probs = logits.softmax(-1)[firsts]
     assert row["probs"] == pytest.approx(probs.max(-1).values.tolist(), abs=1e-5)
     labels = [theirs.config.id2label[i] for i in probs.argmax(-1).tolist()]
-    assert [tagging.retag(labels, "IOB2")] == [row["tags"]]
+    assert [retag(labels, "IOB2")] == [row["tags"]]

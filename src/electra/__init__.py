@@ -24,14 +24,10 @@ _EXPORTS = {
     "electra.detection": ("Detection", "Detector", "detect"),
     "electra.errors": ("UserError",),
     "electra.hf": ("load", "load_config", "save"),
-    "electra.model": (
-        "Discriminator",
-        "ElectraModel",
-        "Generator",
-        "QuestionAnswerer",
-        "SequenceClassifier",
-        "TokenClassifier",
-    ),
+    "electra.backbones.electra.network": ("Discriminator", "ElectraModel", "Generator"),
+    "electra.tasks.glue.model": ("SequenceClassifier",),
+    "electra.tasks.tagging.model": ("TokenClassifier",),
+    "electra.tasks.squad.model": ("QuestionAnswerer",),
     "electra.tokenizer": ("load_tokenizer", "save_tokenizer", "train_tokenizer"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

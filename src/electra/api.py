@@ -120,7 +120,7 @@ def finetune(
     (`FinetuneConfig` fields: lr, epochs, seeds, ...) winning; returns a `FinetuneResult`.
     Resuming with settings that change a run's trajectory is refused unless `allow_changes`."""
     from electra.config import FinetuneConfig
-    from electra.tasks.family import finetune as run
+    from electra.tasks.verbs import finetune as run
 
     (overrides,) = _split(options, (FinetuneConfig, None))
     return run(family, data, model, out, overrides, preset, settings, random_init, progress,
@@ -130,14 +130,14 @@ def finetune(
 def predict(family: str, model: str | Path, input: Any, config: Any = None, **settings: Any) -> Any:
     """`electra predict FAMILY`: a fine-tuned model's predictions on `input` (the family's input
     dataclass); `settings` override the ones it was fine-tuned with. Returns a `Prediction`."""
-    from electra.tasks.family import predict as run
+    from electra.tasks.verbs import predict as run
 
     return run(family, model, input, config, settings)
 
 
 def evaluate(family: str, scoring: Any) -> Any:
     """`electra evaluate FAMILY`: a predictions file's official scores (`Scores`)."""
-    from electra.tasks.family import evaluate as run
+    from electra.tasks.verbs import evaluate as run
 
     return run(family, scoring)
 

@@ -141,13 +141,12 @@ def pretrained(
     write_text(out_dir / CARD_FILE, _card(data, f"ELECTRA {name}", sections))
 
 
-def finetuned(out_dir: Path, results: dict[str, Any], family: str, transformers_class: str | None
-              ) -> None:  # fmt: skip
-    """The card of a fine-tuned model (`out_dir`), from its run's results.json contents."""
+def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: str,
+              transformers_class: str | None) -> None:  # fmt: skip
+    """The card of a fine-tuned model (`out_dir`), from its run's results.json contents;
+    `task_type` is the hub's (`text-classification`), from the family's spec."""
     task, dev = results["task"], results["dev"]
     numbers = {k: float(v) for k, v in dev.items() if isinstance(v, (int, float))}
-    task_type = {"glue": "text-classification", "tagging": "token-classification",
-                 "squad": "question-answering"}[family]  # fmt: skip
     data = ModelCardData(
         license="unknown", library_name="transformers" if transformers_class else "electra",
         model_name=f"electra-{task}", tags=["electra", family, task],
@@ -160,7 +159,7 @@ def finetuned(out_dir: Path, results: dict[str, Any], family: str, transformers_
     load = (_load_section(".", transformers_class, f"electra predict {family} --model {out_dir.name} ...")
             if transformers_class else
             f"`electra predict {family} --model {out_dir.name} ...`, or in Python "
-            f"`electra.tasks.family.predict(\"{family}\", \"{out_dir.name}\", ...)`. Its head is the "
+            f"`electra.tasks.verbs.predict(\"{family}\", \"{out_dir.name}\", ...)`. Its head is the "
             "official one, which `transformers` has no class for: `ElectraModel` loads the encoder "
             "and `head.safetensors` holds the head.")  # fmt: skip
     sections = [

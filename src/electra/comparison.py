@@ -88,7 +88,8 @@ class CompareConfig:
 
 def _tasks(config: CompareConfig) -> list[tuple[str, str, Any]]:
     """(name, family, data) of every fine-tuning task."""
-    from electra.tasks.options import ClassificationData, TaggingData
+    from electra.tasks.glue.options import ClassificationData
+    from electra.tasks.tagging.options import TaggingData
 
     tasks = [(task, "glue", ClassificationData(task=task, data_dir=config.glue_dir))
              for task in config.glue_tasks]  # fmt: skip

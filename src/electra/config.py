@@ -266,6 +266,7 @@ _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
 }
 OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pretrain.objective)
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
+RUNTIMES = ("auto", "torch", "onnxruntime", "onnxruntime-int8")  # of detection and prediction
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 where native, else fp32
 ON_NONFINITE = ("skip", "stop")
 # Where pre-training batches are read and packed: a worker process (free of the step's
@@ -375,7 +376,7 @@ class DetectConfig:
     batch_size: int = 32  # texts scored together
     threshold: float = 0.5  # mark tokens whose probability of being replaced is above this
     runtime: str = choice(
-        "auto", ("auto", "torch", "onnxruntime", "onnxruntime-int8")
+        "auto", RUNTIMES
     )  # auto: onnxruntime for a directory from `electra export onnx`, else torch
 
     def __post_init__(self) -> None:
@@ -439,17 +440,6 @@ def save_json(config: Any, path: str | Path) -> None:
     write_json(path, data)
 
 
-def load_json(cls: type[T], path: str | Path) -> T:
-    path = Path(path)
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not valid JSON ({e})") from None
-    return from_dict(cls, values, source=str(path))
-
-
 # The paper's fine-tuning recipe (Clark et al. 2020, Table 7).
 #              lr     layerwise_lr_decay
 _FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
@@ -458,8 +448,6 @@ _FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
     "base": (1e-4, 0.8),
     "large": (5e-5, 0.9),
 }
-_TASK_EPOCHS = {"rte": 10, "stsb": 10, "squad": 2}  # every other task: 3
-_TASK_MAX_SEQ_LENGTH = {"squad": 512, "tagging": 256}  # GLUE and the rest: 128
 
 
 def recipe_size(model: ModelConfig) -> str:
@@ -553,16 +541,16 @@ class FinetuneConfig:
             raise UserError("fine-tuning config: " + "; ".join(problems))
 
     @classmethod
-    def recipe(cls, size: str, task: str, **overrides: Any) -> FinetuneConfig:
-        """The paper's values for a model size and task; `overrides` (not None) win."""
+    def recipe(cls, size: str, task: dict[str, Any], **overrides: Any) -> FinetuneConfig:
+        """The paper's values for a model size and a task (the values its family's spec gives,
+        `FamilySpec.recipe`); `overrides` (not None) win."""
         if size not in _FINETUNE_PRESETS:
             raise UserError(f"unknown model size {size!r}; known: {', '.join(_FINETUNE_PRESETS)}")
         lr, decay = _FINETUNE_PRESETS[size]
         values = dict(
             lr=lr,
             layerwise_lr_decay=decay,
-            epochs=_TASK_EPOCHS.get(task, 3),
-            max_seq_length=_TASK_MAX_SEQ_LENGTH.get(task, 128),
+            **task,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return from_dict(cls, values, source="fine-tuning config")

@@ -11,8 +11,8 @@ import torch
 from tokenizers import Tokenizer
 
 from electra import hf
+from electra.backbones.electra.network import Discriminator
 from electra.errors import UserError
-from electra.model import Discriminator
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 
@@ -71,14 +71,13 @@ class Detector:
     @classmethod
     def load(cls, model_dir: str | Path, runtime: str = "auto") -> Detector:
         """The discriminator in `model_dir`, run by PyTorch or, for a directory from `electra
-        export onnx`, by onnxruntime (`runtime`, see `electra.onnx_export.with_runtime`)."""
-        from electra.onnx_export import with_runtime
+        export onnx`, by onnxruntime (`runtime`, see `electra.onnx_runtime.with_runtime`)."""
+        from electra.onnx_runtime import with_runtime
 
         directory = hf.resolve(model_dir)
-        architecture = hf.architecture_class(directory)
-        if architecture is not Discriminator:
+        if not hf.is_saved_as(directory, Discriminator):
             raise UserError(
-                f"{directory}: a {architecture.__name__}, not a discriminator: detection needs the "
+                f"{directory}: saved as {hf.saved_architecture(directory)}, not a discriminator: detection needs the "
                 "discriminator (RUN_DIR/discriminator of a pre-training run)"
             )
         tokenizer = load_tokenizer(directory)

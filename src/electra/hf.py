@@ -1,15 +1,17 @@
-"""Hugging Face ELECTRA layout <-> our modules. The only file that knows Hugging Face names.
+"""Checkpoints in the Hugging Face layout <-> our modules, for any registered backbone.
 
 A checkpoint directory holds `config.json`, weights (`model.safetensors`, a sharded
-`model.safetensors.index.json`, or `pytorch_model.bin`) and `vocab.txt`. Names are mapped by module
-prefix through the tables below (`{}` is a layer index, `None` drops a key on purpose); q, k and v
-are fused into one matrix on our side. After mapping, key sets are compared both ways and shapes
-checked, and any difference is an error that names the keys: nothing is skipped silently.
+`model.safetensors.index.json`, or `pytorch_model.bin`) and the tokenizer files. `config.json`'s
+`model_type` picks the backbone (`electra.backbones`), which maps the encoder's names and
+configuration; each model class maps its own head (`hf_class`, `hf_head`). After mapping, key sets
+are compared both ways and shapes checked, and any difference is an error that names the keys:
+nothing is skipped silently, except another task's head when a checkpoint is loaded for a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import pickle
 import re
@@ -22,17 +24,12 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 
+from electra.backbones import BACKBONES, for_model_type
+from electra.backbones.names import rename, reverse
+from electra.backbones.spec import Backbone
 from electra.config import ModelConfig
 from electra.errors import UserError
 from electra.files import absent_reason, atomic_path, write_json
-from electra.model import (
-    Discriminator,
-    EncoderOnly,
-    Generator,
-    QuestionAnswerer,
-    SequenceClassifier,
-    TokenClassifier,
-)
 from electra.tokenizer import save_tokenizer
 
 M = TypeVar("M", bound=nn.Module)
@@ -43,151 +40,51 @@ CHECKSUM_KEY = "electra_sha256"  # in the safetensors metadata: see `weights_sha
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
 
-# ModelConfig field <- config.json key
-_CONFIG_KEYS = {
-    "vocab_size": "vocab_size",
-    "embedding_size": "embedding_size",
-    "hidden_size": "hidden_size",
-    "num_layers": "num_hidden_layers",
-    "num_heads": "num_attention_heads",
-    "intermediate_size": "intermediate_size",
-    "max_position_embeddings": "max_position_embeddings",
-    "type_vocab_size": "type_vocab_size",
-    "hidden_act": "hidden_act",
-    "hidden_dropout": "hidden_dropout_prob",
-    "attention_dropout": "attention_probs_dropout_prob",
-    "layer_norm_eps": "layer_norm_eps",
-    "initializer_range": "initializer_range",
-    "pad_token_id": "pad_token_id",
-}
 
-# Encoder modules, Hugging Face prefix -> ours (both below the `electra.` prefix).
-_ENCODER = {
-    "embeddings.word_embeddings": "embeddings.word",
-    "embeddings.position_embeddings": "embeddings.position",
-    "embeddings.token_type_embeddings": "embeddings.token_type",
-    "embeddings.LayerNorm": "embeddings.norm",
-    "embeddings.position_ids": None,  # a buffer older transformers versions saved
-    "embeddings.token_type_ids": None,
-    "embeddings_project": "projection",
-    "encoder.layer.{}.attention.output.dense": "encoder.layers.{}.attention.out",
-    "encoder.layer.{}.attention.output.LayerNorm": "encoder.layers.{}.attention_norm",
-    "encoder.layer.{}.intermediate.dense": "encoder.layers.{}.ffn.up",
-    "encoder.layer.{}.output.dense": "encoder.layers.{}.ffn.down",
-    "encoder.layer.{}.output.LayerNorm": "encoder.layers.{}.ffn_norm",
-}
-_QKV = ("query", "key", "value")  # fused, in this order, into encoder.layers.{}.attention.qkv
-_QKV_PATTERN = re.compile(
-    r"electra\.encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.(weight|bias)"
-)
-
-# Heads: our model class -> (Hugging Face architecture, {HF prefix: our prefix}).
-_HEADS: dict[type[nn.Module], tuple[str, dict[str, str | None]]] = {
-    Discriminator: (
-        "ElectraForPreTraining",
-        {
-            "discriminator_predictions.dense": "head.dense",
-            "discriminator_predictions.dense_prediction": "head.out",
-        },
-    ),
-    Generator: (
-        "ElectraForMaskedLM",
-        {
-            "generator_predictions.dense": "head.dense",
-            "generator_predictions.LayerNorm": "head.norm",
-            "generator_lm_head.bias": "head.bias",
-            "generator_lm_head.weight": None,  # tied to the word embeddings
-        },
-    ),
-    SequenceClassifier: (
-        "ElectraForSequenceClassification",
-        {"classifier.dense": "dense", "classifier.out_proj": "out"},
-    ),
-    TokenClassifier: ("ElectraForTokenClassification", {"classifier": "out"}),
-    QuestionAnswerer: ("ElectraForQuestionAnswering", {"qa_outputs": "out"}),
-    EncoderOnly: ("ElectraModel", {}),
-}
-_ARCHITECTURES = {arch: cls for cls, (arch, _) in _HEADS.items()}
+def backbone(model_class: type[nn.Module]) -> Backbone:
+    """The backbone a model class is built on (its `model_type`)."""
+    return BACKBONES[model_class.model_type]  # type: ignore[attr-defined]
 
 
-def _rename(name: str, table: dict[str, str | None]) -> tuple[bool, str | None]:
-    """Map `name` by the longest matching module prefix of `table`; (matched, new name or None)."""
-    for source, target in sorted(table.items(), key=lambda kv: -len(kv[0])):
-        pattern = "^" + re.escape(source).replace(r"\{\}", r"(\d+)") + r"(\..+)?$"
-        match = re.match(pattern, name)
-        if match:
-            if target is None:
-                return True, None
-            groups = match.groups()
-            suffix = groups[-1] or ""
-            return True, target.format(*groups[:-1]) + suffix
-    return False, None
-
-
-def _reverse(table: dict[str, str | None]) -> dict[str, str | None]:
-    return {ours: hf for hf, ours in table.items() if ours is not None}
-
-
-def _head_table(model_class: type[nn.Module]) -> dict[str, str | None]:
-    return _HEADS[model_class][1]
+def architecture(model_class: type[nn.Module]) -> str:
+    """The `transformers` class of one of our model classes: `ElectraForPreTraining`."""
+    return backbone(model_class).hf_prefix + model_class.hf_class  # type: ignore[attr-defined]
 
 
 def from_hf(
     state: dict[str, Tensor], model_class: type[nn.Module]
 ) -> tuple[dict[str, Tensor], list[str]]:
-    """Rename a Hugging Face state dict for `model_class`: (our state dict, keys left unmapped).
-
-    Keys of other known heads are left unmapped too, so a caller can tell a checkpoint trained
-    for another task (whose head it discards) from a file that is not an ELECTRA checkpoint.
-    """
-    ours: dict[str, Tensor] = {}
-    unmapped: list[str] = []
-    qkv: dict[tuple[int, str], dict[str, Tensor]] = {}
-    heads = _head_table(model_class)
+    """Rename a Hugging Face state dict for `model_class`: (our state dict, keys left unmapped)."""
+    spec = backbone(model_class)
+    prefix = spec.prefix + "."
+    encoder = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    ours, unmapped = spec.encoder_from_hf(encoder)
+    ours = {prefix + k: v for k, v in ours.items()}
+    unmapped = [prefix + k for k in unmapped]
     for name, tensor in state.items():
-        if match := _QKV_PATTERN.fullmatch(name):
-            layer, part, kind = match.groups()
-            qkv.setdefault((int(layer), kind), {})[part] = tensor
+        if name.startswith(prefix):
             continue
-        if name.startswith("electra."):
-            matched, target = _rename(name[len("electra.") :], _ENCODER)
-            target = None if target is None else "electra." + target
-        else:
-            matched, target = _rename(name, heads)
+        matched, target = rename(name, model_class.hf_head)  # type: ignore[attr-defined]
         if not matched:
             unmapped.append(name)
         elif target is not None:
             ours[target] = tensor
-    for (layer, kind), parts in qkv.items():
-        if len(parts) != 3:
-            unmapped.extend(
-                f"electra.encoder.layer.{layer}.attention.self.{p}.{kind}" for p in parts
-            )
-            continue
-        ours[f"electra.encoder.layers.{layer}.attention.qkv.{kind}"] = torch.cat(
-            [parts[p] for p in _QKV]
-        )
     return ours, unmapped
 
 
 def to_hf(model: nn.Module) -> dict[str, Tensor]:
     """Our model's weights under Hugging Face names (q, k, v split; tied weights left out)."""
-    encoder = _reverse(_ENCODER)
-    heads = _reverse(_head_table(type(model)))
-    state: dict[str, Tensor] = {}
-    for name, tensor in model.state_dict().items():
-        if name.startswith("electra."):
-            inner = name[len("electra.") :]
-            if m := re.fullmatch(r"encoder\.layers\.(\d+)\.attention\.qkv\.(weight|bias)", inner):
-                layer, kind = m.groups()
-                for part, chunk in zip(_QKV, tensor.chunk(3), strict=True):
-                    state[f"electra.encoder.layer.{layer}.attention.self.{part}.{kind}"] = chunk
-                continue
-            matched, target = _rename(inner, encoder)
-            assert matched and target is not None, f"no Hugging Face name for {name}"
-            state["electra." + target] = tensor
-        else:
-            matched, target = _rename(name, heads)
+    spec = backbone(type(model))
+    prefix = spec.prefix + "."
+    own = model.state_dict()
+    encoder = spec.encoder_to_hf(
+        {k[len(prefix) :]: v for k, v in own.items() if k.startswith(prefix)}
+    )
+    state = {prefix + k: v for k, v in encoder.items()}
+    heads = reverse(type(model).hf_head)  # type: ignore[attr-defined]
+    for name, tensor in own.items():
+        if not name.startswith(prefix):
+            matched, target = rename(name, heads)
             assert matched and target is not None, f"no Hugging Face name for {name}"
             state[target] = tensor
     return {k: v.detach().contiguous() for k, v in state.items()}
@@ -196,9 +93,9 @@ def to_hf(model: nn.Module) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------------------- config
 
 
-def config_to_hf(config: ModelConfig) -> dict[str, Any]:
-    values = {hf: getattr(config, ours) for ours, hf in _CONFIG_KEYS.items()}
-    return {"model_type": "electra", **values, "tie_word_embeddings": True}
+def config_to_hf(config: ModelConfig, model_type: str = "electra") -> dict[str, Any]:
+    """`config.json`'s values for a model of `model_type`'s backbone."""
+    return {"model_type": model_type, **BACKBONES[model_type].config_to_hf(config)}
 
 
 def read_config_json(path: str | Path) -> dict[str, Any]:
@@ -215,21 +112,15 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
         raise UserError(f"{config_file}: not valid JSON ({e})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{config_file}: expected a JSON object")
-    model_type = raw.get("model_type")
-    if model_type != "electra":
-        raise UserError(f"{config_file}: model_type is {model_type!r}, expected 'electra'")
+    for_model_type(raw.get("model_type"), str(config_file))
     return raw
 
 
 def load_config(path: str | Path) -> ModelConfig:
     """`ModelConfig` from a checkpoint's `config.json`; absent keys take transformers' defaults."""
     raw = read_config_json(path)
-    defaults = ModelConfig()
-    values = {ours: raw.get(hf, getattr(defaults, ours)) for ours, hf in _CONFIG_KEYS.items()}
-    if values["pad_token_id"] is None:
-        values["pad_token_id"] = 0
     try:
-        return ModelConfig(**values)
+        return for_model_type(raw["model_type"], "").config_from_hf(raw)
     except UserError as e:
         raise UserError(f"{_checkpoint_dir(path) / CONFIG_FILE}: {e}") from None
 
@@ -343,22 +234,27 @@ def load(path: str | Path, model_class: type[M], **kwargs: Any) -> M:
     directory = _checkpoint_dir(path)
     raw = read_config_json(directory)
     config = load_config(directory)
-    if model_class in (SequenceClassifier, TokenClassifier) and "num_labels" not in kwargs:
+    takes_labels = "num_labels" in inspect.signature(model_class).parameters
+    if takes_labels and "num_labels" not in kwargs:
         kwargs["num_labels"] = len(raw.get("id2label") or {0: 0, 1: 1})
     model = model_class(config, **kwargs)
     state, unmapped = from_hf(read_weights(directory), model_class)
-    other_heads = {p for cls, (_, table) in _HEADS.items() if cls is not model_class for p in table}
-    unknown = [k for k in unmapped if not any(_rename(k, {p: p})[0] for p in other_heads)]
+    # another task's head (a discriminator loaded for fine-tuning) is left out; nothing else is
+    other_task = (raw.get("architectures") or [architecture(model_class)])[0] != architecture(
+        model_class
+    )
+    prefix = backbone(model_class).prefix + "."
+    unknown = [k for k in unmapped if k.startswith(prefix) or not other_task]
     if unknown:
         raise UserError(
             f"{directory}: unexpected weights {_names(unknown)} (not an ELECTRA checkpoint?)"
         )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
-    encoder_missing = [k for k in missing if k.startswith("electra.")]
+    encoder_missing = [k for k in missing if k.startswith(prefix)]
     if encoder_missing:
         raise UserError(f"{directory}: missing weights {_names(encoder_missing)}")
-    head_present = [k for k in expected if not k.startswith("electra.") and k in state]
+    head_present = [k for k in expected if not k.startswith(prefix) and k in state]
     if missing and head_present:
         raise UserError(f"{directory}: incomplete head, missing {_names(missing)}")
     wrong = [
@@ -385,11 +281,14 @@ def save(
     config_extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write `model` in the Hugging Face layout (safetensors) that `transformers` loads as is."""
-    if type(model) not in _HEADS:
+    if not getattr(model, "hf_class", ""):
         raise TypeError(f"no Hugging Face layout for {type(model).__name__}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = {**config_to_hf(model.config), "architectures": [_HEADS[type(model)][0]]}
+    config = {
+        **config_to_hf(model.config, model.model_type),
+        "architectures": [architecture(type(model))],
+    }
     if hasattr(model, "num_labels") and not (config_extra and "id2label" in config_extra):
         config["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
     config.update(config_extra or {})
@@ -416,12 +315,15 @@ def check_vocabulary(path: str | Path, tokenizer: Tokenizer) -> None:
         )
 
 
-def architecture_class(path: str | Path) -> type[nn.Module]:
-    """Our model class for a checkpoint's `architectures` entry (a discriminator when absent)."""
-    architectures = read_config_json(path).get("architectures") or ["ElectraForPreTraining"]
-    name = architectures[0]
-    if name not in _ARCHITECTURES:
-        raise UserError(
-            f"{Path(path) / CONFIG_FILE}: architecture {name!r} is not one of {', '.join(_ARCHITECTURES)}"
-        )
-    return _ARCHITECTURES[name]
+def saved_architecture(path: str | Path) -> str:
+    """A checkpoint's `transformers` class, from config.json (a discriminator's when unsaid, as
+    the official checkpoints converted by older tools are)."""
+    raw = read_config_json(path)
+    pretraining = BACKBONES[raw["model_type"]].hf_prefix + "ForPreTraining"
+    return (raw.get("architectures") or [pretraining])[0]
+
+
+def is_saved_as(path: str | Path, model_class: type[nn.Module]) -> bool:
+    """Whether a checkpoint was saved as `model_class` (`ElectraForPreTraining` for a
+    discriminator, say)."""
+    return saved_architecture(path) == architecture(model_class)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build, given
 from electra.config import PRESETS, FinetuneConfig
-from electra.tasks.family import FAMILIES, FamilySpec
+from electra.tasks.family import FAMILIES
 from electra.tasks.options import PredictConfig
+from electra.tasks.spec import FamilySpec
 
 # The recipe's values that depend on the model's size and the task: the help says so.
 _RECIPE = "default: the recipe's for the model's size and task"

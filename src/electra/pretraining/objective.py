@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from electra.backbones.electra.network import Discriminator, Dropout, Embeddings, Generator
 from electra.config import OBJECTIVES, ModelConfig, PretrainConfig
-from electra.model import Discriminator, Dropout, Embeddings, Generator
 from electra.pretraining.vocabulary import vocabulary_output
 from electra.tokenizer import SpecialIds
 

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import card, checkpoint, hf
+from electra.backbones.electra.network import Discriminator, Generator
 from electra.checkpoint import CheckpointPolicy
 from electra.config import (
     FROM_DATA,
@@ -52,7 +53,6 @@ from electra.config import (
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.files import one_writer, writable_dir, write_json
-from electra.model import Discriminator, Generator
 from electra.pretraining import flops
 from electra.pretraining.logbook import (
     Forecast,

@@ -60,6 +60,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import card, checkpoint, hf
+from electra.backbones.electra.network import EncoderOnly
 from electra.config import (
     FinetuneConfig,
     changed_settings,
@@ -80,6 +81,7 @@ from electra.runtime import (
     use_fast_matmuls,
 )
 from electra.schedule import lr_factor
+from electra.tasks.family import FAMILIES
 from electra.tokenizer import load_tokenizer
 
 Feature = dict[str, Any]
@@ -594,10 +596,11 @@ def _write_card(task: Task, model_dir: Path, results: dict[str, Any]) -> None:
     family = task.config_extra.get(SETTINGS_KEY, {}).get("family")
     if family is None:  # a task built outside the families (tests, experiments): no card
         return
-    architecture = (hf.read_config_json(model_dir).get("architectures") or [None])[0]
-    card.finetuned(
-        model_dir, results, family, None if architecture == "ElectraModel" else architecture
+    # a head beside the encoder (saved as the encoder's class) has no transformers class to run
+    architecture = (
+        None if hf.is_saved_as(model_dir, EncoderOnly) else hf.saved_architecture(model_dir)
     )
+    card.finetuned(model_dir, results, family, FAMILIES[family].card_task, architecture)
 
 
 def _checkpoint(

@@ -1,13 +1,15 @@
 """The ELECTRA network in data-flow order.
 
 Embeddings -> SelfAttention (SDPA) -> FeedForward -> Layer -> Encoder -> ElectraModel, then the
-heads that read its hidden states: DiscriminatorHead, GeneratorHead and the task heads. One
+heads of pre-training that read its hidden states: DiscriminatorHead, GeneratorHead (the task
+families' heads live in their packages, on `WithEncoder`). One
 `ElectraModel` serves generator and discriminator; only the width in its config differs. A
 generator built with `embeddings=` shares that module (word, position, token-type embeddings and
 their LayerNorm) with the discriminator, as the paper does, and its output projection is tied to
 the shared word embeddings.
 
-Parameter names are ours; `electra.hf` maps them to and from the Hugging Face layout.
+Parameter names are ours; `electra.backbones.electra.weights` maps them to and from the Hugging
+Face layout, and each model class names its `transformers` class (`hf_class`) and head (`hf_head`).
 """
 
 from __future__ import annotations
@@ -98,9 +100,6 @@ class Embeddings(nn.Module):
         else:
             x = x + self.token_type(token_type_ids)
         return self.dropout(self.norm(x))
-
-
-PACKED_ATTENTION = ("auto", "sdpa", "flex")
 
 
 def block_mask(document_ids: Tensor) -> BlockMask:
@@ -231,15 +230,6 @@ class Encoder(nn.Module):
         return x
 
 
-def use_packed_attention(module: nn.Module, kernel: str) -> None:
-    """Set how every encoder in `module` attends within packed rows (see `Encoder`)."""
-    if kernel not in PACKED_ATTENTION:
-        raise ValueError(f"packed attention {kernel!r} is not one of {PACKED_ATTENTION}")
-    for m in module.modules():
-        if isinstance(m, Encoder):
-            m.packed_attention = kernel
-
-
 class ElectraModel(nn.Module):
     """Embeddings (+ projection to the hidden width when it differs) and the encoder."""
 
@@ -287,8 +277,15 @@ def init_weights(module: nn.Module, std: float) -> None:
             nn.init.zeros_(m.bias)
 
 
-class _WithEncoder(nn.Module):
-    """Base of every full model: an `ElectraModel` named `electra` plus a head."""
+class WithEncoder(nn.Module):
+    """Base of every full model: an `ElectraModel` named `electra` plus a head. A subclass names
+    its `transformers` class after the backbone's prefix (`hf_class`: "ForPreTraining" is
+    `ElectraForPreTraining`) and maps its head's Hugging Face module prefixes to ours (`hf_head`;
+    None drops a key on purpose, `{}` is a layer index)."""
+
+    model_type = "electra"  # the backbone's, in `electra.backbones.BACKBONES`
+    hf_class: str = ""
+    hf_head: dict[str, str | None] = {}
 
     def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
         super().__init__()
@@ -306,9 +303,11 @@ class _WithEncoder(nn.Module):
                 init_weights(child, self.config.initializer_range)
 
 
-class EncoderOnly(_WithEncoder):
+class EncoderOnly(WithEncoder):
     """The encoder without a head (Hugging Face's `ElectraModel`): what a model whose head has no
     Hugging Face class (SQuAD's joint head) saves in the Hugging Face layout, its head beside it."""
+
+    hf_class = "Model"
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -336,8 +335,14 @@ class DiscriminatorHead(nn.Module):
         return self.out(self.act(self.dense(hidden))).squeeze(-1)  # (..., H) -> (...)
 
 
-class Discriminator(_WithEncoder):
+class Discriminator(WithEncoder):
     """The model users keep: P(token was replaced) for every position (as a logit)."""
+
+    hf_class = "ForPreTraining"
+    hf_head = {
+        "discriminator_predictions.dense": "head.dense",
+        "discriminator_predictions.dense_prediction": "head.out",
+    }
 
     def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
         super().__init__(config, embeddings)
@@ -370,8 +375,16 @@ class GeneratorHead(nn.Module):
         return self.norm(F.gelu(self.dense(hidden)))  # (..., H) -> (..., E)
 
 
-class Generator(_WithEncoder):
+class Generator(WithEncoder):
     """The small masked-LM that proposes replacements during pre-training."""
+
+    hf_class = "ForMaskedLM"
+    hf_head = {
+        "generator_predictions.dense": "head.dense",
+        "generator_predictions.LayerNorm": "head.norm",
+        "generator_lm_head.bias": "head.bias",
+        "generator_lm_head.weight": None,  # tied to the word embeddings
+    }
 
     def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
         super().__init__(config, embeddings)
@@ -423,67 +436,3 @@ class Generator(_WithEncoder):
                 index = positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
                 hidden = hidden.gather(1, index)  # (B, P, H)
         return self.head(hidden)
-
-
-class SequenceClassifier(_WithEncoder):
-    """[CLS] -> dropout -> dense -> GELU -> dropout -> labels (Hugging Face's classification head).
-
-    `num_labels=1` is regression (STS-B).
-    """
-
-    def __init__(self, config: ModelConfig, num_labels: int) -> None:
-        super().__init__(config)
-        self.num_labels = num_labels
-        self.dense = Linear(config.hidden_size, config.hidden_size)
-        self.dropout = Dropout(config.hidden_dropout)
-        self.out = Linear(config.hidden_size, num_labels)
-        self._init(shared_embeddings=False)
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-    ) -> Tensor:
-        cls = self.electra(input_ids, attention_mask, token_type_ids)[:, 0]  # (B, H)
-        x = self.dropout(F.gelu(self.dense(self.dropout(cls))))
-        return self.out(x)  # (B, num_labels)
-
-
-class TokenClassifier(_WithEncoder):
-    """dropout -> linear on every token: sequence tagging (chunking, NER)."""
-
-    def __init__(self, config: ModelConfig, num_labels: int) -> None:
-        super().__init__(config)
-        self.num_labels = num_labels
-        self.dropout = Dropout(config.hidden_dropout)
-        self.out = Linear(config.hidden_size, num_labels)
-        self._init(shared_embeddings=False)
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-    ) -> Tensor:
-        hidden = self.electra(input_ids, attention_mask, token_type_ids)
-        return self.out(self.dropout(hidden))  # (B, L, num_labels)
-
-
-class QuestionAnswerer(_WithEncoder):
-    """Start and end logits per token: extractive question answering."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__(config)
-        self.out = Linear(config.hidden_size, 2)
-        self._init(shared_embeddings=False)
-
-    def forward(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        token_type_ids: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        logits = self.out(self.electra(input_ids, attention_mask, token_type_ids))  # (B, L, 2)
-        start, end = logits.unbind(-1)
-        return start, end

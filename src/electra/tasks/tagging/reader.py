@@ -1,0 +1,112 @@
+"""CoNLL files and plain text as sentences of words (and tags).
+
+A CoNLL file has one token per line, whitespace-separated columns (`word POS tag` for chunking,
+`word POS chunk tag` for NER), a blank line between sentences and optional `-DOCSTART-` lines. The
+tag column is chosen by index (default: the last).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from electra.errors import UserError
+
+TRAIN_FILES = ("train.txt", "eng.train", "train.conll")
+
+
+DEV_FILES = (
+    "dev.txt",
+    "valid.txt",
+    "eng.testa",
+    "dev.conll",
+    "test.txt",
+    "eng.testb",
+    "test.conll",
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    words: tuple[str, ...]
+    tags: tuple[str, ...]  # empty for text to tag (read without a tag column)
+    line: int  # line number of its first word, for error messages
+    columns: tuple[tuple[str, ...], ...] = ()  # each word's line split into columns, when kept
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def read_conll(
+    path: str | Path, tag_column: int | None = -1, keep_columns: bool = False
+) -> list[Sentence]:
+    """Sentences of a CoNLL file, their tags from column `tag_column` (negative: from the end;
+    None: no tags, as in text to tag); `keep_columns` keeps every line's columns."""
+    path = Path(path)
+    sentences: list[Sentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+    rows: list[tuple[str, ...]] = []
+    start = width = 0
+    lines = _read_lines(path)
+    for number, line in enumerate([*lines, ""], 1):
+        columns = line.split()
+        if not columns or columns[0] == "-DOCSTART-":
+            if words:
+                sentences.append(Sentence(tuple(words), tuple(tags), start, tuple(rows)))
+                words, tags, rows = [], [], []
+            continue
+        width = width or len(columns)
+        if len(columns) != width:
+            raise UserError(
+                f"{path}:{number}: {len(columns)} columns, but earlier lines have {width}"
+            )
+        if tag_column is not None and (
+            not -width <= tag_column < width or tag_column in (0, -width)
+        ):
+            raise UserError(
+                f"{path}:{number}: tag_column {tag_column} is not a tag column of a line with "
+                f"{width} columns (the word is column 0)"
+            )
+        start = start if words else number
+        words.append(columns[0])
+        if tag_column is not None:
+            tags.append(columns[tag_column])
+        if keep_columns:
+            rows.append(tuple(columns))
+    if not sentences:
+        expected = "word ... tag" if tag_column is not None else "word first, one per line"
+        raise UserError(f"{path}: no sentences (expected CoNLL lines: {expected})")
+    return sentences
+
+
+def text_sentences(lines: Iterable[str]) -> list[Sentence]:
+    """Text to tag: one sentence per non-blank line, its words split on whitespace."""
+    return [
+        Sentence(tuple(line.split()), (), number)
+        for number, line in enumerate(lines, 1)
+        if line.split()
+    ]
+
+
+def read_text(path: str | Path) -> list[Sentence]:
+    """A plain-text file to tag: one sentence per line (blank lines skipped)."""
+    path = Path(path)
+    sentences = text_sentences(_read_lines(path))
+    if not sentences:
+        raise UserError(f"{path}: no sentences (expected one sentence per line)")
+    return sentences
+
+
+def find_file(data_dir: Path, names: Sequence[str], what: str) -> Path:
+    for name in names:
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise UserError(f"{data_dir}: no {what} file (looked for {', '.join(names)})")

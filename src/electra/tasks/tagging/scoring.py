@@ -1,0 +1,73 @@
+"""Span F1 scored as conlleval does (`seqeval`'s default mode emulates it), and its per-type report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from seqeval.metrics import (
+    accuracy_score,
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+)
+from seqeval.metrics.sequence_labeling import get_entities
+
+from electra.errors import UserError
+from electra.tasks.tagging.reader import read_conll
+
+
+def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
+    """conlleval's chunk precision, recall and F1 and its token accuracy."""
+    gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
+    return {
+        "f1": float(f1_score(gold, predicted)),
+        "precision": float(precision_score(gold, predicted)),
+        "recall": float(recall_score(gold, predicted)),
+        "accuracy": float(accuracy_score(gold, predicted)),
+    }
+
+
+def conlleval_report(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> str:
+    """conlleval's report: the overall line and one line per chunk type, with its precision,
+    recall, F1 and the number of chunks of that type predicted."""
+    gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
+    overall = score(gold, predicted)
+    per_type = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    expected, found_chunks = set(get_entities(gold)), set(get_entities(predicted))
+    found = Counter(kind for kind, _, _ in found_chunks)
+    lines = [
+        f"processed {sum(map(len, gold))} tokens with {len(expected)} phrases; found: "
+        f"{len(found_chunks)} phrases; correct: {len(expected & found_chunks)}.",
+        f"accuracy: {100 * overall['accuracy']:6.2f}%; precision: {100 * overall['precision']:6.2f}%; "
+        f"recall: {100 * overall['recall']:6.2f}%; FB1: {100 * overall['f1']:6.2f}",
+    ]
+    for kind in sorted(k for k in per_type.keys() | found.keys() if "avg" not in k):
+        row = per_type.get(kind, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+        lines.append(
+            f"{kind:>17}: precision: {100 * row['precision']:6.2f}%; recall: "
+            f"{100 * row['recall']:6.2f}%; FB1: {100 * row['f1-score']:6.2f}  {found[kind]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def read_scored(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The gold and predicted tags of a file whose last two columns are those (refused when the
+    two share no tag: a file without its prediction column, `word POS chunk`, would be scored
+    POS against chunks)."""
+    gold = [s.tags for s in read_conll(path, tag_column=-2)]
+    predicted = [s.tags for s in read_conll(path, tag_column=-1)]
+    gold_tags = {t for tags in gold for t in tags}
+    predicted_tags = {t for tags in predicted for t in tags}
+    if gold_tags and predicted_tags and not gold_tags & predicted_tags:
+        seen = ", ".join(sorted(gold_tags)[:3]) + " / " + ", ".join(sorted(predicted_tags)[:3])
+        raise UserError(f"{path}: its last two columns share no tag ({seen}); expected "
+                        "`word ... gold predicted` lines, as `predict tagging` writes them")  # fmt: skip
+    return gold, predicted
+
+
+def score_file(path: Path) -> dict[str, float]:
+    """conlleval's scores of a file whose last two columns are the gold and predicted tags."""
+    return score(*read_scored(path))
