@@ -25,7 +25,7 @@ from pretrain_step import SPECIAL, make_batch, step_parser
 from electra import cpu_linear
 from electra.config import ModelConfig, PretrainConfig
 from electra.pretraining.objective import ReplacedTokenDetection
-from electra.pretraining.trainer import make_optimizer
+from electra.pretraining.setup import make_optimizer
 
 
 def choose(kernel: str) -> None:

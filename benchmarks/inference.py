@@ -29,7 +29,7 @@ from electra.config import ModelConfig
 from electra.onnx_export import export_onnx, load_model
 from electra.onnx_runtime import INT8_FILE, ONNX_FILE, OnnxRunner
 from electra.tasks.glue.model import SequenceClassifier
-from electra.tasks.loop import SETTINGS_KEY
+from electra.tasks.task import SETTINGS_KEY
 
 
 def _model_dir(args: argparse.Namespace, work: Path) -> Path:
@@ -112,7 +112,7 @@ def _agreement(source: Path, dev: Path, runners: dict) -> dict:
     from electra.tasks.glue.catalog import glue_spec
     from electra.tasks.glue.family import Classification
     from electra.tasks.glue.features import labelled_features
-    from electra.tasks.loop import make_predict
+    from electra.tasks.task import make_predict
 
     finetuned = Classification().load_finetuned(source)
     task = dev.parent.name.lower().replace("-", "")

@@ -43,7 +43,7 @@ from electra.data.shards import Shards
 from electra.pretraining import flops
 from electra.pretraining.objective import ReplacedTokenDetection, choose_positions
 from electra.pretraining.packing import model_inputs, pack_rows
-from electra.pretraining.trainer import make_optimizer
+from electra.pretraining.setup import make_optimizer
 from electra.pretraining.vocabulary import sample
 from electra.tokenizer import SpecialIds, load_tokenizer
 

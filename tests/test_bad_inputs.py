@@ -17,7 +17,7 @@ from electra.backbones.electra.network import Generator
 from electra.cli import main
 from electra.config import ModelConfig
 from electra.tasks.glue.model import SequenceClassifier
-from electra.tasks.loop import SETTINGS_KEY
+from electra.tasks.task import SETTINGS_KEY
 from electra.tokenizer import load_tokenizer
 
 # Files whose presence says a job finished: none may appear after a refused command.

@@ -21,6 +21,7 @@ from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, example
 from electra.backbones.electra.network import Discriminator
 from electra.config import PretrainConfig
 from electra.data.shards import iterate_batches
+from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
 from electra.pretraining.objective import build
 from electra.pretraining.packing import model_inputs, pack_rows, packed_batches
@@ -58,7 +59,7 @@ def config(**overrides) -> PretrainConfig:
 
 
 def test_steps_run_in_native_precision_without_waiting_for_the_device(device, prepared, tmp_path):
-    run = trainer.setup(Process(str(device)), prepared, tmp_path, tiny_model(400),
+    run = pretrain_setup.setup(Process(str(device)), prepared, tmp_path, tiny_model(400),
                         config(grad_accum=2), resume=False)  # fmt: skip
     assert run.config.precision == ("bf16" if native_bf16(device) else "fp32")
     assert run.optimizer.defaults["fused"]

@@ -88,8 +88,8 @@ def test_predict_refuses_a_model_whose_head_was_never_trained(
 def test_a_model_of_another_family_is_refused(tiny_checkpoint, tmp_path, capsys):
     """A SQuAD model's head cannot be read as a tagger's: the settings name its family."""
     from electra import hf
-    from electra.tasks.loop import SETTINGS_KEY
     from electra.tasks.tagging.model import TokenClassifier
+    from electra.tasks.task import SETTINGS_KEY
     from electra.tokenizer import load_tokenizer
 
     model = hf.load(tiny_checkpoint, TokenClassifier, num_labels=2)

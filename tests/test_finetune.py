@@ -20,14 +20,9 @@ from electra.errors import UserError
 from electra.schedule import lr_factor
 from electra.tasks.family import FAMILIES
 from electra.tasks.glue.model import SequenceClassifier
-from electra.tasks.loop import (
-    Task,
-    build_optimizer,
-    collate,
-    finetune,
-    layer_lrs,
-    make_predict,
-)
+from electra.tasks.loop import finetune
+from electra.tasks.optimizer import build_optimizer, layer_lrs
+from electra.tasks.task import Task, collate, make_predict
 
 TINY = dict(
     vocab_size=40,
@@ -133,7 +128,7 @@ def official_adam_updates(param, grads, lr, wd, beta1=0.9, beta2=0.999, eps=1e-6
 
 
 def test_three_optimizer_updates_equal_the_official_update():
-    from electra.tasks.loop import AdamWeightDecay
+    from electra.tasks.optimizer import AdamWeightDecay
 
     rng = np.random.default_rng(0)
     start = rng.normal(size=(4, 3))
@@ -157,7 +152,7 @@ def test_three_optimizer_updates_equal_the_official_update():
 
 
 def test_the_recipe_uses_the_official_optimizer_unless_asked():
-    from electra.tasks.loop import AdamWeightDecay
+    from electra.tasks.optimizer import AdamWeightDecay
 
     model = SequenceClassifier(ModelConfig(**TINY), num_labels=2)
     assert isinstance(build_optimizer(model, FinetuneConfig()), AdamWeightDecay)
@@ -383,7 +378,8 @@ def test_gradient_accumulation_takes_the_same_step(tmp_path, reduction):
     """A batch in 3 micro-batches (of unequal sizes) gives the optimizer the gradients the whole
     batch gives (compared before the update: Adam without bias correction amplifies rounding in
     near-zero gradients to whole steps)."""
-    from electra.tasks.loop import Progress, build_optimizer, train_step
+    from electra.tasks.loop import Progress, train_step
+    from electra.tasks.optimizer import build_optimizer
 
     torch.manual_seed(0)
     model = SequenceClassifier(ModelConfig(**{**TINY, "num_layers": 1}), num_labels=2).eval()

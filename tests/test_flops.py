@@ -67,7 +67,7 @@ def test_measured_conventions_count_what_a_step_computes(objective):
 
 def test_a_flops_budget_sets_the_steps_and_metrics_count_flops(prepared, tmp_path, capsys):
     from electra.data.shards import Shards
-    from electra.pretraining.trainer import data_packing, resolve_configs
+    from electra.pretraining.resolve import data_packing, resolve_configs
 
     flags = ("--preset tiny --embedding-size 32 --hidden-size 32 --num-layers 2 --num-heads 2 "
              "--intermediate-size 64 --max-position-embeddings 64 --batch-size 8 --log-every 1 "

@@ -26,7 +26,7 @@ from electra.config import PretrainConfig
 from electra.pretraining import objective
 from electra.pretraining.objective import build
 from electra.pretraining.packing import pack_rows
-from electra.pretraining.trainer import make_optimizer
+from electra.pretraining.setup import make_optimizer
 
 CONFIG = PretrainConfig(seq_len=16, batch_size=6, warmup_steps=0)
 META = torch.device("meta")

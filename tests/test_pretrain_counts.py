@@ -13,7 +13,8 @@ from electra.config import ModelConfig, PretrainConfig
 from electra.data.shards import ExampleRange, Shards, ShardWriter, iterate_batches, write_manifest
 from electra.pretraining import flops
 from electra.pretraining.packing import pack_rows
-from electra.pretraining.trainer import resolve_configs, train
+from electra.pretraining.resolve import resolve_configs
+from electra.pretraining.trainer import train
 from electra.tokenizer import SpecialIds, load_tokenizer
 
 

@@ -13,7 +13,8 @@ from electra import hf
 from electra.backbones.electra.network import Discriminator, Generator
 from electra.cli import main
 from electra.pretraining.processes import Process
-from electra.pretraining.trainer import resolve_configs, setup
+from electra.pretraining.resolve import resolve_configs
+from electra.pretraining.setup import setup
 from electra.tokenizer import load_tokenizer, save_tokenizer
 
 transformers = pytest.importorskip("transformers")

@@ -23,8 +23,10 @@ from electra.backbones.electra.network import Discriminator, Generator
 from electra.cli import main
 from electra.config import PretrainConfig
 from electra.errors import UserError
+from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
-from electra.pretraining.trainer import lr_at, parameter_groups, train
+from electra.pretraining.setup import lr_at, parameter_groups
+from electra.pretraining.trainer import train
 from electra.report import draw_curves
 from electra.runtime import seed_everything
 
@@ -159,7 +161,7 @@ def test_export_loads_in_transformers_with_the_same_outputs(data, tmp_path):
 
 def poison_step(monkeypatch, step: int) -> None:
     """Networks built by the trainer whose loss is NaN at their `step`-th call."""
-    real = trainer.build
+    real = pretrain_setup.build
 
     def poisoned(*args):
         module = real(*args)
@@ -175,7 +177,7 @@ def poison_step(monkeypatch, step: int) -> None:
         module.forward = nan_at_step
         return module
 
-    monkeypatch.setattr(trainer, "build", poisoned)
+    monkeypatch.setattr(pretrain_setup, "build", poisoned)
 
 
 def test_non_finite_loss_is_skipped_or_stops_the_run(data, tmp_path, monkeypatch, capsys):
@@ -208,7 +210,7 @@ def test_a_training_step_never_waits_for_the_device(data, tmp_path, monkeypatch)
     from electra.pretraining.packing import packed_batches
     from electra.pretraining.processes import Process
 
-    run = trainer.setup(Process("cpu"), data, tmp_path, tiny_model(400), config(grad_accum=2, warmup_steps=0),
+    run = pretrain_setup.setup(Process("cpu"), data, tmp_path, tiny_model(400), config(grad_accum=2, warmup_steps=0),
                         resume=False)  # fmt: skip
     loaded = packed_batches(iterate_batches(run.train_set, run.micro_batch, 0, 0, 1), run.special)
     batches = iter([next(loaded), next(loaded)])  # packed on the host, as the loader's thread does

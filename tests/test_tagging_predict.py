@@ -16,13 +16,13 @@ from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one t
 from electra import hf
 from electra.cli import main
 from electra.config import ModelConfig
-from electra.tasks.loop import SETTINGS_KEY, make_predict
 from electra.tasks.tagging.decoding import decode
 from electra.tasks.tagging.family import FAMILY, build_task
 from electra.tasks.tagging.features import encode, label_set, retag
 from electra.tasks.tagging.model import TokenClassifier
 from electra.tasks.tagging.reader import read_conll
 from electra.tasks.tagging.scoring import score
+from electra.tasks.task import SETTINGS_KEY, make_predict
 from electra.tasks.windows import budget_windows
 from electra.tokenizer import SpecialIds, load_tokenizer, train_tokenizer
 

@@ -108,10 +108,12 @@ def _pretrain_arm(
 ) -> dict[str, Any]:  # fmt: skip
     """Pre-train one arm to the budget, pausing at each fraction to export its checkpoint into
     OUT/ARM/step-N; returns the arm's steps and stages."""
-    from electra import api, checkpoint
+    from electra import checkpoint
     from electra.pretraining import flops
+    from electra.pretraining.export import export
     from electra.pretraining.objective import build
-    from electra.pretraining.trainer import export, load_run_config, resolve_configs
+    from electra.pretraining.resolve import load_run_config, resolve_configs
+    from electra.pretraining.trainer import pretrain
     from electra.tokenizer import SpecialIds, load_tokenizer
 
     objective, sharing, network = ARMS[arm]
@@ -130,9 +132,9 @@ def _pretrain_arm(
         if not (stage / network / "config.json").is_file():
             if not (checkpoint.path_for(run, step)).is_dir():
                 resume = bool(checkpoint.all_checkpoints(run))
-                status = api.pretrain(data, run, config.preset, resume=resume, progress=progress,
-                                      until=None if step == steps else step,
-                                      **({} if resume else {**overrides, **model})).status  # fmt: skip
+                status = pretrain(data, run, config.preset, None if resume else overrides,
+                                  None if resume else model, resume, None,
+                                  None if step == steps else step, progress)  # fmt: skip
                 if status >= 128:  # a signal: the checkpoint is saved, the same command resumes
                     raise Interrupted(f"{run}: pre-training stopped by a signal; run the same "
                                       "command again to resume", status)  # fmt: skip
@@ -152,12 +154,13 @@ def _pretrain_arm(
 
 def _finetune(family: str, data: Any, model: str, out: Path, config: CompareConfig,
               progress: bool, random_init: bool = False) -> dict[str, Any]:  # fmt: skip
-    from electra import api
+    from electra.tasks.verbs import finetune
 
     options = {"seeds": config.seeds, "max_train_examples": config.max_train_examples,
                "epochs": config.epochs}  # fmt: skip
-    result = api.finetune(family, data, model, out, random_init=random_init, progress=progress,
-                          resume=True, **{k: v for k, v in options.items() if v is not None})  # fmt: skip
+    overrides = {k: v for k, v in options.items() if v is not None}
+    result = finetune(family, data, model, out, overrides, random_init=random_init,
+                      progress=progress, resume=True)  # fmt: skip
     run = result.runs[0]
     main = run["main_metric"]
     if "spread" in run:

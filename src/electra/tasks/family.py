@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # torch and tokenizers: loaded where a family runs
     from torch import nn
 
     from electra.config import FinetuneConfig
-    from electra.tasks.loop import Task
+    from electra.tasks.task import Task
 
 
 @dataclass

@@ -1,33 +1,4 @@
-"""The one fine-tuning loop, and the one loader of what it saves. Task families (see
-`electra.tasks.family`) plug in.
-
-A family builds a `Task`; `finetune(task, model_dir, config, out_dir)` does the rest:
-
-    task = Task(
-        name="rte",                           # names the run in logs and results.json
-        model_class=SequenceClassifier,       # a class `electra.hf.load` knows
-        model_kwargs={"num_labels": 2},       # passed to `electra.hf.load(path, model_class, ...)`
-        train=[{"input_ids": [...], "token_type_ids": [...], "label": 1}, ...],  # features
-        loss=lambda outputs, batch: F.cross_entropy(outputs, batch["label"]),
-        evaluate=score_dev,                   # (predict) -> (metrics, predictions), see below
-        main_metric="accuracy",               # picks the best epoch; higher is better
-        write_predictions=write_dev_tsv,      # (predictions, out_dir) for the saved epoch
-        pad_id=tokenizer.token_to_id("[PAD]"),
-        config_extra={"id2label": ..., "label2id": ...},  # into the saved config.json
-    )
-
-Features are dicts. `input_ids` and `token_type_ids` (lists of ints) are required; `collate` pads
-them per batch (with `pad_id` and 0) and adds `attention_mask` when the batch has padding; any key in `task.sequence_pad`
-(e.g. tagging's `labels`, padded with -100) is padded the same way; other int or float values
-become tensors; anything else (ids, offsets, texts) stays out of the batch but remains in the
-feature for the family's own decoding. The model is called as `model(input_ids, attention_mask,
-token_type_ids)`; `loss(outputs, batch)` returns the scalar to minimise.
-
-`evaluate(predict)` is given `predict(features) -> list`, which runs the model in eval mode in
-large, length-sorted batches and returns one output per feature, in the order given: a tensor row
-(`outputs[i]`, still padded to its batch's length for token-level outputs; trim with the feature's
-`len(input_ids)`), or a tuple of rows for models returning tuples (SQuAD's start and end logits).
-A family with several dev sets (MNLI matched and mismatched) calls `predict` once per set.
+"""The one fine-tuning loop: a family's `Task` (`electra.tasks.task`) in, a fine-tuned model out.
 
 The loop owns everything else: seeds, AdamW with layer-wise learning-rate decay (see
 `FinetuneConfig`), linear warm-up then linear decay, gradient clipping, a progress bar (step, loss,
@@ -47,13 +18,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch import Tensor, nn
@@ -81,191 +51,17 @@ from electra.runtime import (
     use_fast_matmuls,
 )
 from electra.schedule import lr_factor
-from electra.tasks.family import FAMILIES
-from electra.tokenizer import load_tokenizer
+from electra.tasks.loading import load_model
+from electra.tasks.optimizer import build_optimizer
+from electra.tasks.task import SETTINGS_KEY, Feature, Predict, Task, collate, make_predict
 
-Feature = dict[str, Any]
-Predict = Callable[[Sequence[Feature]], list[Any]]
 MODEL_DIR = "model"
+
+
 RESULTS_FILE = "results.json"
+
+
 CONFIG_FILE = "finetune_config.json"
-SETTINGS_KEY = "electra_finetune"  # in a fine-tuned model's config.json: how it was fine-tuned
-
-
-@dataclass
-class Task:
-    """What a task family supplies to the loop (see the module docstring)."""
-
-    name: str
-    model_class: type[nn.Module]
-    model_kwargs: dict[str, Any]
-    train: Sequence[Feature]
-    loss: Callable[[Any, dict[str, Tensor]], Tensor]
-    evaluate: Callable[[Predict], tuple[dict[str, float], Any]]
-    main_metric: str
-    write_predictions: Callable[[Any, Path], None]
-    pad_id: int = 0
-    config_extra: dict[str, Any] = field(default_factory=dict)
-    sequence_pad: dict[str, int] = field(default_factory=dict)
-    # Optional: a family's own parts beyond the Hugging Face head (SQuAD 2.0's answerability
-    # classifier). `wrap_model` turns the loaded model into the module trained, which must keep
-    # the encoder as `.electra`; `save_model(model, dir, tokenizer, config_extra)` then writes it.
-    wrap_model: Callable[[nn.Module], nn.Module] | None = None
-    save_model: Callable[[nn.Module, Path, Tokenizer | None, dict[str, Any]], Any] = hf.save
-    # Batch keys the model takes as keyword arguments while training (SQuAD's joint head is fed
-    # the gold start positions); prediction calls it without them.
-    train_inputs: tuple[str, ...] = ()
-    # How many terms `loss` averages over in a batch: examples, or (tagging) labelled tokens.
-    # The official code sums them (`loss_reduction="sum"`), so the loop multiplies back.
-    loss_terms: Callable[[dict[str, Tensor]], Any] = lambda batch: len(batch["input_ids"])
-
-
-def collate(
-    features: Sequence[Feature], pad_id: int, sequence_pad: dict[str, int]
-) -> dict[str, Tensor]:
-    """Pad the sequences of one batch to its longest member, not to the maximum length."""
-    lengths = [len(f["input_ids"]) for f in features]
-    shape = (len(features), max(lengths))
-    padding = {"input_ids": pad_id, "token_type_ids": 0, **sequence_pad}
-    batch: dict[str, Tensor] = {}
-    for key, pad in padding.items():
-        if key not in features[0]:
-            continue
-        array = np.full(shape, pad, dtype=np.int64)
-        for row, f in enumerate(features):
-            array[row, : len(f[key])] = f[key]
-        batch[key] = torch.from_numpy(array)
-    if min(lengths) < shape[1]:  # an unpadded batch goes without a mask: the fused attention path
-        batch["attention_mask"] = torch.arange(shape[1])[None, :] < torch.tensor(lengths)[:, None]
-    for key, value in features[0].items():
-        if key not in padding and isinstance(value, (int, float)):
-            batch[key] = torch.tensor([f[key] for f in features])
-    return batch
-
-
-def layer_lrs(
-    model: nn.Module, learning_rate: float, decay: float, rule: str = "official"
-) -> dict[str, float]:
-    """Each parameter's learning rate, `learning_rate * decay ** (top - depth)`: the embeddings
-    (and their projection) are depth 0, encoder layer i (0-based) depth i + 1, the task head
-    (everything outside `model.electra`) depth n + 2. The official code (`_get_layer_lrs`) takes
-    top = n + 2, so the head trains at `learning_rate`, the top encoder layer at lr * d^2 and the
-    embeddings at lr * d^(n + 2); `rule="intended"` takes top = n + 1, the one-step-higher rates
-    its authors are reported to have meant (top encoder layer lr * d)."""
-    n = len(model.electra.encoder.layers)
-    top = {"official": n + 2, "intended": n + 1}[rule]
-    rates = {}
-    for name, _ in model.named_parameters():
-        if name.startswith("electra.encoder.layers."):
-            depth = int(name.split(".")[3]) + 1
-        elif name.startswith("electra."):
-            depth = 0
-        else:
-            depth = n + 2
-        rates[name] = learning_rate * decay ** max(top - depth, 0)
-    return rates
-
-
-class AdamWeightDecay(torch.optim.Optimizer):
-    """The official ELECTRA/BERT optimizer (`AdamWeightDecayOptimizer`): Adam moments without
-    bias correction, and decoupled weight decay, `p -= lr * (m / (sqrt(v) + eps) + wd * p)`.
-    Without bias correction the early steps are larger (the first by sqrt(1 - beta2) / (1 - beta1),
-    3.2x at the official betas), which over a short fine-tuning schedule is a different recipe:
-    the published numbers were made with this one."""
-
-    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float,
-                 weight_decay: float = 0.0) -> None:  # fmt: skip
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-
-    @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001 (torch's signature)
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    state["m"], state["v"] = torch.zeros_like(param), torch.zeros_like(param)
-                m, v = state["m"], state["v"]
-                m.mul_(beta1).add_(param.grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(param.grad, param.grad, value=1 - beta2)
-                update = m / (v.sqrt() + group["eps"])
-                if group["weight_decay"]:
-                    update.add_(param, alpha=group["weight_decay"])
-                param.add_(update, alpha=-group["lr"])
-
-
-def build_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
-    """The official optimizer (or, with `bias_correction`, PyTorch's AdamW), one parameter group
-    per (learning rate, decayed or not); no weight decay on biases and LayerNorm weights
-    (`ndim < 2`). Each group keeps its peak rate as `base_lr`."""
-    rates = layer_lrs(model, config.lr, config.layerwise_lr_decay, config.layerwise_rule)
-    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        groups.setdefault((rates[name], param.ndim >= 2), []).append(param)
-    param_groups = [
-        {
-            "params": params,
-            "lr": lr,
-            "base_lr": lr,
-            "weight_decay": config.weight_decay if decayed else 0.0,
-        }
-        for (lr, decayed), params in sorted(groups.items(), key=lambda kv: kv[0])
-    ]
-    optimizer = torch.optim.AdamW if config.bias_correction else AdamWeightDecay
-    return optimizer(
-        param_groups,
-        lr=config.lr,
-        betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_eps,
-    )
-
-
-def load_model(task: Task, model_dir: str | Path, random_init: bool = False) -> nn.Module:
-    """The pre-trained encoder under a fresh task head; `random_init` keeps only its shape (the
-    control run a benchmark compares pre-training against)."""
-    if random_init:
-        model = task.model_class(hf.load_config(model_dir), **task.model_kwargs)
-    else:
-        model = hf.load(model_dir, task.model_class, **task.model_kwargs)
-    return task.wrap_model(model) if task.wrap_model else model
-
-
-def make_predict(
-    model: nn.Module,
-    pad_id: int,
-    batch_size: int,
-    device: torch.device,
-    sequence_pad: dict[str, int] | None = None,
-) -> Predict:
-    """`predict(features)` for `task.evaluate` (and test-set prediction): eval mode, no gradients,
-    batches sorted by length so little is padded, one output per feature in the original order."""
-
-    @torch.inference_mode()
-    def predict(features: Sequence[Feature]) -> list[Any]:
-        was_training = model.training
-        model.eval()
-        order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
-        results: list[Any] = [None] * len(features)
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            batch = to_device(
-                collate([features[i] for i in index], pad_id, sequence_pad or {}), device
-            )
-            outputs = model(
-                batch["input_ids"], batch.get("attention_mask"), batch["token_type_ids"]
-            )
-            if isinstance(outputs, tuple):
-                rows = list(zip(*(o.float().cpu() for o in outputs), strict=True))
-            else:
-                rows = list(outputs.float().cpu())
-            for i, row in zip(index, rows, strict=True):
-                results[i] = row
-        model.train(was_training)
-        return results
-
-    return predict
 
 
 def _subsample(train: Sequence[Feature], limit: int, seed: int) -> Sequence[Feature]:
@@ -273,29 +69,6 @@ def _subsample(train: Sequence[Feature], limit: int, seed: int) -> Sequence[Feat
         return train
     index = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:limit]
     return [train[i] for i in sorted(index.tolist())]
-
-
-def load_finetuned(
-    model_dir: str | Path, model_class: type[nn.Module], family: str, **kwargs: Any
-) -> tuple[nn.Module, Tokenizer, dict[str, Any]]:
-    """A fine-tuned model of `family`, its tokenizer and the settings it was fine-tuned with. A
-    directory whose task head was never trained (a pre-trained discriminator, another family's
-    model) is refused in one line rather than predicting with a random head."""
-    tokenizer = load_tokenizer(model_dir)
-    hf.check_vocabulary(model_dir, tokenizer)
-    model = hf.load(model_dir, model_class, **kwargs)
-    if getattr(model, "head_initialized", False):
-        raise UserError(
-            f"{model_dir}: its {model_class.__name__} head was never trained (fine-tune it "
-            f"first with `electra finetune {family}`)"
-        )
-    settings = hf.read_config_json(model_dir).get(SETTINGS_KEY)
-    settings = settings if isinstance(settings, dict) else {}
-    if settings.get("family", family) != family:
-        raise UserError(
-            f"{model_dir}: fine-tuned by `electra finetune {settings['family']}`, not {family}"
-        )
-    return model, tokenizer, settings
 
 
 @dataclass
@@ -594,13 +367,13 @@ def _finish(run: _Run, model_dir: str | Path, random_init: bool, seconds: float)
 
 def _write_card(task: Task, model_dir: Path, results: dict[str, Any]) -> None:
     family = task.config_extra.get(SETTINGS_KEY, {}).get("family")
-    if family is None:  # a task built outside the families (tests, experiments): no card
+    if family is None or task.card_task is None:  # built outside the families: no card
         return
     # a head beside the encoder (saved as the encoder's class) has no transformers class to run
     architecture = (
         None if hf.is_saved_as(model_dir, EncoderOnly) else hf.saved_architecture(model_dir)
     )
-    card.finetuned(model_dir, results, family, FAMILIES[family].card_task, architecture)
+    card.finetuned(model_dir, results, family, task.card_task, architecture)
 
 
 def _checkpoint(

@@ -47,6 +47,7 @@ def finetune(
     from electra.config import FinetuneConfig, recipe_size
     from electra.files import writable_dir, write_json
     from electra.tasks import loop
+    from electra.tasks.task import SETTINGS_KEY
     from electra.tokenizer import load_tokenizer
 
     implementation = family(name)
@@ -78,8 +79,9 @@ def finetune(
     for run in runs:
         config = FinetuneConfig.recipe(size, spec.recipe(run.recipe_task), **(overrides or {}))
         task = implementation.build_task(run.data, tokenizer, config, settings)
-        task.config_extra[loop.SETTINGS_KEY] = {
-            "family": name, "max_seq_length": config.max_seq_length, **task.config_extra.get(loop.SETTINGS_KEY, {})
+        task.card_task = spec.card_task
+        task.config_extra[SETTINGS_KEY] = {
+            "family": name, "max_seq_length": config.max_seq_length, **task.config_extra.get(SETTINGS_KEY, {})
         }  # fmt: skip
         seeds = range(config.seed, config.seed + config.seeds)
         per_seed = []

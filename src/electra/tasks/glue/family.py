@@ -49,15 +49,10 @@ from electra.tasks.glue.scoring import (
     score_file,
     write_predictions,
 )
-from electra.tasks.loop import (
-    SETTINGS_KEY,
-    Predict,
-    Task,
-    load_finetuned,
-    make_predict,
-)
+from electra.tasks.loading import load_finetuned
 from electra.tasks.options import PredictConfig
 from electra.tasks.tables import read_examples
+from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds
 
 

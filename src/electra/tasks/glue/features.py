@@ -12,10 +12,8 @@ from tokenizers import Tokenizer
 
 from electra.errors import UserError
 from electra.tasks.glue.catalog import Spec
-from electra.tasks.loop import (
-    Feature,
-)
 from electra.tasks.tables import Example, quoted, read_examples
+from electra.tasks.task import Feature
 
 
 def encode(

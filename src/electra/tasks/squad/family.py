@@ -23,7 +23,7 @@ from electra.errors import UserError
 from electra.files import write_json
 from electra.runtime import choose_device
 from electra.tasks.family import Family, Finetuned, Prediction
-from electra.tasks.loop import SETTINGS_KEY, Predict, Task, load_finetuned, make_predict
+from electra.tasks.loading import load_finetuned
 from electra.tasks.options import PredictConfig
 from electra.tasks.squad import SPEC
 from electra.tasks.squad.decoding import Answer, Beams, decode
@@ -38,6 +38,7 @@ from electra.tasks.squad.model import (
 from electra.tasks.squad.options import SquadConfig, SquadData, SquadInput, SquadScoring
 from electra.tasks.squad.reader import Example, load_squad, read_json
 from electra.tasks.squad.scoring import detect_version, evaluate_v1, evaluate_v2, iter_questions
+from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds
 
 PREDICTIONS_FILE = "predictions.json"

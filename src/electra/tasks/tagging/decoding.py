@@ -11,12 +11,9 @@ from collections.abc import Sequence
 import torch
 from tokenizers import Tokenizer
 
-from electra.tasks.loop import (
-    Feature,
-    Predict,
-)
 from electra.tasks.tagging.features import OUTSIDE, Windowed, encode_windows
 from electra.tasks.tagging.reader import Sentence
+from electra.tasks.task import Feature, Predict
 from electra.tasks.windows import most_context
 
 

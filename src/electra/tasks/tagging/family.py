@@ -24,13 +24,7 @@ from electra.errors import UserError
 from electra.files import write_text
 from electra.runtime import choose_device
 from electra.tasks.family import Family, Finetuned, Prediction, Run
-from electra.tasks.loop import (
-    SETTINGS_KEY,
-    Predict,
-    Task,
-    load_finetuned,
-    make_predict,
-)
+from electra.tasks.loading import load_finetuned
 from electra.tasks.options import PredictConfig
 from electra.tasks.tagging import SPEC
 from electra.tasks.tagging.decoding import conll_text, tag, tag_windows
@@ -57,6 +51,7 @@ from electra.tasks.tagging.reader import (
     text_sentences,
 )
 from electra.tasks.tagging.scoring import conlleval_report, read_scored, score, score_file
+from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds
 
 PREDICTIONS_FILE = "dev_predictions.txt"

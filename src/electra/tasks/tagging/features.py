@@ -17,10 +17,8 @@ from seqeval.metrics.sequence_labeling import get_entities
 from tokenizers import Tokenizer
 
 from electra.errors import UserError
-from electra.tasks.loop import (
-    Feature,
-)
 from electra.tasks.tagging.reader import Sentence
+from electra.tasks.task import Feature
 from electra.tasks.windows import budget_windows
 
 IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)

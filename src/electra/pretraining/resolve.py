@@ -1,0 +1,155 @@
+"""A run's configuration, resolved once: the preset, the user's overrides, what the prepared data
+says (sequence length, packing), a FLOP budget turned into steps, and a run continued from a
+checkpoint (`init_from`) or resumed from its own saved `pretrain.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from electra import hf
+from electra.backbones.electra.network import Discriminator, Generator
+from electra.config import (
+    FROM_DATA,
+    ModelConfig,
+    PretrainConfig,
+    from_dict,
+)
+from electra.data.shards import ExampleRange, Shards, iterate_batches
+from electra.errors import UserError
+from electra.pretraining import flops
+from electra.pretraining.packing import (
+    Packing,
+    estimate_packing,
+)
+from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
+
+CONFIG_FILE = "pretrain.json"  # {"model": ModelConfig, "pretrain": PretrainConfig}
+
+
+def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return from_dict(ModelConfig, values["model"], str(path)), from_dict(
+            PretrainConfig, values["pretrain"], str(path)
+        )
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: no such file; is {run_dir} a pre-training run directory?"
+        ) from None
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise UserError(
+            f"{path}: expected JSON with 'model' and 'pretrain' objects ({e!r})"
+        ) from None
+
+
+def resolve_configs(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    preset: str,
+    overrides: dict[str, Any],
+    model_overrides: dict[str, Any],
+    resume: bool = False,
+) -> tuple[ModelConfig, PretrainConfig]:
+    """The run's configs: the preset (or the resumed run's saved ones) with the overrides; the
+    vocabulary size and, unless overridden, the sequence length are the data's."""
+    if resume:
+        if model_overrides:
+            raise UserError(f"{', '.join(model_overrides)}: a resumed run keeps its model shape")
+        model_config, config = load_run_config(run_dir)
+        return model_config, dataclasses.replace(config, **overrides)
+    shards = Shards(data_dir)
+    from_data = {name: getattr(shards, name) for name in FROM_DATA}
+    config = PretrainConfig.preset(preset, **{**from_data, **overrides})
+    if config.init_from:
+        if model_overrides:
+            raise UserError(f"{', '.join(model_overrides)}: the model's shape is init_from's")
+        model_config = initial_model_config(config, preset)
+    else:
+        model_config = ModelConfig.preset(preset, vocab_size=shards.vocab_size, **model_overrides)
+    return model_config, _within_budget(model_config, config, shards)
+
+
+def data_packing(
+    shards: Shards | ExampleRange, config: PretrainConfig, pad_id: int | None = None
+) -> Packing:
+    """How the run's micro-batches of `shards` pack (rows computed a step, real tokens);
+    `pad_id` when the caller has the tokenizer already (else it is read from the shards)."""
+    if pad_id is None:
+        pad_id = SpecialIds.of(load_tokenizer(shards.directory)).pad
+    micro = max(1, config.batch_size // config.grad_accum)
+    packing = estimate_packing(iterate_batches(shards, micro, config.seed), pad_id)
+    return Packing(packing.rows_per_batch * config.grad_accum, packing.fill)
+
+
+def _within_budget(
+    model_config: ModelConfig, config: PretrainConfig, shards: Shards
+) -> PretrainConfig:
+    """With a FLOP budget, the schedule is as many steps as it pays for, a step costing the
+    rows its packed batch computes (warm-up kept under a tenth of them when the preset's would
+    not fit)."""
+    if config.flops_budget is None:
+        return config
+    rows = data_packing(shards, config).rows_per_batch
+    per_step = flops.step_flops(model_config, config.seq_len, config.batch_size,
+                                config.objective, config.mask_prob) * rows / config.batch_size  # fmt: skip
+    steps = int(config.flops_budget // per_step)
+    if steps < 1:
+        raise UserError(
+            f"flops_budget {config.flops_budget:.3g} buys no step (one costs {per_step:.3g} FLOPs)"
+        )
+    warmup = config.warmup_steps if config.warmup_steps < steps else steps // 10
+    return dataclasses.replace(config, steps=steps, warmup_steps=warmup)
+
+
+def initial_model_config(config: PretrainConfig, preset: str) -> ModelConfig:
+    """The shape of the checkpoints a run continues from: the discriminator's config, with the
+    generator's width as a fraction of it (the preset's when no generator is given)."""
+    assert config.init_from is not None
+    model = hf.load_config(hf.resolve(config.init_from))
+    if not config.init_generator:
+        return dataclasses.replace(
+            model, generator_fraction=ModelConfig.preset(preset).generator_fraction
+        )
+    generator = hf.load_config(hf.resolve(config.init_generator))
+    fraction = generator.hidden_size / model.hidden_size
+    model = dataclasses.replace(model, generator_fraction=fraction)
+    shape = ("hidden_size", "num_heads", "intermediate_size", "num_layers", "embedding_size",
+             "vocab_size", "max_position_embeddings", "type_vocab_size")  # fmt: skip
+    differ = [n for n in shape if getattr(model.generator(), n) != getattr(generator, n)]
+    if differ:
+        raise UserError(
+            f"{config.init_generator}: its {', '.join(n.replace('_', ' ') for n in differ)} differ "
+            f"from a generator at {fraction:.3g} of {config.init_from}'s width (the pair shares "
+            "embeddings and depth)"
+        )
+    return model
+
+
+def _initialise(module: nn.Module, config: PretrainConfig, vocabulary: str) -> None:
+    """Weights from the checkpoints (the generator's first, so that the shared embeddings are
+    the discriminator's), after checking they were made with the shards' vocabulary."""
+    assert config.init_from is not None
+    sources = [(config.init_generator, Generator, module.generator),
+               (config.init_from, Discriminator, module.discriminator)]  # fmt: skip
+    for name, cls, network in sources:
+        if not name:
+            continue
+        directory = hf.resolve(name)
+        if vocab_sha256(load_tokenizer(directory)) != vocabulary:
+            raise UserError(
+                f"{name}: its vocabulary is not the one the shards were prepared with "
+                f"(prepare them with --vocab {name})"
+            )
+        loaded = hf.load(directory, cls)
+        if getattr(loaded, "head_initialized", False):
+            raise UserError(
+                f"{name}: not a {cls.__name__.lower()} checkpoint (no {cls.__name__} head)"
+            )
+        network.load_state_dict(loaded.state_dict())
