@@ -25,7 +25,7 @@ from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
 from electra.pretraining.objective import build
 from electra.pretraining.packing import model_inputs, pack_rows, packed_batches
-from electra.pretraining.processes import Process
+from electra.processes import Process
 from electra.runtime import native_bf16, to_device
 
 pytestmark = pytest.mark.device

@@ -11,8 +11,8 @@ import pytest
 from electra.cli import build_parser, main
 from electra.commands.flags import flag
 from electra.config import FinetuneConfig
-from electra.tasks.family import FAMILIES, family
 from electra.tasks.options import PredictConfig
+from electra.tasks.registry import FAMILIES, family
 from electra.tasks.verbs import VERBS
 
 

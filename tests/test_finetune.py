@@ -18,10 +18,10 @@ from electra.backbones.electra.network import Discriminator
 from electra.config import FinetuneConfig, ModelConfig, recipe_size
 from electra.errors import UserError
 from electra.schedule import lr_factor
-from electra.tasks.family import FAMILIES
 from electra.tasks.glue.model import SequenceClassifier
 from electra.tasks.loop import finetune
 from electra.tasks.optimizer import build_optimizer, layer_lrs
+from electra.tasks.registry import FAMILIES
 from electra.tasks.task import Task, collate, make_predict
 
 TINY = dict(

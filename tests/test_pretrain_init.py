@@ -12,9 +12,9 @@ from pretrain_data import one_thread  # noqa: F401 (fixture)
 from electra import hf
 from electra.backbones.electra.network import Discriminator, Generator
 from electra.cli import main
-from electra.pretraining.processes import Process
 from electra.pretraining.resolve import resolve_configs
 from electra.pretraining.setup import setup
+from electra.processes import Process
 from electra.tokenizer import load_tokenizer, save_tokenizer
 
 transformers = pytest.importorskip("transformers")

@@ -208,7 +208,7 @@ def test_a_training_step_never_waits_for_the_device(data, tmp_path, monkeypatch)
     step would stall a GPU: on CPU, each of them raises here while the step runs."""
     from electra.data.shards import iterate_batches
     from electra.pretraining.packing import packed_batches
-    from electra.pretraining.processes import Process
+    from electra.processes import Process
 
     run = pretrain_setup.setup(Process("cpu"), data, tmp_path, tiny_model(400), config(grad_accum=2, warmup_steps=0),
                         resume=False)  # fmt: skip

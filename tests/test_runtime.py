@@ -10,9 +10,9 @@ import torch
 from pretrain_data import one_thread, tiny_model  # noqa: F401 (fixture)
 
 from electra.config import PretrainConfig
-from electra.pretraining.processes import Process
 from electra.pretraining.resolve import CONFIG_FILE
 from electra.pretraining.setup import setup
+from electra.processes import Process
 from electra.runtime import autocast, resolve_precision
 
 CPU = torch.device("cpu")

@@ -33,7 +33,7 @@ from electra.backbones.electra.network import Discriminator
 from electra.errors import UserError
 from electra.files import atomic_path, one_writer, writable_dir, write_json
 from electra.onnx_runtime import EXPORT_FILE, INPUTS, INT8_FILE, ONNX_FILE, needs_onnx, sha256
-from electra.tasks.family import family
+from electra.tasks.registry import family
 from electra.tasks.task import SETTINGS_KEY
 
 DISCRIMINATOR_OUTPUTS = ("replaced_logits",)

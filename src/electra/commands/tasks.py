@@ -1,5 +1,5 @@
 """`electra finetune|predict|evaluate FAMILY`, one parser per family and verb, made from the
-registry (`electra.tasks.family.FAMILIES`) and the families' option dataclasses."""
+registry (`electra.tasks.registry.FAMILIES`) and the families' option dataclasses."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build, given
 from electra.config import PRESETS, FinetuneConfig
-from electra.tasks.family import FAMILIES
 from electra.tasks.options import PredictConfig
+from electra.tasks.registry import FAMILIES
 from electra.tasks.spec import FamilySpec
 
 # The recipe's values that depend on the model's size and the task: the help says so.

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from electra import card, checkpoint, hf
-from electra.pretraining.processes import Process
 from electra.pretraining.setup import Run
+from electra.processes import Process
 
 
 def export(module: nn.Module, run_dir: Path, tokenizer: Any, run: Run | None = None) -> list[Path]:

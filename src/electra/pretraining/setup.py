@@ -37,8 +37,8 @@ from electra.errors import UserError
 from electra.files import writable_dir
 from electra.pretraining import flops
 from electra.pretraining.objective import build
-from electra.pretraining.processes import Process
 from electra.pretraining.resolve import CONFIG_FILE, _initialise, data_packing, load_run_config
+from electra.processes import Process
 from electra.runtime import (
     resolve_precision,
     seed_everything,

@@ -19,9 +19,9 @@ from electra.config import (
 )
 from electra.data.shards import ExampleRange
 from electra.errors import UserError
+from electra.log import Log
 from electra.pretraining.export import save
 from electra.pretraining.logbook import (
-    Log,
     NonfiniteSteps,
     accumulate,
     summarise,
@@ -29,8 +29,8 @@ from electra.pretraining.logbook import (
 from electra.pretraining.packing import (
     pack_rows,
 )
-from electra.pretraining.processes import Process, Signals
 from electra.pretraining.setup import Run, lr_at
+from electra.processes import Process, Signals
 from electra.runtime import (
     autocast,
     to_device,

@@ -29,10 +29,10 @@ from electra.config import (
 from electra.data.shards import iterate_batches
 from electra.errors import UserError
 from electra.files import one_writer, write_json
+from electra.log import Log
 from electra.pretraining.export import export, save
 from electra.pretraining.logbook import (
     Forecast,
-    Log,
     MetricWindow,
     NonfiniteSteps,
 )
@@ -41,7 +41,6 @@ from electra.pretraining.packing import (
     close_stream,
     resolve_loader,
 )
-from electra.pretraining.processes import Process, Signals, StepInterrupted
 from electra.pretraining.resolve import resolve_configs
 from electra.pretraining.setup import Run, _describe, lr_at, setup
 from electra.pretraining.step import (
@@ -52,6 +51,7 @@ from electra.pretraining.step import (
     run_flops,
     train_step,
 )
+from electra.processes import Process, Signals, StepInterrupted
 
 
 def pretrain(

@@ -1,25 +1,22 @@
-"""Task families: one small interface and one registry.
+"""Task families: the one small interface every family implements, and what its calls return.
 
 A family (classification incl. GLUE and your own tables, tagging, SQuAD, multiple choice) is one
 package under `electra.tasks`: its `__init__` declares a `FamilySpec` (`electra.tasks.spec`), its
 modules read, encode, model, decode and score, and one of them exposes a `Family` as `FAMILY`. It
 shares the fine-tuning loop (`electra.tasks.loop`), the loader of fine-tuned models
 (`electra.tasks.loading`) and the calls of `electra.tasks.verbs`. Adding a family is its package
-and one entry in `FAMILIES` below; the commands `finetune`, `predict` and `evaluate` then have it,
+and one entry in `electra.tasks.registry.FAMILIES`; the commands `finetune`, `predict` and `evaluate` then have it,
 with flags made from its dataclasses. This module imports nothing heavy, so `--help` starts at once.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from electra.errors import UserError
-from electra.tasks import glue, squad, tagging
 from electra.tasks import options as o
 from electra.tasks.spec import FamilySpec
 
@@ -132,12 +129,3 @@ def _summary(results: dict[str, Any]) -> str:
     return (f"{results['task']}: {metrics} (epoch {results['saved_epoch']}, "
             f"{results['wall_seconds']:.0f} s); model in {out / 'model'}, "
             f"results in {out / 'results.json'}")  # fmt: skip
-
-
-FAMILIES: dict[str, FamilySpec] = {s.name: s for s in (glue.SPEC, tagging.SPEC, squad.SPEC)}
-
-
-def family(name: str) -> Family:
-    if name not in FAMILIES:
-        raise UserError(f"unknown task family {name!r}; known: {', '.join(FAMILIES)}")
-    return importlib.import_module(FAMILIES[name].module).FAMILY

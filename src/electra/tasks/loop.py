@@ -41,8 +41,8 @@ from electra.config import (
 )
 from electra.errors import Interrupted, UserError
 from electra.files import write_json
-from electra.pretraining.logbook import Log
-from electra.pretraining.processes import Process, Signals
+from electra.log import Log
+from electra.processes import Process, Signals
 from electra.runtime import (
     autocast,
     resolve_precision,

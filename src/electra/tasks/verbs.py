@@ -17,7 +17,8 @@ from typing import Any
 from electra.errors import UserError
 from electra.files import one_writer
 from electra.tasks import options as o
-from electra.tasks.family import FinetuneResult, Prediction, Scores, family
+from electra.tasks.family import FinetuneResult, Prediction, Scores
+from electra.tasks.registry import family
 
 VERBS = ("finetune", "predict", "evaluate")
 
