@@ -38,10 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from electra.config import ModelConfig, PretrainConfig
+from electra.config import ModelConfig
 from electra.data.shards import Shards
 from electra.pretraining import flops
 from electra.pretraining.objective import ReplacedTokenDetection, choose_positions
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import model_inputs, pack_rows
 from electra.pretraining.setup import make_optimizer
 from electra.pretraining.vocabulary import sample

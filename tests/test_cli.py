@@ -13,7 +13,8 @@ import pytest
 
 from electra.cli import main
 from electra.commands.flags import field_comments
-from electra.config import MODEL_FIELDS, ModelConfig, PretrainConfig
+from electra.config import MODEL_FIELDS, ModelConfig
+from electra.pretraining.options import PretrainConfig
 from electra.tasks.glue.options import GLUE_TASKS
 
 HEAVY = ("torch", "scipy", "sklearn", "tokenizers", "transformers", "numpy")

@@ -19,11 +19,11 @@ from pretrain_data import tiny_model, use_packed_attention
 from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, examples
 
 from electra.backbones.electra.network import Discriminator
-from electra.config import PretrainConfig
 from electra.data.shards import iterate_batches
 from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
 from electra.pretraining.objective import build
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import model_inputs, pack_rows, packed_batches
 from electra.processes import Process
 from electra.runtime import native_bf16, to_device

@@ -10,8 +10,7 @@ import pytest
 
 from electra.cli import build_parser, main
 from electra.commands.flags import flag
-from electra.config import FinetuneConfig
-from electra.tasks.options import PredictConfig
+from electra.tasks.options import FinetuneConfig, PredictConfig
 from electra.tasks.registry import FAMILIES, family
 from electra.tasks.verbs import VERBS
 

@@ -15,12 +15,13 @@ from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one t
 
 from electra import hf
 from electra.backbones.electra.network import Discriminator
-from electra.config import FinetuneConfig, ModelConfig, recipe_size
+from electra.config import ModelConfig
 from electra.errors import UserError
 from electra.schedule import lr_factor
 from electra.tasks.glue.model import SequenceClassifier
 from electra.tasks.loop import finetune
 from electra.tasks.optimizer import build_optimizer, layer_lrs
+from electra.tasks.options import FinetuneConfig, recipe_size
 from electra.tasks.registry import FAMILIES
 from electra.tasks.task import Task, collate, make_predict
 

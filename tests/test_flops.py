@@ -11,7 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from electra.cli import main
-from electra.config import ModelConfig, PretrainConfig
+from electra.config import ModelConfig
 from electra.pretraining.flops import (
     MEASURED,
     OFFICIAL,
@@ -21,6 +21,7 @@ from electra.pretraining.flops import (
     step_flops,
 )
 from electra.pretraining.objective import build
+from electra.pretraining.options import PretrainConfig
 from electra.tokenizer import SpecialIds
 
 

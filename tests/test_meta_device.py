@@ -22,9 +22,9 @@ import torch
 from pretrain_data import tiny_model
 from test_pretrain_packing import SPECIAL, examples
 
-from electra.config import PretrainConfig
 from electra.pretraining import objective
 from electra.pretraining.objective import build
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import pack_rows
 from electra.pretraining.setup import make_optimizer
 

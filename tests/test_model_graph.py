@@ -109,8 +109,8 @@ def test_the_objective_traces_as_one_graph(tiny_config, objective, packed):
     and restarting positions), so `--compile` compiles the step whole."""
     import torch._dynamo as dynamo
 
-    from electra.config import PretrainConfig
     from electra.pretraining.objective import build
+    from electra.pretraining.options import PretrainConfig
 
     module = build(
         tiny_config, PretrainConfig(seq_len=24, batch_size=4, objective=objective), SPECIAL
@@ -127,8 +127,8 @@ def test_the_training_step_compiles_whole_forward_and_backward(tiny_config, obje
     import copy
     import dataclasses
 
-    from electra.config import PretrainConfig
     from electra.pretraining.objective import build
+    from electra.pretraining.options import PretrainConfig
 
     config = dataclasses.replace(tiny_config, hidden_dropout=0.0, attention_dropout=0.0)
     torch.manual_seed(0)
@@ -159,8 +159,8 @@ def test_compile_trains_packed_rows_with_one_graph(prepared, tmp_path):
     import torch._dynamo.utils
     from pretrain_data import tiny_model
 
-    from electra.config import PretrainConfig
     from electra.data.shards import ExampleRange, Shards, iterate_batches
+    from electra.pretraining.options import PretrainConfig
     from electra.pretraining.packing import pack_rows
     from electra.pretraining.trainer import train
     from electra.tokenizer import SpecialIds, load_tokenizer

@@ -11,7 +11,7 @@ from pretrain_data import one_thread, tiny_model  # noqa: F401 (fixture)
 from electra import checkpoint, hf
 from electra.backbones.electra.network import Discriminator
 from electra.cli import main
-from electra.config import PretrainConfig
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.trainer import train
 
 SHAPE = ["--hidden-size", "32", "--embedding-size", "32", "--num-layers", "2", "--num-heads", "2",

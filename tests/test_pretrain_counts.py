@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (fixture)
 
-from electra.config import ModelConfig, PretrainConfig
+from electra.config import ModelConfig
 from electra.data.shards import ExampleRange, Shards, ShardWriter, iterate_batches, write_manifest
 from electra.pretraining import flops
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import pack_rows
 from electra.pretraining.resolve import resolve_configs
 from electra.pretraining.trainer import train

@@ -11,12 +11,13 @@ from scipy import stats
 from sklearn.metrics import log_loss
 from torch.nn import functional as F
 
-from electra.config import ModelConfig, PretrainConfig
+from electra.config import ModelConfig
 from electra.pretraining.objective import (
     MaskedLanguageModel,
     ReplacedTokenDetection,
     choose_positions,
 )
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.vocabulary import sample
 from electra.tokenizer import SpecialIds
 

@@ -8,8 +8,9 @@ import torch
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra.cli import main
-from electra.config import ModelConfig, PretrainConfig
+from electra.config import ModelConfig
 from electra.pretraining.objective import build
+from electra.pretraining.options import PretrainConfig
 from electra.tokenizer import SpecialIds
 
 SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)

@@ -21,10 +21,10 @@ from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (f
 from electra import checkpoint, hf
 from electra.backbones.electra.network import Discriminator, Generator
 from electra.cli import main
-from electra.config import PretrainConfig
 from electra.errors import UserError
 from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.setup import lr_at, parameter_groups
 from electra.pretraining.trainer import train
 from electra.report import draw_curves

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pretrain_data import one_thread, tiny_model  # noqa: F401 (fixture)
 
-from electra.config import PretrainConfig
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.resolve import CONFIG_FILE
 from electra.pretraining.setup import setup
 from electra.processes import Process

@@ -90,7 +90,8 @@ def pretrain(
     """`electra pretrain`: pre-train on the shards in `data` into `out`; `options` are
     `PretrainConfig` fields (steps, lr, objective, ...) and model shape fields (hidden_size...).
     Resuming with settings that change the run's trajectory is refused unless `allow_changes`."""
-    from electra.config import ModelConfig, PretrainConfig
+    from electra.config import ModelConfig
+    from electra.pretraining.options import PretrainConfig
     from electra.pretraining.trainer import pretrain as run
 
     config, model = _split(options, (PretrainConfig, None), (ModelConfig, MODEL_FIELDS))
@@ -119,7 +120,7 @@ def finetune(
     """`electra finetune FAMILY`: the recipe for the model's size and task, `options`
     (`FinetuneConfig` fields: lr, epochs, seeds, ...) winning; returns a `FinetuneResult`.
     Resuming with settings that change a run's trajectory is refused unless `allow_changes`."""
-    from electra.config import FinetuneConfig
+    from electra.tasks.options import FinetuneConfig
     from electra.tasks.verbs import finetune as run
 
     (overrides,) = _split(options, (FinetuneConfig, None))

@@ -5,8 +5,7 @@ so a crash mid-write leaves the previous checkpoint as the latest one. It holds 
 (model, optimizer, gradient scaler, step, tokens and batches seen: the data position) and one RNG
 file per process, because each process draws its own masks and dropout. The learning rate is a
 pure function of the step, so the step is the scheduler's whole state. The newest K are kept.
-Pre-training and fine-tuning both checkpoint here; `CheckpointPolicy` is pre-training's schedule
-of logs, held-out scores, saves and pauses.
+Pre-training and fine-tuning both checkpoint here (pre-training says when: `electra.pretraining.policy`).
 """
 
 from __future__ import annotations
@@ -21,50 +20,18 @@ import re
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from electra.config import PretrainConfig
 from electra.errors import UserError
 from electra.files import write_json
 
 STATE_FILE = "state.pt"
 CHECKSUMS_FILE = "checksums.json"  # written last: a checkpoint without it was never finished
 _NAME = re.compile(r"^step-(\d{8})$")
-
-
-@dataclass(frozen=True)
-class CheckpointPolicy:
-    """When a run logs, scores its held-out set, saves and pauses, and how many checkpoints it
-    keeps. Counts are optimizer steps; the last step always logs and scores."""
-
-    steps: int  # the schedule's length
-    log_every: int
-    eval_every: int  # 0: only at the end
-    save_every: int  # 0: only at the end (the loop always saves the last step)
-    keep: int  # newest checkpoints kept
-    until: int | None = None  # checkpoint and pause after this step
-
-    @classmethod
-    def of(cls, config: PretrainConfig, until: int | None = None) -> CheckpointPolicy:
-        return cls(config.steps, config.log_every, config.eval_every, config.save_every,
-                   config.keep_checkpoints, until)  # fmt: skip
-
-    def log_due(self, step: int) -> bool:
-        return bool(self.log_every and step % self.log_every == 0) or step == self.steps
-
-    def eval_due(self, step: int) -> bool:
-        return bool(self.eval_every and step % self.eval_every == 0) or step == self.steps
-
-    def save_due(self, step: int) -> bool:
-        return bool(self.save_every and step % self.save_every == 0)
-
-    def pause_due(self, step: int) -> bool:
-        return self.until is not None and step >= self.until
 
 
 def directory(run_dir: str | Path) -> Path:

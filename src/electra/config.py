@@ -1,7 +1,7 @@
-"""Configuration dataclasses: one per concern, presets as classmethods, saved as JSON beside runs.
-
-A hyperparameter lives in exactly one field here and is read where it acts; derived values (head
-size, the generator's width) are computed once, here.
+"""Configuration shared by every layer: the model's shape (`ModelConfig`, with presets), the
+checks every options dataclass uses, and saving configs as JSON beside runs. Each layer keeps its
+own options beside it (`electra.data.options`, `electra.pretraining.options`,
+`electra.tasks.options`); a hyperparameter lives in exactly one field and is read where it acts.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
 _TYPE_NAMES = {
     "int": "a whole number",
     "float": "a number",
@@ -123,6 +125,8 @@ _MODEL_PRESETS: dict[str, tuple[int, int, int, int, int, float]] = {
     "base": (12, 768, 12, 3072, 768, 1 / 3),
     "large": (24, 1024, 16, 4096, 1024, 1 / 4),
 }
+
+
 PRESETS = tuple(_MODEL_PRESETS)
 
 
@@ -250,123 +254,18 @@ class ModelConfig:
 
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
+
+
 # Model fields a user may set when pre-training; the vocabulary and padding id are the data's.
 MODEL_FIELDS = tuple(
     f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "pad_token_id")
 )
 
 
-# Pre-training recipes (the paper's appendix A); `tiny` is sized for a few minutes on
-# two CPU cores.  lr     batch  steps      seq_len mask_prob warmup_steps
-_PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
-    "tiny": (3e-4, 32, 600, 128, 0.15, 60),
-    "small": (5e-4, 128, 1_000_000, 128, 0.15, 10_000),
-    "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
-    "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
-}
-OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pretrain.objective)
-FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
 RUNTIMES = ("auto", "torch", "onnxruntime", "onnxruntime-int8")  # of detection and prediction
+
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 where native, else fp32
-ON_NONFINITE = ("skip", "stop")
-# Where pre-training batches are read and packed: a worker process (free of the step's
-# interpreter lock), a thread, or auto (the process on CUDA, the thread on CPU, as measured).
-LOADERS = ("auto", "process", "thread")
-# How the RTD generator and discriminator share embeddings: one module (ELECTRA), DeBERTa-V3's
-# gradient-disentangled sharing (the discriminator's = the generator's, detached, + its own
-# residual), or not at all.
-SHARING = ("shared", "gdes", "none")
-
-
-@dataclass
-class PretrainConfig:
-    """How to pre-train: objective, data, optimisation, bookkeeping. Saved as RUN_DIR/pretrain.json."""
-
-    # objective
-    objective: str = choice("rtd", OBJECTIVES)  # ELECTRA's rtd, or the BERT baseline mlm
-    mask_prob: float = 0.15  # fraction of non-special tokens chosen for prediction
-    mask_token_prob: float = 0.85  # of the chosen positions, shown as [MASK] (rest: original)
-    temperature: float = 1.0  # of the generator softmax that replacements are sampled from
-    gen_weight: float = 1.0  # weight of the generator (MLM) loss in the total
-    disc_weight: float = 50.0  # weight of the discriminator loss in the total
-    # where the weights start (continued pre-training); a checkpoint directory or a hub name
-    init_from: str | None = None  # a discriminator to continue from (sizes: its config)
-    init_generator: str | None = None  # its generator (default: a fresh one of the preset's width)
-    # data
-    seq_len: int = 128  # tokens per example; must equal the shards' length
-    batch_size: int = 128  # sequences per optimizer step, summed over processes and accumulation
-    grad_accum: int = 1  # micro-batches per optimizer step
-    # optimisation (AdamW; the learning rate warms up linearly, times a linear decay to 0)
-    steps: int = 1_000_000  # optimizer steps
-    embedding_sharing: str = choice("shared", SHARING)  # rtd: ELECTRA's one module, gdes, none
-    flops_budget: float | None = None  # FLOPs to train (pretraining/flops.py); sets steps
-    lr: float = 5e-4  # peak learning rate
-    warmup_steps: int = 10_000  # optimizer steps
-    weight_decay: float = 0.01  # not applied to LayerNorm weights and biases
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_eps: float = 1e-6
-    max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
-    precision: str = choice("auto", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
-    compile: bool = False  # torch.compile the networks
-    loader: str = choice("auto", LOADERS)  # where batches are packed: process, thread, auto
-    seed: int = 0
-    on_nonfinite: str = choice("skip", ON_NONFINITE)  # on a NaN/inf loss: skip the step, stop
-    # bookkeeping
-    log_every: int = 100  # optimizer steps between metric lines
-    save_every: int = 1000  # optimizer steps between checkpoints; 0: only at the end
-    keep_checkpoints: int = 3  # newest checkpoints kept
-    export_every_checkpoint: bool = False  # also refresh RUN_DIR/discriminator and /generator
-    eval_batches: int = 8  # held-out batches scored (replaced-token precision/recall, ROC AUC)
-    eval_every: int = 1000  # optimizer steps between held-out scores; 0: only at the end
-
-    def __post_init__(self) -> None:
-        check_types(self, "pre-training config")
-        problems = not_finite(self) + optimizer_problems(self) + seed_problems(self)
-        problems += not_chosen(self)
-        for name in ("seq_len", "batch_size", "grad_accum", "steps"):
-            if getattr(self, name) < 1:
-                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        counts = ("warmup_steps", "log_every", "save_every", "eval_batches", "eval_every")
-        for name in counts:
-            if getattr(self, name) < 0:
-                problems.append(f"`{name}` must not be negative, got {getattr(self, name)}")
-        if self.keep_checkpoints < 1:
-            problems.append(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
-        if self.flops_budget is not None and not self.flops_budget > 0:
-            problems.append(f"flops_budget must be positive, got {self.flops_budget}")
-        for name in ("mask_prob", "mask_token_prob"):
-            if not 0 < getattr(self, name) <= 1:
-                problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")
-        if not (self.lr > 0 and self.temperature > 0):
-            problems.append(
-                f"`lr` ({self.lr}) and `temperature` ({self.temperature}) must be positive"
-            )
-        if self.init_generator and not self.init_from:
-            problems.append(
-                "init_generator needs init_from (the discriminator it was trained with)"
-            )
-        if self.init_from and self.objective != "rtd":
-            problems.append("init_from continues replaced-token detection: objective must be rtd")
-        if self.grad_accum >= 1 and self.batch_size % self.grad_accum:
-            problems.append(
-                f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}"
-            )
-        if problems:
-            raise UserError("pre-training config: " + "; ".join(problems))
-
-    @property
-    def max_predictions(self) -> int:
-        """Positions predicted per sequence at most, as the official code: 19 at length 128."""
-        return max(1, int((self.mask_prob + 0.005) * self.seq_len))
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> PretrainConfig:
-        if name not in _PRETRAIN_PRESETS:
-            raise UserError(f"unknown preset {name!r}; known: {', '.join(_PRETRAIN_PRESETS)}")
-        lr, batch, steps, seq_len, mask_prob, warmup = _PRETRAIN_PRESETS[name]
-        values = dict(lr=lr, batch_size=batch, steps=steps, seq_len=seq_len, mask_prob=mask_prob)
-        return cls(**{**values, "warmup_steps": warmup, **overrides})
 
 
 @dataclass
@@ -438,119 +337,3 @@ def save_json(config: Any, path: str | Path) -> None:
         {k: to_dict(v) for k, v in config.items()} if isinstance(config, dict) else to_dict(config)
     )
     write_json(path, data)
-
-
-# The paper's fine-tuning recipe (Clark et al. 2020, Table 7).
-#              lr     layerwise_lr_decay
-_FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
-    "tiny": (3e-4, 0.8),  # ours: as small
-    "small": (3e-4, 0.8),
-    "base": (1e-4, 0.8),
-    "large": (5e-5, 0.9),
-}
-
-
-def recipe_size(model: ModelConfig) -> str:
-    """Which row of the fine-tuning table a model follows: its preset, else the nearest by width.
-
-    `tiny` and custom shapes narrower than base follow the small recipe.
-    """
-    for name in ("small", "base", "large"):
-        layers, hidden = _MODEL_PRESETS[name][:2]
-        if (model.num_layers, model.hidden_size) == (layers, hidden):
-            return name
-    if model.hidden_size >= 1024:
-        return "large"
-    return "base" if model.hidden_size >= 768 else "small"
-
-
-@dataclass
-class FinetuneConfig:
-    """One fine-tuning run; `recipe(size, task)` fills in the paper's values, flags override them.
-
-    Layer-wise learning-rate decay follows the official code (`model/optimization.py`): of a model
-    with n encoder layers, the task head trains at `lr`, encoder layer i (1..n) at
-    `lr * layerwise_lr_decay ** (n + 2 - i)` and the embeddings at `lr * decay ** (n + 2)`;
-    `layerwise_rule="intended"` shifts every layer one step up (top encoder layer lr * decay),
-    what the code's authors are reported to have meant. The optimizer is the official one, Adam
-    without bias correction (`bias_correction` for PyTorch's AdamW); see `tasks.loop`.
-    """
-
-    lr: float = 3e-4  # peak learning rate of the head (and the top encoder layer)
-    layerwise_lr_decay: float = 0.8  # 1.0 turns layer-wise decay off
-    layerwise_rule: str = choice("official", ("official", "intended"))  # top layer: lr*d^2 or lr*d
-    epochs: int = 3
-    batch_size: int = 32  # training examples per step
-    eval_batch_size: int = 128  # evaluation only needs forward passes: larger batches are cheaper
-    max_seq_length: int = 128  # tokens per example, specials included; padded per batch
-    warmup_fraction: float = 0.1  # linear warm-up over this fraction of the steps
-    weight_decay: float = 0.0  # the paper's value (the official code's default is 0.01)
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_eps: float = 1e-6
-    bias_correction: bool = False  # Adam with bias correction (PyTorch's AdamW); official: without
-    max_grad_norm: float = 1.0  # clip the global gradient norm
-    loss_reduction: str = choice("sum", ("sum", "mean"))  # of the batch's losses, before clipping
-    seed: int = 0  # initialisation of the head, shuffling, dropout
-    seeds: int = 1  # fine-tune this many times (seeds seed, seed+1, ...) and report the median
-    keep: str = choice(
-        "last", ("last", "best")
-    )  # the final model (official), or the best dev epoch's
-    max_train_examples: int | None = None  # train on a seeded random subset of this size
-    max_steps: int | None = None  # stop after this many steps (the schedule spans them)
-    save_every: int = 0  # checkpoint every this many steps too (always: at each epoch's end)
-    eval_every: int = 0  # score the dev set every this many steps too (always: each epoch's end)
-    grad_accum: int = 1  # split each batch into this many micro-batches: the same step, less memory
-    precision: str = choice("fp32", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
-
-    def __post_init__(self) -> None:
-        check_types(self, "fine-tuning config")
-        problems = not_finite(self) + optimizer_problems(self) + not_chosen(self)
-        problems += seed_problems(self)
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "seeds"):
-            if getattr(self, name) < 1:
-                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        if self.max_seq_length < 3:
-            problems.append(
-                f"max_seq_length {self.max_seq_length}: [CLS], [SEP] and a token need 3"
-            )
-        if self.max_seq_length > 512:
-            problems.append(f"max_seq_length {self.max_seq_length} exceeds 512 positions")
-        if not self.lr > 0:
-            problems.append(f"`lr` must be positive, got {self.lr}")
-        if not 0 < self.layerwise_lr_decay <= 1:
-            problems.append(f"layerwise_lr_decay {self.layerwise_lr_decay} is not in (0, 1]")
-        if not 0 <= self.warmup_fraction < 1:
-            problems.append(f"warmup_fraction {self.warmup_fraction} is not in [0, 1)")
-        if self.loss_reduction not in ("sum", "mean"):
-            problems.append(f"`loss_reduction` {self.loss_reduction!r} is not sum or mean")
-        if self.layerwise_rule not in ("official", "intended"):
-            problems.append(f"`layerwise_rule` {self.layerwise_rule!r} is not official or intended")
-        if self.keep not in ("best", "last"):
-            problems.append(f"`keep` {self.keep!r} is not 'last' or 'best'")
-        if self.max_train_examples is not None and self.max_train_examples < 1:
-            problems.append(f"max_train_examples must be at least 1, got {self.max_train_examples}")
-        for name in ("save_every", "eval_every"):
-            if getattr(self, name) < 0:
-                problems.append(f"`{name}` must not be negative, got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps < 1:
-            problems.append(f"max_steps must be at least 1, got {self.max_steps}")
-        if not 1 <= self.grad_accum <= self.batch_size:
-            problems.append(f"grad_accum {self.grad_accum} is not between 1 and batch_size")
-        if problems:
-            raise UserError("fine-tuning config: " + "; ".join(problems))
-
-    @classmethod
-    def recipe(cls, size: str, task: dict[str, Any], **overrides: Any) -> FinetuneConfig:
-        """The paper's values for a model size and a task (the values its family's spec gives,
-        `FamilySpec.recipe`); `overrides` (not None) win."""
-        if size not in _FINETUNE_PRESETS:
-            raise UserError(f"unknown model size {size!r}; known: {', '.join(_FINETUNE_PRESETS)}")
-        lr, decay = _FINETUNE_PRESETS[size]
-        values = dict(
-            lr=lr,
-            layerwise_lr_decay=decay,
-            **task,
-        )
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return from_dict(cls, values, source="fine-tuning config")

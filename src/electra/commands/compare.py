@@ -7,7 +7,8 @@ from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build, given
 from electra.comparison import CompareConfig
-from electra.config import MODEL_FIELDS, ModelConfig, PretrainConfig
+from electra.config import MODEL_FIELDS, ModelConfig
+from electra.pretraining.options import PretrainConfig
 
 # Pre-training options every arm shares (the objective, sharing and steps are the arms' own).
 PRETRAIN_OPTIONS = ("batch_size", "lr", "warmup_steps", "mask_prob", "seed", "eval_batches",

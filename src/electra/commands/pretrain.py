@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from electra.commands.flags import add_config_flags, given, shown
-from electra.config import FROM_DATA, MODEL_FIELDS, PRESETS, ModelConfig, PretrainConfig
+from electra.config import MODEL_FIELDS, PRESETS, ModelConfig
+from electra.pretraining.options import FROM_DATA, PretrainConfig
 
 
 def _preset_default(cls: Any) -> Any:

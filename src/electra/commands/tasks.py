@@ -9,8 +9,8 @@ from functools import partial
 from pathlib import Path
 
 from electra.commands.flags import add_config_flags, build, given
-from electra.config import PRESETS, FinetuneConfig
-from electra.tasks.options import PredictConfig
+from electra.config import PRESETS
+from electra.tasks.options import FinetuneConfig, PredictConfig
 from electra.tasks.registry import FAMILIES
 from electra.tasks.spec import FamilySpec
 

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from electra.backbones.electra.network import Discriminator, Dropout, Embeddings, Generator
-from electra.config import OBJECTIVES, ModelConfig, PretrainConfig
+from electra.config import ModelConfig
+from electra.pretraining.options import OBJECTIVES, PretrainConfig
 from electra.pretraining.vocabulary import vocabulary_output
 from electra.tokenizer import SpecialIds
 

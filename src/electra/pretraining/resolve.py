@@ -14,15 +14,11 @@ from torch import nn
 
 from electra import hf
 from electra.backbones.electra.network import Discriminator, Generator
-from electra.config import (
-    FROM_DATA,
-    ModelConfig,
-    PretrainConfig,
-    from_dict,
-)
+from electra.config import ModelConfig, from_dict
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.pretraining import flops
+from electra.pretraining.options import FROM_DATA, PretrainConfig
 from electra.pretraining.packing import (
     Packing,
     estimate_packing,

@@ -23,10 +23,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import checkpoint
-from electra.checkpoint import CheckpointPolicy
 from electra.config import (
     ModelConfig,
-    PretrainConfig,
     changed_settings,
     check_resume_changes,
     record_changes,
@@ -37,6 +35,8 @@ from electra.errors import UserError
 from electra.files import writable_dir
 from electra.pretraining import flops
 from electra.pretraining.objective import build
+from electra.pretraining.options import PretrainConfig
+from electra.pretraining.policy import CheckpointPolicy
 from electra.pretraining.resolve import CONFIG_FILE, _initialise, data_packing, load_run_config
 from electra.processes import Process
 from electra.runtime import (

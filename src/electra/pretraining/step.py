@@ -14,9 +14,6 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor, nn
 
-from electra.config import (
-    PretrainConfig,
-)
 from electra.data.shards import ExampleRange
 from electra.errors import UserError
 from electra.log import Log
@@ -26,6 +23,7 @@ from electra.pretraining.logbook import (
     accumulate,
     summarise,
 )
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import (
     pack_rows,
 )

@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from electra import checkpoint
-from electra.config import (
-    ModelConfig,
-    PretrainConfig,
-)
+from electra.config import ModelConfig
 from electra.data.shards import iterate_batches
 from electra.errors import UserError
 from electra.files import one_writer, write_json
@@ -36,6 +33,7 @@ from electra.pretraining.logbook import (
     MetricWindow,
     NonfiniteSteps,
 )
+from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import (
     batch_stream,
     close_stream,

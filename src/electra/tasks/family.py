@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # torch and tokenizers: loaded where a family runs
     from tokenizers import Tokenizer
     from torch import nn
 
-    from electra.config import FinetuneConfig
+    from electra.tasks.options import FinetuneConfig
     from electra.tasks.task import Task
 
 

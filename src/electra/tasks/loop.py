@@ -32,7 +32,6 @@ from torch.nn.parallel import DistributedDataParallel
 from electra import card, checkpoint, hf
 from electra.backbones.electra.network import EncoderOnly
 from electra.config import (
-    FinetuneConfig,
     changed_settings,
     check_resume_changes,
     from_dict,
@@ -53,6 +52,7 @@ from electra.runtime import (
 from electra.schedule import lr_factor
 from electra.tasks.loading import load_model
 from electra.tasks.optimizer import build_optimizer
+from electra.tasks.options import FinetuneConfig
 from electra.tasks.task import SETTINGS_KEY, Feature, Predict, Task, collate, make_predict
 
 MODEL_DIR = "model"

@@ -7,9 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from electra.config import (
-    FinetuneConfig,
-)
+from electra.tasks.options import FinetuneConfig
 
 
 def layer_lrs(

@@ -45,9 +45,9 @@ def finetune(
     holds a run's results is refused unless `overwrite`. With `resume`, a finished run (a task of
     GLUE `all`, a seed) is kept as it is and an interrupted one continues from its checkpoint."""
     from electra import hf
-    from electra.config import FinetuneConfig, recipe_size
     from electra.files import writable_dir, write_json
     from electra.tasks import loop
+    from electra.tasks.options import FinetuneConfig, recipe_size
     from electra.tasks.task import SETTINGS_KEY
     from electra.tokenizer import load_tokenizer
 

@@ -16,7 +16,6 @@ from tokenizers import Tokenizer
 
 from electra import hf
 from electra.backbones.electra.network import EncoderOnly
-from electra.config import FinetuneConfig
 from electra.errors import UserError
 from electra.files import write_json
 from electra.runtime import choose_device
@@ -50,7 +49,7 @@ from electra.tasks.glue.scoring import (
     write_predictions,
 )
 from electra.tasks.loading import load_finetuned
-from electra.tasks.options import PredictConfig
+from electra.tasks.options import FinetuneConfig, PredictConfig
 from electra.tasks.tables import read_examples
 from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds

@@ -18,13 +18,13 @@ from torch import Tensor, nn
 
 from electra import hf
 from electra.backbones.electra.network import EncoderOnly
-from electra.config import FinetuneConfig, from_dict
+from electra.config import from_dict
 from electra.errors import UserError
 from electra.files import write_json
 from electra.runtime import choose_device
 from electra.tasks.family import Family, Finetuned, Prediction
 from electra.tasks.loading import load_finetuned
-from electra.tasks.options import PredictConfig
+from electra.tasks.options import FinetuneConfig, PredictConfig
 from electra.tasks.squad import SPEC
 from electra.tasks.squad.decoding import Answer, Beams, decode
 from electra.tasks.squad.features import Features, build_features

@@ -19,13 +19,12 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from electra import hf
-from electra.config import FinetuneConfig
 from electra.errors import UserError
 from electra.files import write_text
 from electra.runtime import choose_device
 from electra.tasks.family import Family, Finetuned, Prediction, Run
 from electra.tasks.loading import load_finetuned
-from electra.tasks.options import PredictConfig
+from electra.tasks.options import FinetuneConfig, PredictConfig
 from electra.tasks.tagging import SPEC
 from electra.tasks.tagging.decoding import conll_text, tag, tag_windows
 from electra.tasks.tagging.features import (
