@@ -24,7 +24,7 @@ from pretrain_step import SPECIAL, make_batch, step_parser
 
 from electra import cpu_linear
 from electra.config import ModelConfig
-from electra.pretraining.objective import ReplacedTokenDetection
+from electra.pretraining.objectives.rtd import ReplacedTokenDetection
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.setup import make_optimizer
 

@@ -26,7 +26,7 @@ from pretrain_step import SPECIAL, make_batch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from electra.config import ModelConfig
-from electra.pretraining.objective import build
+from electra.pretraining.objectives.build import build
 from electra.pretraining.options import PretrainConfig
 
 META = torch.device("meta")

@@ -40,8 +40,9 @@ from torch import nn
 
 from electra.config import ModelConfig
 from electra.data.shards import Shards
-from electra.pretraining import flops
-from electra.pretraining.objective import ReplacedTokenDetection, choose_positions
+from electra.pretraining.objectives import step_flops
+from electra.pretraining.objectives.masking import choose_positions
+from electra.pretraining.objectives.rtd import ReplacedTokenDetection
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import model_inputs, pack_rows
 from electra.pretraining.setup import make_optimizer
@@ -191,7 +192,7 @@ def child(args: argparse.Namespace) -> dict:
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024
-    flops_per_token = flops.step_flops(model_config, args.seq_len, args.batch_size, "rtd",
+    flops_per_token = step_flops(model_config, args.seq_len, args.batch_size, "rtd",
                                        config.mask_prob) / (args.batch_size * args.seq_len)  # fmt: skip
     achieved = flops_per_token * tokens / seconds  # the same model FLOPs for both sides
     peak = args.peak_tflops or device_peak_tflops(device)

@@ -22,7 +22,7 @@ from electra.backbones.electra.network import Discriminator
 from electra.data.shards import iterate_batches
 from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
-from electra.pretraining.objective import build
+from electra.pretraining.objectives.build import build
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import model_inputs, pack_rows, packed_batches
 from electra.processes import Process

@@ -18,9 +18,9 @@ from electra.pretraining.flops import (
     Shape,
     electra_train_flops,
     mlm_train_flops,
-    step_flops,
 )
-from electra.pretraining.objective import build
+from electra.pretraining.objectives import step_flops
+from electra.pretraining.objectives.build import build
 from electra.pretraining.options import PretrainConfig
 from electra.tokenizer import SpecialIds
 

@@ -22,8 +22,8 @@ import torch
 from pretrain_data import tiny_model
 from test_pretrain_packing import SPECIAL, examples
 
-from electra.pretraining import objective
-from electra.pretraining.objective import build
+from electra.pretraining.objectives import rtd as objective
+from electra.pretraining.objectives.build import build
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import pack_rows
 from electra.pretraining.setup import make_optimizer
@@ -82,7 +82,7 @@ def test_a_whole_step_runs_on_the_device_alone(objective_name, packed):
 )
 def test_a_tensor_off_the_device_or_a_host_read_fails_here(monkeypatch, bug, error):
     """The check bites: either slip inside the objective fails the step."""
-    original = objective._weighted_mean
-    monkeypatch.setattr(objective, "_weighted_mean", lambda v, w: original(bug(v), w))
+    original = objective.weighted_mean
+    monkeypatch.setattr(objective, "weighted_mean", lambda v, w: original(bug(v), w))
     with pytest.raises((RuntimeError, NotImplementedError), match=error):
         step("rtd", packed=True)

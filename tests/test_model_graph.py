@@ -109,7 +109,7 @@ def test_the_objective_traces_as_one_graph(tiny_config, objective, packed):
     and restarting positions), so `--compile` compiles the step whole."""
     import torch._dynamo as dynamo
 
-    from electra.pretraining.objective import build
+    from electra.pretraining.objectives.build import build
     from electra.pretraining.options import PretrainConfig
 
     module = build(
@@ -127,7 +127,7 @@ def test_the_training_step_compiles_whole_forward_and_backward(tiny_config, obje
     import copy
     import dataclasses
 
-    from electra.pretraining.objective import build
+    from electra.pretraining.objectives.build import build
     from electra.pretraining.options import PretrainConfig
 
     config = dataclasses.replace(tiny_config, hidden_dropout=0.0, attention_dropout=0.0)

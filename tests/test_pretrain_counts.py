@@ -11,7 +11,7 @@ from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (f
 
 from electra.config import ModelConfig
 from electra.data.shards import ExampleRange, Shards, ShardWriter, iterate_batches, write_manifest
-from electra.pretraining import flops
+from electra.pretraining.objectives import step_flops
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.packing import pack_rows
 from electra.pretraining.resolve import resolve_configs
@@ -62,7 +62,7 @@ def test_logged_tokens_and_flops_are_the_real_ones(tmp_path, capsys):
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     train_lines = [r for r in logged if "tokens" in r]
     assert [r["tokens"] for r in train_lines] == [sum(real[:3]), sum(real)]
-    per_row = flops.step_flops(model, 32, 1, "rtd")
+    per_row = step_flops(model, 32, 1, "rtd")
     assert train_lines[-1]["flops"] == sum(rows) * per_row
     card = (run / "discriminator" / "README.md").read_text()
     assert f"{sum(real):,} real (non-padding) tokens seen" in card
@@ -73,7 +73,7 @@ def test_logged_tokens_and_flops_are_the_real_ones(tmp_path, capsys):
 def test_a_flops_budget_buys_steps_of_the_rows_computed(tmp_path):
     data = short_documents(tmp_path)
     model = ModelConfig.preset("tiny", vocab_size=Shards(data).vocab_size)
-    full_step = flops.step_flops(model, 32, 16, "rtd")
+    full_step = step_flops(model, 32, 16, "rtd")
     budget = 100 * full_step
     _, resolved = resolve_configs(data, tmp_path / "run", "tiny",
                                   {"batch_size": 16, "flops_budget": budget}, {})  # fmt: skip

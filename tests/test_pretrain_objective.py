@@ -12,11 +12,9 @@ from sklearn.metrics import log_loss
 from torch.nn import functional as F
 
 from electra.config import ModelConfig
-from electra.pretraining.objective import (
-    MaskedLanguageModel,
-    ReplacedTokenDetection,
-    choose_positions,
-)
+from electra.pretraining.objectives.masking import choose_positions
+from electra.pretraining.objectives.mlm import MaskedLanguageModel
+from electra.pretraining.objectives.rtd import ReplacedTokenDetection
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.vocabulary import sample
 from electra.tokenizer import SpecialIds
@@ -101,7 +99,7 @@ def test_labels_losses_and_total_match_independent_computation(monkeypatch):
     logits = {}
     model.discriminator.register_forward_hook(lambda m, a, out: logits.update(disc=out.detach()))
     chosen = []
-    monkeypatch.setattr("electra.pretraining.objective.choose_positions",
+    monkeypatch.setattr("electra.pretraining.objectives.rtd.choose_positions",
                         lambda *a: chosen.append(choose_positions(*a)) or chosen[-1])  # fmt: skip
     inputs = batch()
     out = model(**inputs)
@@ -142,7 +140,7 @@ def test_a_sample_equal_to_the_original_is_labelled_original(monkeypatch):
     inputs = batch()
     # A generator certain of the original token: every sample equals it.
     monkeypatch.setattr(
-        "electra.pretraining.objective.vocabulary_output",
+        "electra.pretraining.objectives.masking.vocabulary_output",
         lambda features, weight, bias, targets, temperature: VocabularyOutput(
             features.sum(-1) * 0, torch.ones_like(targets, dtype=torch.bool), targets.clone()
         ),

@@ -9,7 +9,7 @@ from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra.cli import main
 from electra.config import ModelConfig
-from electra.pretraining.objective import build
+from electra.pretraining.objectives.build import build
 from electra.pretraining.options import PretrainConfig
 from electra.tokenizer import SpecialIds
 

@@ -21,14 +21,7 @@ from typing import Any
 from electra.config import MODEL_FIELDS
 from electra.errors import Interrupted, UserError
 from electra.files import one_writer, write_json, write_text
-
-# arm -> (objective, embedding sharing, the exported network fine-tuned)
-ARMS = {
-    "rtd": ("rtd", "shared", "discriminator"),
-    "rtd+gdes": ("rtd", "gdes", "discriminator"),
-    "rtd+none": ("rtd", "none", "discriminator"),
-    "mlm": ("mlm", "shared", "generator"),
-}
+from electra.pretraining.objectives import ARMS
 
 
 @dataclass
@@ -109,9 +102,9 @@ def _pretrain_arm(
     """Pre-train one arm to the budget, pausing at each fraction to export its checkpoint into
     OUT/ARM/step-N; returns the arm's steps and stages."""
     from electra import checkpoint
-    from electra.pretraining import flops
     from electra.pretraining.export import export
-    from electra.pretraining.objective import build
+    from electra.pretraining.objectives import step_flops
+    from electra.pretraining.objectives.build import build
     from electra.pretraining.resolve import load_run_config, resolve_configs
     from electra.pretraining.trainer import pretrain
     from electra.tokenizer import SpecialIds, load_tokenizer
@@ -122,7 +115,7 @@ def _pretrain_arm(
                  "flops_budget": config.flops_budget}  # fmt: skip
     model_config, pretrain_config = resolve_configs(data, run, config.preset, overrides, model)
     steps = pretrain_config.steps
-    per_step = flops.step_flops(model_config, pretrain_config.seq_len, pretrain_config.batch_size,
+    per_step = step_flops(model_config, pretrain_config.seq_len, pretrain_config.batch_size,
                                 objective, pretrain_config.mask_prob)  # fmt: skip
     tokenizer = load_tokenizer(data)
     stages = []

@@ -153,11 +153,15 @@ def electra_train_flops(discriminator: Shape, generator: Shape, batch: int, step
     )
 
 
-def step_flops(model: ModelConfig, seq_len: int, batch: int, objective: str,
-               mask_prob: float = 0.15, c: Conventions = MEASURED) -> float:  # fmt: skip
-    """FLOPs of one pre-training step of this toolkit's model (`MEASURED` by default)."""
-    discriminator = Shape.of(model, seq_len)
-    if objective == "mlm":
-        return mlm_train_flops(discriminator, batch, 1, c, mask_prob)
+def rtd_step_flops(model: ModelConfig, seq_len: int, batch: int, mask_prob: float,
+                   c: Conventions) -> float:  # fmt: skip
+    """One replaced-token-detection step: the generator (of `model.generator()`'s shape) and the
+    discriminator."""
     generator = Shape.of(model.generator(), seq_len)
-    return electra_train_flops(discriminator, generator, batch, 1, c, mask_prob)
+    return electra_train_flops(Shape.of(model, seq_len), generator, batch, 1, c, mask_prob)
+
+
+def mlm_step_flops(model: ModelConfig, seq_len: int, batch: int, mask_prob: float,
+                   c: Conventions) -> float:  # fmt: skip
+    """One masked-LM step of a network of `model`'s shape."""
+    return mlm_train_flops(Shape.of(model, seq_len), batch, 1, c, mask_prob)

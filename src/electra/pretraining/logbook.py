@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from electra.pretraining.objective import COUNT_METRICS
+from electra.pretraining.objectives.masking import COUNT_METRICS
 
 if TYPE_CHECKING:
     from electra.processes import Process

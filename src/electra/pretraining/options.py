@@ -17,6 +17,7 @@ from electra.config import (
     seed_problems,
 )
 from electra.errors import UserError
+from electra.pretraining.objectives import OBJECTIVES
 
 # Pre-training recipes (the paper's appendix A); `tiny` is sized for a few minutes on
 # two CPU cores.  lr     batch  steps      seq_len mask_prob warmup_steps
@@ -26,9 +27,6 @@ _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
     "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
     "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
 }
-
-
-OBJECTIVES = ("rtd", "mlm")  # the one registry of objective names (classes: pretrain.objective)
 
 
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
@@ -53,7 +51,7 @@ class PretrainConfig:
     """How to pre-train: objective, data, optimisation, bookkeeping. Saved as RUN_DIR/pretrain.json."""
 
     # objective
-    objective: str = choice("rtd", OBJECTIVES)  # ELECTRA's rtd, or the BERT baseline mlm
+    objective: str = choice("rtd", tuple(OBJECTIVES))  # ELECTRA's rtd, or the BERT baseline mlm
     mask_prob: float = 0.15  # fraction of non-special tokens chosen for prediction
     mask_token_prob: float = 0.85  # of the chosen positions, shown as [MASK] (rest: original)
     temperature: float = 1.0  # of the generator softmax that replacements are sampled from
@@ -116,8 +114,10 @@ class PretrainConfig:
             problems.append(
                 "init_generator needs init_from (the discriminator it was trained with)"
             )
-        if self.init_from and self.objective != "rtd":
-            problems.append("init_from continues replaced-token detection: objective must be rtd")
+        continuing = [name for name, spec in OBJECTIVES.items() if spec.continues]
+        if self.init_from and self.objective in OBJECTIVES and self.objective not in continuing:
+            problems.append(f"init_from continues {' or '.join(continuing)}: objective "
+                            f"{self.objective} cannot start from a checkpoint")  # fmt: skip
         if self.grad_accum >= 1 and self.batch_size % self.grad_accum:
             problems.append(
                 f"batch_size {self.batch_size} is not a multiple of grad_accum {self.grad_accum}"

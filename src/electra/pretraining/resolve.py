@@ -17,7 +17,7 @@ from electra.backbones.electra.network import Discriminator, Generator
 from electra.config import ModelConfig, from_dict
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
-from electra.pretraining import flops
+from electra.pretraining.objectives import step_flops
 from electra.pretraining.options import FROM_DATA, PretrainConfig
 from electra.pretraining.packing import (
     Packing,
@@ -93,7 +93,7 @@ def _within_budget(
     if config.flops_budget is None:
         return config
     rows = data_packing(shards, config).rows_per_batch
-    per_step = flops.step_flops(model_config, config.seq_len, config.batch_size,
+    per_step = step_flops(model_config, config.seq_len, config.batch_size,
                                 config.objective, config.mask_prob) * rows / config.batch_size  # fmt: skip
     steps = int(config.flops_budget // per_step)
     if steps < 1:

@@ -33,8 +33,8 @@ from electra.config import (
 from electra.data.shards import ExampleRange, Shards
 from electra.errors import UserError
 from electra.files import writable_dir
-from electra.pretraining import flops
-from electra.pretraining.objective import build
+from electra.pretraining.objectives import step_flops
+from electra.pretraining.objectives.build import build
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.policy import CheckpointPolicy
 from electra.pretraining.resolve import CONFIG_FILE, _initialise, data_packing, load_run_config
@@ -177,11 +177,11 @@ def setup(
         )
     if config.compile:
         network = torch.compile(network)
-    step_flops = flops.step_flops(model_config, config.seq_len, config.batch_size,
+    flops_per_step = step_flops(model_config, config.seq_len, config.batch_size,
                                   config.objective, config.mask_prob)  # fmt: skip
     run = Run(process, run_dir, config, module, network, ddp, optimizer, scaler, tokenizer,
               special, heldout, micro_batch, train_set, CheckpointPolicy.of(config, until), vocabulary,
-              step_flops)  # fmt: skip
+              flops_per_step)  # fmt: skip
     if resume:
         _, state = checkpoint.load_latest(run_dir, process.rank, process.world_size)
         module.load_state_dict(state["model"])
@@ -204,7 +204,7 @@ def setup(
             f"{process.world_size} process(es) on {process.device}, from step {run.step}",
             file=sys.stderr,
         )
-        for line in _plan(config, train_set, step_flops, special.pad):
+        for line in _plan(config, train_set, flops_per_step, special.pad):
             print(line, file=sys.stderr)
     return run
 
