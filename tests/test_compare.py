@@ -16,7 +16,7 @@ SHAPE = ("--embedding-size 32 --hidden-size 32 --num-layers 2 --num-heads 2 --in
 @pytest.mark.slow
 def test_compare_runs_every_arm_to_equal_flops_and_resumes(prepared, assets, tmp_path, capsys):
     from electra.config import ModelConfig
-    from electra.pretraining.flops import step_flops
+    from electra.pretraining.objectives import step_flops
 
     shape = ModelConfig.preset("tiny", vocab_size=400, embedding_size=32, hidden_size=32,
                                num_layers=2, num_heads=2, intermediate_size=64,

@@ -4,6 +4,7 @@ their flags come from the config dataclasses, and no family predicts with an unt
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
@@ -66,6 +67,7 @@ INPUTS = {
     "glue": ["--test", "{tmp}/test.csv", "--text-columns", "text", "--out", "{tmp}/out"],
     "tagging": ["a sentence to tag"],
     "squad": ["--context", "Paris is in France.", "--question", "Where is Paris?"],
+    "multiple-choice": ["--file", "{tmp}/q.jsonl", "--out", "{tmp}/out/answers.jsonl"],
 }
 
 
@@ -74,6 +76,7 @@ def test_predict_refuses_a_model_whose_head_was_never_trained(
     name, tiny_checkpoint, tmp_path, capsys
 ):
     (tmp_path / "test.csv").write_text("text\nfine\n", encoding="utf-8")
+    (tmp_path / "q.jsonl").write_text('{"question": "q", "choices": ["a", "b"]}\n')
     inputs = [part.format(tmp=tmp_path) for part in INPUTS[name]]
     assert main(["predict", name, "--model", str(tiny_checkpoint), *inputs]) == 2
     err = capsys.readouterr().err
@@ -128,12 +131,17 @@ def _seed_data(assets, tmp_path) -> dict[str, list[str]]:
     (tmp_path / "own.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     own = str(tmp_path / "own.csv")
     squad = str(assets / "squad" / "dev-v2.0.json")
+    questions = [{"question": "which", "choices": ["the cat", "a dog", "an owl"], "label": i % 3}
+                 for i in range(12)]  # fmt: skip
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    choice = str(tmp_path / "q.jsonl")
     return {
         "glue": ["--train", own, "--dev", own, "--text-columns", "text", "--label-column", "label"],
         "tagging": ["--train", str(assets / "conll" / "dev.txt"), "--dev", str(assets / "conll" / "dev.txt"),
                     "--max-train-examples", "16"],
         "squad": ["--train", squad, "--dev", squad, "--max-seq-length", "96", "--doc-stride", "48",
                   "--max-query-length", "24", "--max-train-examples", "24"],
+        "multiple-choice": ["--train", choice, "--dev", choice],
     }  # fmt: skip
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import importlib
 
 from electra.errors import UserError
-from electra.tasks import glue, squad, tagging
+from electra.tasks import choice, glue, squad, tagging
 from electra.tasks.family import Family
 from electra.tasks.spec import FamilySpec
 
-FAMILIES: dict[str, FamilySpec] = {s.name: s for s in (glue.SPEC, tagging.SPEC, squad.SPEC)}
+FAMILIES: dict[str, FamilySpec] = {
+    s.name: s for s in (glue.SPEC, tagging.SPEC, squad.SPEC, choice.SPEC)
+}
 
 
 def family(name: str) -> Family:
