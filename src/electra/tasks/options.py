@@ -42,6 +42,19 @@ def repeated() -> Any:
     return field(default=(), metadata={"repeat": True})
 
 
+MAX_LENGTH = 512  # positions of every preset, and the official recipe's longest (SQuAD)
+
+
+def length_problems(max_seq_length: int, positions: int | None = MAX_LENGTH) -> list[str]:
+    """The one rule for `max_seq_length`, fine-tuning or predicting: room for [CLS], [SEP] and a
+    token, and no more than `positions` (prediction checks the model's own, once it is loaded)."""
+    if max_seq_length < 3:
+        return [f"max_seq_length {max_seq_length}: [CLS], [SEP] and a token need at least 3"]
+    if positions is not None and max_seq_length > positions:
+        return [f"max_seq_length {max_seq_length} exceeds {positions} positions"]
+    return []
+
+
 @dataclass
 class PredictConfig:
     """Settings of every `predict` command."""
@@ -57,8 +70,10 @@ class PredictConfig:
             raise UserError("; ".join(problems))
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.max_seq_length is not None and self.max_seq_length < 3:
-            raise UserError(f"max_seq_length must be at least 3, got {self.max_seq_length}")
+        if self.max_seq_length is not None and (
+            problems := length_problems(self.max_seq_length, None)
+        ):
+            raise UserError("; ".join(problems))
 
 
 # The paper's fine-tuning recipe (Clark et al. 2020, Table 7).
@@ -128,15 +143,10 @@ class FinetuneConfig:
         check_types(self, "fine-tuning config")
         problems = not_finite(self) + optimizer_problems(self) + not_chosen(self)
         problems += seed_problems(self)
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "seeds"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "seeds"):
             if getattr(self, name) < 1:
                 problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
-        if self.max_seq_length < 3:
-            problems.append(
-                f"max_seq_length {self.max_seq_length}: [CLS], [SEP] and a token need 3"
-            )
-        if self.max_seq_length > 512:
-            problems.append(f"max_seq_length {self.max_seq_length} exceeds 512 positions")
+        problems += length_problems(self.max_seq_length)
         if not self.lr > 0:
             problems.append(f"`lr` must be positive, got {self.lr}")
         if not 0 < self.layerwise_lr_decay <= 1:
