@@ -248,7 +248,7 @@ def _tagger_without_labels(directory: Path, tokenizer_source: Path) -> Path:
         ("no input", r"give one input: TEXTS as arguments, --file \(CoNLL\) or --text-file"),
         ("two inputs", r"give one input: .* \(got TEXTS and --file\)"),
         ("too long", r"--max-seq-length 999: the model has 256 positions"),
-        ("no room", r"--max-seq-length 2: [CLS], [SEP] and a token need at least 3"),
+        ("no room", r"--max-seq-length 2: \[CLS\], \[SEP\] and a token need at least 3"),
     ],
 )
 def test_bad_input_is_one_line(run, tmp_path, capsys, case, message):
