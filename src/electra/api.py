@@ -46,7 +46,7 @@ def vocab(
     **options: Any,
 ) -> Any:  # fmt: skip
     """`electra vocab`: a WordPiece vocabulary learned from `corpus` (`VocabConfig` and `Reading`
-    options: size, cased, min_frequency, text_field, skip_bad_records); one already in `out` is
+    options: size, lowercase, strip_accents, min_frequency, text_field, skip_bad_records); one already in `out` is
     replaced only with `overwrite`."""
     from electra.data.options import Reading, VocabConfig
     from electra.data.vocabulary import learn_vocabulary

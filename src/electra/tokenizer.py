@@ -47,10 +47,12 @@ class SpecialIds:
         return cls(*ids)
 
 
-def _assemble(model: WordPiece, lowercase: bool) -> Tokenizer:
+def _assemble(model: WordPiece, lowercase: bool, strip_accents: bool | None = None) -> Tokenizer:
+    """BERT's pipeline around `model`; `strip_accents=None` strips them when lowercasing, as BERT
+    and `transformers` do."""
     tokenizer = Tokenizer(model)
     tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase
+        clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents, lowercase=lowercase
     )
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece(prefix="##")
@@ -64,13 +66,16 @@ def _assemble(model: WordPiece, lowercase: bool) -> Tokenizer:
     return tokenizer
 
 
-def _configured_lowercase(directory: Path) -> bool | None:
-    """`do_lower_case` from a checkpoint's tokenizer_config.json; None when it does not say."""
+def _configured(directory: Path) -> tuple[bool | None, bool | None]:
+    """`do_lower_case` and `strip_accents` from a checkpoint's tokenizer_config.json; None where
+    it does not say."""
     config_file = directory / TOKENIZER_CONFIG_FILE
     if not config_file.is_file():
-        return None
+        return None, None
     config = _read_json(config_file)
-    return bool(config["do_lower_case"]) if "do_lower_case" in config else None
+    lowercase = bool(config["do_lower_case"]) if "do_lower_case" in config else None
+    strip = config.get("strip_accents")
+    return lowercase, None if strip is None else bool(strip)
 
 
 def _read_json(path: Path) -> dict:
@@ -92,8 +97,9 @@ def _from_vocab_txt(vocab: Path) -> tuple[WordPiece, int]:
         return model, sum(1 for _ in lines)
 
 
-def _from_tokenizer_json(path: Path) -> tuple[WordPiece, bool | None]:
-    """The WordPiece vocabulary of a `tokenizer.json` and its normaliser's lower-casing."""
+def _from_tokenizer_json(path: Path) -> tuple[WordPiece, bool | None, bool | None]:
+    """The WordPiece vocabulary of a `tokenizer.json`, its normaliser's lower-casing and accent
+    stripping."""
     saved = _read_json(path)
     model = saved.get("model") or {}
     if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
@@ -102,10 +108,12 @@ def _from_tokenizer_json(path: Path) -> tuple[WordPiece, bool | None]:
     if sorted(vocab.values()) != list(range(len(vocab))):
         raise UserError(f"{path}: the vocabulary's ids are not 0..{len(vocab) - 1}")
     normalizer = saved.get("normalizer") or {}
-    lowercase = normalizer.get("lowercase") if normalizer.get("type") == "BertNormalizer" else None
+    bert = normalizer.get("type") == "BertNormalizer"
+    lowercase = normalizer.get("lowercase") if bert else None
+    strip = normalizer.get("strip_accents") if bert else None
     word_piece = WordPiece(vocab, unk_token=model.get("unk_token", UNK),
                            max_input_chars_per_word=model.get("max_input_chars_per_word", 100))  # fmt: skip
-    return word_piece, lowercase
+    return word_piece, lowercase, strip
 
 
 def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer:
@@ -116,21 +124,24 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
         raise UserError(f"{path}: {reason}")
     directory = path if path.is_dir() else path.parent
     vocab = path / VOCAB_FILE if path.is_dir() else path
-    saved_lowercase, listed = None, None
+    saved_lowercase, saved_strip, listed = None, None, None
     if vocab.is_file():
         model, listed = _from_vocab_txt(vocab)
     elif path.is_dir() and (path / TOKENIZER_FILE).is_file():
-        model, saved_lowercase = _from_tokenizer_json(path / TOKENIZER_FILE)
+        model, saved_lowercase, saved_strip = _from_tokenizer_json(path / TOKENIZER_FILE)
     else:
         raise UserError(
             f"{path}: no vocabulary file (expected a vocab.txt, or a directory holding vocab.txt "
             f"or {TOKENIZER_FILE})"
         )
+    configured_lowercase, strip = _configured(directory)
     if lowercase is None:
-        lowercase = _configured_lowercase(directory)
+        lowercase = configured_lowercase
     if lowercase is None:
         lowercase = True if saved_lowercase is None else bool(saved_lowercase)
-    tokenizer = _assemble(model, lowercase)
+    if strip is None and saved_strip is not None:
+        strip = bool(saved_strip)
+    tokenizer = _assemble(model, lowercase, strip)
     if listed is not None and listed != tokenizer.get_vocab_size():
         raise UserError(f"{vocab}: the vocabulary lists a token twice, so its ids are ambiguous")
     SpecialIds.of(tokenizer)
@@ -148,6 +159,12 @@ def is_lowercase(tokenizer: Tokenizer) -> bool:
     return bool(getattr(tokenizer.normalizer, "lowercase", True))
 
 
+def strips_accents(tokenizer: Tokenizer) -> bool:
+    """Whether the normaliser removes combining marks (BERT: when lowercasing, unless told)."""
+    strip = getattr(tokenizer.normalizer, "strip_accents", None)
+    return is_lowercase(tokenizer) if strip is None else bool(strip)
+
+
 def save_tokenizer(tokenizer: Tokenizer, out_dir: str | Path) -> None:
     """Write `vocab.txt`, `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json`,
     so that we, older `transformers` (vocab.txt) and current ones (tokenizer.json) load it."""
@@ -161,6 +178,7 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: str | Path) -> None:
     config = {
         "tokenizer_class": "ElectraTokenizer",
         "do_lower_case": is_lowercase(tokenizer),
+        "strip_accents": getattr(tokenizer.normalizer, "strip_accents", None),
         "model_max_length": 512,
         **special,
     }
@@ -169,14 +187,20 @@ def save_tokenizer(tokenizer: Tokenizer, out_dir: str | Path) -> None:
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int, lowercase: bool = True, min_frequency: int = 2
+    texts: Iterable[str],
+    vocab_size: int,
+    lowercase: bool = True,
+    min_frequency: int = 2,
+    strip_accents: bool | None = None,
 ) -> Tokenizer:
-    """Learn a WordPiece vocabulary of `vocab_size` tokens from an iterable of lines of text."""
+    """Learn a WordPiece vocabulary of `vocab_size` tokens from an iterable of lines of text
+    (`strip_accents=None`: as BERT, when lowercasing)."""
     if vocab_size < len(SPECIAL_TOKENS) + 1:
         raise UserError(
             f"vocabulary size {vocab_size}: a vocabulary needs more than {len(SPECIAL_TOKENS)} tokens"
         )
-    tokenizer = _assemble(WordPiece(unk_token=UNK, max_input_chars_per_word=100), lowercase)
+    tokenizer = _assemble(WordPiece(unk_token=UNK, max_input_chars_per_word=100), lowercase,
+                          strip_accents)  # fmt: skip
     trainer = WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
@@ -186,4 +210,4 @@ def train_tokenizer(
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     # Rebuild so the post-processor sees the special tokens the trainer just added.
-    return _assemble(tokenizer.model, lowercase)
+    return _assemble(tokenizer.model, lowercase, strip_accents)

@@ -30,7 +30,10 @@ class VocabConfig:
     """A WordPiece vocabulary learned from a corpus."""
 
     size: int = 30522  # tokens in the vocabulary, special tokens included (BERT's: 30522)
-    cased: bool = False  # keep case (default: lowercase and strip accents, as BERT uncased)
+    lowercase: bool = True  # lowercase the text (BERT uncased; --no-lowercase keeps case)
+    strip_accents: bool | None = (
+        None  # remove combining marks (default: when lowercasing, unless that would damage a script other than Latin, Greek or Cyrillic)
+    )
     min_frequency: int = 2  # rarest pair worth merging
 
     def __post_init__(self) -> None:  # the lower bound is checked where used: `train_tokenizer`
@@ -49,6 +52,7 @@ class PrepareConfig:
     workers: int = 2  # processes tokenizing in parallel
     shard_mb: float = 8.0  # MB of text per shard: the unit of parallel work and of resuming
     blanks_separate_docs: bool = True  # a blank line ends a document (off: a file is one)
+    strip_accents: bool = False  # accept a vocabulary whose accent stripping changes a script other than Latin, Greek or Cyrillic (warns with the share)
 
     def __post_init__(self) -> None:
         if self.seq_len < MIN_SEQ_LEN:

@@ -18,6 +18,7 @@ import os
 import random
 import re
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -26,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from electra.data.corpus import ReadStats, default_corpus_file
 from electra.data.examples import BUILDER_VERSION, ExampleBuilder
 from electra.data.formats import check, find_files, read_blocks, splittable, table_parts
 from electra.data.options import PrepareConfig, Reading
+from electra.data.scripts import sample, stripping_damage
 from electra.data.shards import (
     MANIFEST_FILE,
     ShardWriter,
@@ -45,6 +48,7 @@ from electra.tokenizer import (
     is_lowercase,
     load_tokenizer,
     save_tokenizer,
+    strips_accents,
     vocab_sha256,
 )
 
@@ -302,13 +306,16 @@ def prepare(
     default_corpus: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    strip_accents: bool = False,
 ) -> Prepared:
     """Tokenize and pack `corpus` (files, directories, globs) into shards under `out`.
     Re-running after an interruption finishes the job; re-running a finished job does nothing.
     With `blanks_separate_docs=False` (the official builder's option) blank lines are skipped and
     a document ends only with its file (or record), for text such as books whose paragraphs are
-    separated by blank lines. `reading` says where records keep their text."""
-    PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs)  # checks them
+    separated by blank lines. `reading` says where records keep their text. A vocabulary whose
+    accent stripping would damage a script other than Latin, Greek or Cyrillic in the corpus is
+    refused unless `strip_accents` accepts it."""
+    PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs, strip_accents)
     reading = reading or Reading()
     out = writable_dir(out)
     tokenizer = load_tokenizer(vocab)  # refuses a vocabulary that lists a token twice
@@ -317,6 +324,7 @@ def prepare(
         "seed": seed,
         "vocab_sha256": vocab_sha256(tokenizer),
         "lowercase": is_lowercase(tokenizer),
+        "strip_accents": strips_accents(tokenizer),
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": shard_mb,
         "blanks_separate_docs": blanks_separate_docs,
@@ -326,6 +334,7 @@ def prepare(
     }
     files = _corpus_files(corpus, default_corpus, out, reading)
     sizes = {str(p): p.stat().st_size for p in files}
+    _check_accent_stripping(vocab, tokenizer, files, reading, strip_accents)
 
     manifest_path = out / MANIFEST_FILE
     if manifest_path.is_file():
@@ -363,6 +372,23 @@ def prepare(
     assert all(records), "a unit finished without its record"
     manifest = _write_manifest(out, tokenizer, settings, sizes, records)
     return Prepared(manifest, seconds, built, len(units) - len(todo))
+
+
+def _check_accent_stripping(
+    vocab: str | Path, tokenizer: Tokenizer, files: Sequence[Path], reading: Reading, accepted: bool
+) -> None:
+    if not strips_accents(tokenizer):
+        return
+    found = stripping_damage(sample(files, reading), is_lowercase(tokenizer))
+    damaged = found.damaged()
+    if damaged and not accepted:
+        raise UserError(f"{vocab}: its normalisation strips accents, which would change "
+                        f"{found.describe(damaged[0])} of the corpus; learn a vocabulary that "
+                        "keeps them (electra vocab --no-strip-accents), or pass --strip-accents "
+                        "to accept it")  # fmt: skip
+    if damaged:
+        print(f"electra: warning: the vocabulary's accent stripping changes "
+              f"{found.describe(damaged[0])}", file=sys.stderr)  # fmt: skip
 
 
 def _corpus_files(

@@ -9,6 +9,7 @@ from pathlib import Path
 from electra.data.corpus import ReadStats, default_corpus_file
 from electra.data.formats import check, find_files, read_blocks
 from electra.data.options import Reading, VocabConfig
+from electra.data.scripts import sample, stripping_damage
 from electra.errors import UserError
 from electra.files import one_writer, writable_dir
 from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
@@ -20,11 +21,13 @@ class Vocabulary:
     size: int
     lines: int  # corpus lines learned from
     invalid_bytes: int  # invalid UTF-8 byte sequences replaced while reading
+    note: str = ""  # what the normalisation chose for the corpus's scripts, when it had to
 
     def describe(self) -> str:
         replaced = (f"; replaced {self.invalid_bytes:,} invalid UTF-8 byte sequences"
                     if self.invalid_bytes else "")  # fmt: skip
-        return f"{self.path}: {self.size:,} tokens learned from {self.lines:,} lines{replaced}"
+        learned = f"{self.path}: {self.size:,} tokens learned from {self.lines:,} lines{replaced}"
+        return f"{self.note}\n{learned}" if self.note else learned
 
 
 def _lines(files: Sequence[Path], stats: ReadStats, reading: Reading) -> Iterator[str]:
@@ -54,11 +57,31 @@ def learn_vocabulary(
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
     for path in files:
         check(path, reading)
+    strip, note = _accent_stripping(files, reading, config)
     stats = ReadStats()
-    tokenizer = train_tokenizer(_lines(files, stats, reading), config.size, lowercase=not config.cased,
-                                min_frequency=config.min_frequency)  # fmt: skip
+    tokenizer = train_tokenizer(_lines(files, stats, reading), config.size, config.lowercase,
+                                config.min_frequency, strip)  # fmt: skip
     if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
         raise UserError("the corpus is empty: no text to learn a vocabulary from")
     save_tokenizer(tokenizer, out)
     return Vocabulary(Path(out) / VOCAB_FILE, tokenizer.get_vocab_size(), stats.lines,
-                      stats.invalid_bytes)  # fmt: skip
+                      stats.invalid_bytes, note)  # fmt: skip
+
+
+def _accent_stripping(
+    files: Sequence[Path], reading: Reading, config: VocabConfig
+) -> tuple[bool | None, str]:
+    """Whether to strip accents, and a line saying why when the corpus decided it: by default
+    they are stripped when lowercasing (BERT uncased) unless a sample shows that stripping would
+    damage a script other than Latin, Greek or Cyrillic; an explicit `strip_accents` is obeyed,
+    with a warning when it damages one."""
+    if config.strip_accents is False or (config.strip_accents is None and not config.lowercase):
+        return config.strip_accents, ""
+    found = stripping_damage(sample(files, reading), config.lowercase)
+    damaged = found.damaged()
+    if not damaged:
+        return config.strip_accents, ""
+    if config.strip_accents is None:
+        return False, (f"electra: kept accents: stripping them would change "
+                       f"{found.describe(damaged[0])}; --strip-accents strips them anyway")  # fmt: skip
+    return True, f"electra: warning: --strip-accents changes {found.describe(damaged[0])}"
