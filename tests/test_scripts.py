@@ -114,3 +114,24 @@ def test_transformers_tokenizes_a_kept_accent_vocabulary_the_same(tmp_path, caps
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path / "v")
     for text in (*HINDI, *FRENCH, "Café है"):
         assert theirs(text)["input_ids"] == ours.encode(text).ids, text
+
+
+def test_prepare_reports_the_share_of_unknown_tokens_and_warns_above_one_percent(tmp_path, capsys):
+    english = _corpus(tmp_path, ["the cat sat on the mat and the dog ran to the park"] * 3)
+    assert (
+        main(["vocab", "--corpus", str(english), "--size", "120", "--out", str(tmp_path / "en")])
+        == 0
+    )
+    capsys.readouterr()
+    argv = ["prepare", "--corpus", str(english), "--vocab", str(tmp_path / "en"), "--out",
+            str(tmp_path / "fits"), "--seq-len", "32", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("[UNK]")]
+    assert line.startswith("[UNK]: 0.00% of the tokens (0)") and "warning" not in line
+    korean = _corpus(tmp_path, KOREAN)  # not one Hangul syllable in an English vocabulary
+    argv[2], argv[6] = str(korean), str(tmp_path / "misses")
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "misses" / "manifest.json").read_text())
+    assert manifest["num_unknown"] > 0.5 * manifest["num_tokens"]  # all but [CLS] and [SEP]
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("[UNK]")]
+    assert "warning: above 1%" in line

@@ -141,14 +141,15 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
     rng = random.Random(f"{settings['seed']}/{index}")
     builder = ExampleBuilder(settings["seq_len"], ids.cls, ids.sep, ids.pad, rng)
     shard = Path(out) / f"shard-{index:05d}.bin"
-    sources, tokens = [], 0
+    sources, tokens, unknown = [], 0, 0
     with ShardWriter(shard, settings["seq_len"], np.dtype(settings["dtype"])) as writer:
 
         def flush() -> int:
-            nonlocal tokens
+            nonlocal tokens, unknown
             rows = builder.take()  # (N, seq_len)
             writer.write(rows)
             tokens += int((rows != ids.pad).sum())
+            unknown += int((rows == ids.unk).sum())
             _add(_worker["examples"], len(rows))
             return len(rows)
 
@@ -187,6 +188,7 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
         "key": key,
         "examples": writer.rows,
         "tokens": tokens,
+        "unknown": unknown,
         "sources": sources,
     }
     write_json(shard.with_suffix(".json"), record)
@@ -258,6 +260,9 @@ def _run_units(
         bar.close()
 
 
+UNKNOWN_WARN = 0.01  # a share of [UNK] tokens above this says the vocabulary misses the corpus
+
+
 @dataclass
 class Prepared:
     manifest: dict
@@ -278,6 +283,14 @@ class Prepared:
                          f"({mb / max(self.seconds, 1e-9):.2f} MB/s){reused}")  # fmt: skip
         else:
             lines.append("already complete: nothing to do")
+        if "num_unknown" in m:
+            share = m["num_unknown"] / max(1, m["num_tokens"])
+            warn = (
+                " (warning: above 1%; does the vocabulary fit this corpus?)"
+                if share > UNKNOWN_WARN
+                else ""
+            )
+            lines.append(f"[UNK]: {share:.2%} of the tokens ({m['num_unknown']:,}){warn}")
         if m.get("skipped_records"):
             lines.append(
                 f"skipped {m['skipped_records']:,} malformed records (counted in the manifest)"
@@ -457,6 +470,7 @@ def _write_manifest(
             "mask": ids.mask,
         },
         num_tokens=sum(r["tokens"] for r in records),
+        num_unknown=sum(r.get("unknown", 0) for r in records),
         invalid_bytes=sum(s["invalid_bytes"] for s in sources.values()),
         skipped_records=sum(s["skipped_records"] for s in sources.values()),
         sources=list(sources.values()),
