@@ -262,6 +262,7 @@ MODEL_FIELDS = tuple(
 )
 
 
+ALGORITHMS = ("wordpiece", "unigram", "bpe")  # vocabularies `electra vocab` learns
 RUNTIMES = ("auto", "torch", "onnxruntime", "onnxruntime-int8")  # of detection and prediction
 
 

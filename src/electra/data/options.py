@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from electra.config import ALGORITHMS, choice, not_chosen
 from electra.errors import UserError
 
 MIN_SEQ_LEN = 8  # [CLS] A [SEP] B [SEP] with room for some text
@@ -27,9 +28,12 @@ class Reading:
 
 @dataclass
 class VocabConfig:
-    """A WordPiece vocabulary learned from a corpus."""
+    """A vocabulary learned from a corpus."""
 
     size: int = 30522  # tokens in the vocabulary, special tokens included (BERT's: 30522)
+    algorithm: str = choice(
+        "wordpiece", ALGORITHMS
+    )  # wordpiece (BERT, ELECTRA), unigram (SentencePiece-style, `▁` word starts) or bpe (byte-level: no unknown tokens)
     lowercase: bool = True  # lowercase the text (BERT uncased; --no-lowercase keeps case)
     strip_accents: bool | None = (
         None  # remove combining marks (default: when lowercasing, unless that would damage a script other than Latin, Greek or Cyrillic)
@@ -37,6 +41,8 @@ class VocabConfig:
     min_frequency: int = 2  # rarest pair worth merging
 
     def __post_init__(self) -> None:  # the lower bound is checked where used: `train_tokenizer`
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         if self.min_frequency < 1:
             raise UserError(f"min_frequency {self.min_frequency}: expected at least 1")
         if self.size > MAX_VOCAB:

@@ -1,4 +1,5 @@
-"""`electra vocab`: a corpus -> a WordPiece vocabulary, saved in every file `transformers` reads."""
+"""`electra vocab`: a corpus -> a vocabulary (WordPiece, Unigram or byte-level BPE), saved in every
+file `transformers` reads."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from electra.data.options import Reading, VocabConfig
 from electra.data.scripts import sample, stripping_damage
 from electra.errors import UserError
 from electra.files import one_writer, writable_dir
-from electra.tokenizer import SPECIAL_TOKENS, VOCAB_FILE, save_tokenizer, train_tokenizer
+from electra.tokenizer import (
+    SPECIAL_TOKENS,
+    TOKENIZER_FILE,
+    VOCAB_FILE,
+    save_tokenizer,
+    train_tokenizer,
+)
 
 
 @dataclass
@@ -49,9 +56,7 @@ def learn_vocabulary(
     save it under `out`; a vocabulary already there is replaced only with `overwrite`."""
     config, reading = config or VocabConfig(), reading or Reading()
     writable_dir(out)
-    if not overwrite and any(
-        (Path(out) / name).exists() for name in (VOCAB_FILE, "tokenizer.json")
-    ):
+    if not overwrite and any((Path(out) / name).exists() for name in (VOCAB_FILE, TOKENIZER_FILE)):
         raise UserError(f"{out}: holds a vocabulary already (give `overwrite` to replace it, or "
                         "another `out`)")  # fmt: skip
     files = [default_corpus_file()] if default_corpus else find_files(corpus)
@@ -60,11 +65,12 @@ def learn_vocabulary(
     strip, note = _accent_stripping(files, reading, config)
     stats = ReadStats()
     tokenizer = train_tokenizer(_lines(files, stats, reading), config.size, config.lowercase,
-                                config.min_frequency, strip)  # fmt: skip
+                                config.min_frequency, strip, config.algorithm)  # fmt: skip
     if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
         raise UserError("the corpus is empty: no text to learn a vocabulary from")
     save_tokenizer(tokenizer, out)
-    return Vocabulary(Path(out) / VOCAB_FILE, tokenizer.get_vocab_size(), stats.lines,
+    saved = VOCAB_FILE if config.algorithm == "wordpiece" else TOKENIZER_FILE
+    return Vocabulary(Path(out) / saved, tokenizer.get_vocab_size(), stats.lines,
                       stats.invalid_bytes, note)  # fmt: skip
 
 
