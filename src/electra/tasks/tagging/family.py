@@ -45,11 +45,17 @@ from electra.tasks.tagging.reader import (
     TRAIN_FILES,
     Sentence,
     find_file,
-    read_conll,
+    read_tagged,
     read_text,
     text_sentences,
 )
-from electra.tasks.tagging.scoring import conlleval_report, read_scored, score, score_file
+from electra.tasks.tagging.scoring import (
+    conlleval_report,
+    main_metric,
+    read_scored,
+    score,
+    score_file,
+)
 from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds
 
@@ -94,13 +100,14 @@ def build_task(
     labels: Sequence[str] = (),
     name: str = "tagging",
     label_encoding: str = "BIOES",
+    tag_field: str = "upos",
 ) -> Task:
     """`finetune tagging`: trains on examples cut at `max_seq_length`, and scores the dev file in
     windows, as `predict tagging` tags it, so that its F1 is the one `evaluate tagging` gives.
     Chunk tags train in `label_encoding` (see the module docstring); the dev file is scored on its
     own tags."""
-    train_sentences = read_conll(train_path, tag_column)
-    dev_sentences = read_conll(dev_path, tag_column)
+    train_sentences = read_tagged(train_path, tag_column, tag_field)
+    dev_sentences = read_tagged(dev_path, tag_column, tag_field)
     files = [(train_path, train_sentences), (dev_path, dev_sentences)]
     bioes = label_encoding == "BIOES" and is_chunk_tagging(train_sentences + dev_sentences)
     if bioes:
@@ -136,7 +143,7 @@ def build_task(
         train=train,
         loss=loss,
         evaluate=evaluate,
-        main_metric="f1",
+        main_metric=main_metric(s.tags for s in train_sentences + dev_sentences),
         write_predictions=write_predictions,
         pad_id=SpecialIds.of(tokenizer).pad,
         config_extra={
@@ -151,7 +158,7 @@ def build_task(
 
 def _read_input(input: TaggingInput) -> list[Sentence]:
     if input.file is not None:
-        return read_conll(input.file, tag_column=None, keep_columns=True)
+        return read_tagged(input.file, tag_column=None, keep_columns=True)
     if input.text_file is not None and str(input.text_file) == "-":
         sentences = text_sentences(sys.stdin)
         if not sentences:
@@ -184,7 +191,8 @@ class Tagging(Family):
     ) -> Task:
         train, dev = self._files(data)
         return build_task(tokenizer, train, dev, config.max_seq_length, data.tag_column,
-                          data.labels, label_encoding=data.label_encoding)  # fmt: skip
+                          data.labels, label_encoding=data.label_encoding,
+                          tag_field=data.tag_field)  # fmt: skip
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
         labels = saved_labels(model_dir)

@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 
 from electra.errors import UserError
 from electra.tasks.tagging.reader import Sentence
+from electra.tasks.tagging.scoring import are_spans
 from electra.tasks.task import Feature
 from electra.tasks.windows import budget_windows
 
@@ -32,9 +33,7 @@ CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
 
 def is_chunk_tagging(sentences: Iterable[Sentence]) -> bool:
     """Whether every tag is `O` or a chunk tag (B-, I-, E- or S- and a type)."""
-    return all(
-        t == OUTSIDE or (t[:2] in CHUNK_PREFIXES and len(t) > 2) for s in sentences for t in s.tags
-    )
+    return are_spans(s.tags for s in sentences)
 
 
 def retag(tags: Sequence[str], scheme: str) -> list[str]:

@@ -17,7 +17,10 @@ class TaggingData:
     data_dir: Path | None = None  # holds train.txt and dev.txt/valid.txt/test.txt
     train: Path | None = None  # training file (default: DATA_DIR/train.txt)
     dev: Path | None = None  # file scored after every epoch (default: DATA_DIR's dev, else test)
-    tag_column: int = -1  # column of the tag (-1: the last)
+    tag_column: int = -1  # CoNLL files: column of the tag (-1: the last)
+    tag_field: str = choice(
+        "upos", ("upos", "xpos")
+    )  # CoNLL-U (.conllu) files: the tag column, by name
     labels: tuple[str, ...] = ()  # the tag set, comma-separated (default: every tag in the files)
     label_encoding: str = choice(
         "BIOES", ("BIOES", "file")
@@ -36,7 +39,9 @@ class TaggingInput:
     """`predict tagging`: sentences as arguments, a CoNLL file or a plain-text file."""
 
     texts: tuple[str, ...] = positional()  # sentences to tag, words split on whitespace
-    file: Path | None = None  # CoNLL input (words in column 1); its columns kept, a tag added
+    file: Path | None = (
+        None  # CoNLL input (words in column 1; .conllu: FORM); its columns kept, a tag added
+    )
     text_file: Path | None = None  # plain text, a sentence a line (- for standard input)
     out: Path | None = None  # write the tagged text here (default: standard output)
     json: bool = False  # one {"tokens": [...], "tags": [...]} object per sentence instead of CoNLL

@@ -13,18 +13,10 @@ from pathlib import Path
 
 from electra.errors import UserError
 
-TRAIN_FILES = ("train.txt", "eng.train", "train.conll")
-
-
-DEV_FILES = (
-    "dev.txt",
-    "valid.txt",
-    "eng.testa",
-    "dev.conll",
-    "test.txt",
-    "eng.testb",
-    "test.conll",
-)
+TRAIN_FILES = ("train.txt", "eng.train", "train.conll", "train.conllu")
+DEV_FILES = ("dev.txt", "valid.txt", "eng.testa", "dev.conll", "dev.conllu", "test.txt",
+             "eng.testb", "test.conll", "test.conllu")  # fmt: skip
+CONLLU_SUFFIX = ".conllu"
 
 
 @dataclass(frozen=True)
@@ -85,6 +77,45 @@ def read_conll(
         expected = "word ... tag" if tag_column is not None else "word first, one per line"
         raise UserError(f"{path}: no sentences (expected CoNLL lines: {expected})")
     return sentences
+
+
+def read_conllu(path: str | Path, field: str | None = "upos", keep_columns: bool = False
+                ) -> list[Sentence]:  # fmt: skip
+    """Sentences of a CoNLL-U file (Universal Dependencies), read by the `conllu` library: comment
+    lines skipped, multiword tokens (`1-2`) and empty nodes (`8.1`) left out so each word is one
+    syntactic word, tags from the column named `field` (`upos`, `xpos`; None: no tags)."""
+    try:
+        import conllu
+    except ImportError:
+        raise UserError(f"{path}: CoNLL-U files need the conllu package: pip install "
+                        "'electra[conllu]'") from None  # fmt: skip
+    path = Path(path)
+    sentences: list[Sentence] = []
+    text = "\n".join(_read_lines(path)) + "\n"
+    try:
+        parsed = conllu.parse(text)
+    except conllu.exceptions.ParseException as e:
+        raise UserError(f"{path}: not valid CoNLL-U ({str(e).splitlines()[0]})") from None
+    for number, sentence in enumerate(parsed, 1):
+        tokens = [token for token in sentence if isinstance(token["id"], int)]
+        if not tokens:
+            continue
+        words = tuple(token["form"] for token in tokens)
+        tags = tuple(str(token[field] or "_") for token in tokens) if field else ()
+        columns = tuple((w,) for w in words) if keep_columns else ()
+        sentences.append(Sentence(words, tags, number, columns))
+    if not sentences:
+        raise UserError(f"{path}: no sentences (expected CoNLL-U: ID, FORM, ... per line)")
+    return sentences
+
+
+def read_tagged(path: str | Path, tag_column: int | None = -1, tag_field: str = "upos",
+                keep_columns: bool = False) -> list[Sentence]:  # fmt: skip
+    """A CoNLL-U file (by its `.conllu` suffix: tags from the column named `tag_field`) or a
+    CoNLL file (tags from column `tag_column`); no tags where `tag_column` is None."""
+    if Path(path).suffix == CONLLU_SUFFIX:
+        return read_conllu(path, None if tag_column is None else tag_field, keep_columns)
+    return read_conll(path, tag_column, keep_columns)
 
 
 def text_sentences(lines: Iterable[str]) -> list[Sentence]:

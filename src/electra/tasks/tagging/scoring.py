@@ -1,9 +1,11 @@
-"""Span F1 scored as conlleval does (`seqeval`'s default mode emulates it), and its per-type report."""
+"""Span F1 scored as conlleval does (`seqeval`'s default mode emulates it), and its per-type report,
+for chunks and entities; per-word accuracy and scikit-learn's per-tag report for other tag sets
+(parts of speech)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from seqeval.metrics import (
@@ -14,14 +16,39 @@ from seqeval.metrics import (
     recall_score,
 )
 from seqeval.metrics.sequence_labeling import get_entities
+from sklearn.metrics import accuracy_score as sklearn_accuracy
+from sklearn.metrics import classification_report as classification_report_per_tag
+from sklearn.metrics import f1_score as sklearn_f1
 
 from electra.errors import UserError
 from electra.tasks.tagging.reader import read_conll
 
 
+def are_spans(tags: Iterable[Sequence[str]]) -> bool:
+    """Whether a tag set is chunks or entities (every tag `O` or B-, I-, E-, S- and a type), which
+    are scored by span F1; any other (parts of speech) is scored per word."""
+    return all(
+        t == "O" or (t[:2] in ("B-", "I-", "E-", "S-") and len(t) > 2) for s in tags for t in s
+    )
+
+
+def main_metric(tags: Iterable[Sequence[str]]) -> str:
+    return "f1" if are_spans(tags) else "accuracy"
+
+
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
-    """conlleval's chunk precision, recall and F1 and its token accuracy."""
+    """Chunks and entities: conlleval's span precision, recall and F1 and its token accuracy.
+    Other tags (parts of speech): the share of words tagged right, and its macro average over tags."""
     gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
+    if not are_spans(gold):
+        flat_gold = [t for s in gold for t in s]
+        flat_predicted = [t for s in predicted for t in s]
+        return {
+            "accuracy": float(sklearn_accuracy(flat_gold, flat_predicted)),
+            "macro_f1": float(
+                sklearn_f1(flat_gold, flat_predicted, average="macro", zero_division=0)
+            ),
+        }
     return {
         "f1": float(f1_score(gold, predicted)),
         "precision": float(precision_score(gold, predicted)),
@@ -32,8 +59,13 @@ def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> 
 
 def conlleval_report(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> str:
     """conlleval's report: the overall line and one line per chunk type, with its precision,
-    recall, F1 and the number of chunks of that type predicted."""
+    recall, F1 and the number of chunks of that type predicted; for other tags, scikit-learn's
+    per-tag report."""
     gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
+    if not are_spans(gold):
+        flat_gold = [t for s in gold for t in s]
+        flat_predicted = [t for s in predicted for t in s]
+        return classification_report_per_tag(flat_gold, flat_predicted, digits=4, zero_division=0)
     overall = score(gold, predicted)
     per_type = classification_report(gold, predicted, output_dict=True, zero_division=0)
     expected, found_chunks = set(get_entities(gold)), set(get_entities(predicted))
