@@ -163,6 +163,29 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
     return tokenizer
 
 
+def word_starts(tokenizer: Tokenizer) -> list[bool]:
+    """For each id, whether its token begins a word (whole-word masking's unit): WordPiece marks
+    a word's later pieces (`##`), Unigram (`▁`) and byte-level BPE (`Ġ`) its first; special tokens
+    stand alone."""
+    model = tokenizer.model
+    if isinstance(model, WordPiece):
+        prefix = model.continuing_subword_prefix
+
+        def starts(token: str) -> bool:
+            return not token.startswith(prefix)
+    else:
+        mark = "▁" if isinstance(model, Unigram) else "Ġ"
+
+        def starts(token: str) -> bool:
+            return token.startswith(mark)
+
+    special = {t for role in ROLES.values() for t in role}
+    table = [True] * tokenizer.get_vocab_size()
+    for token, i in tokenizer.get_vocab().items():
+        table[i] = token in special or starts(token)
+    return table
+
+
 def _as_saved(json_file: Path) -> Tokenizer:
     """A `tokenizer.json` of another model (Unigram, BPE) as it is, its special tokens found by
     role; one without a post-processor gets the `[CLS] A [SEP] B [SEP]` template."""

@@ -45,7 +45,7 @@ from electra.runtime import (
     use_fast_matmuls,
 )
 from electra.schedule import lr_factor
-from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
+from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256, word_starts
 
 
 def lr_at(step: int, config: PretrainConfig) -> float:
@@ -162,7 +162,8 @@ def setup(
     heldout = ExampleRange(shards, len(shards) - heldout_size, len(shards))
 
     torch.manual_seed(config.seed)  # the same initial weights in every process
-    module = build(model_config, config, special)
+    words = torch.tensor(word_starts(tokenizer)) if config.whole_word_masking else None
+    module = build(model_config, config, special, words)
     if config.init_from and not resume:
         _initialise(module, config, vocabulary)
     module = module.to(process.device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from torch import nn
+from torch import Tensor, nn
 
 from electra.config import ModelConfig
 from electra.pretraining.objectives import OBJECTIVES
@@ -12,7 +12,11 @@ from electra.pretraining.options import PretrainConfig
 from electra.tokenizer import SpecialIds
 
 
-def build(model_config: ModelConfig, config: PretrainConfig, special: SpecialIds) -> nn.Module:
-    """The pre-training network for `config.objective`; its forward returns an `Output`."""
+def build(
+    model_config: ModelConfig, config: PretrainConfig, special: SpecialIds,
+    word_starts: Tensor | None = None,
+) -> nn.Module:  # fmt: skip
+    """The pre-training network for `config.objective`; its forward returns an `Output`.
+    `word_starts` ((V,) bool) turns on whole-word masking."""
     module = importlib.import_module(OBJECTIVES[config.objective].module)
-    return module.OBJECTIVE(model_config, config, special)
+    return module.OBJECTIVE(model_config, config, special, word_starts)

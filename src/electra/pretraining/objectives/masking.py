@@ -55,19 +55,48 @@ class Masked:
 
 
 def choose_positions(
-    input_ids: Tensor, special: SpecialIds, mask_prob: float, max_predictions: int
+    input_ids: Tensor,
+    special: SpecialIds,
+    mask_prob: float,
+    max_predictions: int,
+    word_starts: Tensor | None = None,
 ) -> Masked:
     """`mask_prob` of each row's maskable tokens (at least 1, at most `max_predictions`), uniformly
-    without replacement: the top-P of random keys, with unmaskable tokens keyed below them all."""
+    without replacement: the top-P of random keys, with unmaskable tokens keyed below them all.
+
+    With `word_starts` ((V,) bool: the token begins a word, `whole_word_masking`) every piece of a
+    chosen word is chosen with it: each word draws one key, and words are taken in key order while
+    the running count of their pieces stays within the same budget (a word that would overrun it
+    is left out), so no word is ever half masked."""
     maskable = (input_ids != special.pad) & (input_ids != special.cls) & (input_ids != special.sep)
     maskable &= input_ids != special.mask  # (B, L)
     count = maskable.sum(1)  # (B,)
     to_predict = torch.minimum((count * mask_prob).round().long().clamp(1, max_predictions), count)
     keys = torch.rand(input_ids.shape, device=input_ids.device).masked_fill(~maskable, -1.0)
+    if word_starts is not None:
+        keys, to_predict = _whole_words(input_ids, maskable, keys, to_predict, word_starts)
     positions = keys.topk(max_predictions, dim=1).indices  # (B, P)
     slots = torch.arange(max_predictions, device=input_ids.device)
     weights = slots < to_predict[:, None]  # (B, P)
     return Masked(positions, weights, input_ids.gather(1, positions))
+
+
+def _whole_words(
+    input_ids: Tensor, maskable: Tensor, keys: Tensor, budget: Tensor, word_starts: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Keys shared by the pieces of a word, -1 for the words left out; and the pieces taken."""
+    index = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+    starts = word_starts[input_ids] | ~maskable  # specials and padding stand alone
+    word = torch.where(starts, index, 0).cummax(dim=1).values  # (B, L): each piece's word start
+    keys = keys.gather(1, word).masked_fill(~maskable, -1.0)
+    order = keys.argsort(dim=1, descending=True, stable=True)  # words whole, in key order
+    ordered_word = word.gather(1, order)
+    last = torch.ones_like(starts)
+    last[:, :-1] = ordered_word[:, 1:] != ordered_word[:, :-1]
+    fits = last & ((index + 1) <= budget[:, None]) & (keys.gather(1, order) >= 0)
+    taken = torch.zeros_like(index).scatter_reduce(1, ordered_word, fits.long(), "amax")
+    chosen = taken.gather(1, word).bool() & maskable
+    return keys.masked_fill(~chosen, -1.0), chosen.sum(1)
 
 
 def write_tokens(input_ids: Tensor, masked: Masked, tokens: Tensor) -> Tensor:

@@ -22,10 +22,12 @@ class MaskedLanguageModel(nn.Module):
     predicting mask_prob of the tokens, shown as [MASK] 80%, a random token 10%, unchanged 10%."""
 
     def __init__(
-        self, model_config: ModelConfig, config: PretrainConfig, special: SpecialIds
-    ) -> None:
+        self, model_config: ModelConfig, config: PretrainConfig, special: SpecialIds,
+        word_starts: Tensor | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.config, self.special = config, special
+        self.register_buffer("word_starts", word_starts, persistent=False)  # whole-word masking
         self.generator = Generator(model_config)
 
     def forward(
@@ -37,7 +39,8 @@ class MaskedLanguageModel(nn.Module):
         document_ids: Tensor | None = None,
     ) -> Output:
         c = self.config
-        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions,
+                                  self.word_starts)  # fmt: skip
         draw = torch.rand(masked.positions.shape, device=input_ids.device)  # (B, P)
         random_tokens = torch.randint_like(masked.original, self.generator.config.vocab_size)
         shown = torch.where(

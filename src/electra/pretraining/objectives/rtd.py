@@ -98,10 +98,12 @@ class ReplacedTokenDetection(nn.Module):
     """
 
     def __init__(
-        self, model_config: ModelConfig, config: PretrainConfig, special: SpecialIds
-    ) -> None:
+        self, model_config: ModelConfig, config: PretrainConfig, special: SpecialIds,
+        word_starts: Tensor | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.config, self.special = config, special
+        self.register_buffer("word_starts", word_starts, persistent=False)  # whole-word masking
         self.model_config = model_config
         if config.embedding_sharing == "shared":
             self.discriminator = Discriminator(model_config)
@@ -132,7 +134,8 @@ class ReplacedTokenDetection(nn.Module):
         c = self.config
         is_token = input_ids != self.special.pad  # (B, L)
         # 1. Choose ~mask_prob of the maskable tokens.
-        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions)
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions,
+                                  self.word_starts)  # fmt: skip
         # 2. Generator input: [MASK] at mask_token_prob of them, the original token at the rest.
         show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
         gen_input = write_tokens(
