@@ -108,3 +108,18 @@ def test_prepare_pretrain_export_and_finetune_with_it(algorithm, assets, tmp_pat
                  "He reckons the deficit will narrow ."]) == 0  # fmt: skip
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines() if line]
     assert [r[0] for r in rows] == "He reckons the deficit will narrow .".split()
+
+
+def test_a_word_is_tagged_on_its_first_piece_with_text_not_on_a_bare_mark():
+    """Unigram writes a word it has no piece for as `▁` then its characters (Japanese, Chinese):
+    the tag goes on the first character, not on the `▁` every such word starts with (measured:
+    Japanese UPOS 0.29, the majority tag's share, on `▁`; 0.73 on the character)."""
+    from electra.tasks.tagging.features import first_pieces
+
+    tokenizer = train_tokenizer(["ただしこれは日本語です"] * 30 + ["plain words"] * 30, 40,
+                                algorithm="unigram", lowercase=False)  # fmt: skip
+    encoded = tokenizer.encode(["ただし", "です", "plain"], is_pretokenized=True)
+    first = first_pieces(encoded.word_ids, encoded.tokens, 3)
+    assert encoded.tokens.count("▁") == 3  # each word starts with a bare mark
+    assert [encoded.tokens[p] for p in first] == ["た", "で", "p"]
+    assert all(encoded.word_ids[p] == w for w, p in enumerate(first))

@@ -87,15 +87,12 @@ def encode(
         tokenizer.encode_batch([list(s.words) for s in sentences], is_pretokenized=True),
         strict=True,
     ):
-        first = [-1] * len(sentence.words)
+        first = first_pieces(enc.word_ids, enc.tokens, len(sentence.words))
         targets = [IGNORE] * len(enc.ids)
-        previous = None
-        for position, word in enumerate(enc.word_ids):
-            if word is not None and word != previous:
-                first[word] = position
-                if sentence.tags:
+        if sentence.tags:
+            for word, position in enumerate(first):
+                if position >= 0:
                     targets[position] = index[sentence.tags[word]]
-            previous = word
         features.append(
             {
                 "input_ids": enc.ids,
@@ -105,6 +102,22 @@ def encode(
             }
         )
     return features
+
+
+BARE_MARKS = ("▁", "Ġ")  # a word-start mark alone (Unigram, byte-level BPE): the word is after it
+
+
+def first_pieces(word_ids: Sequence[int | None], tokens: Sequence[str], words: int) -> list[int]:
+    """Each word's first piece that carries its text (-1: none): its first piece, or the next one
+    when the first is a bare word-start mark (Unigram's `▁` before a word it has no piece for, as
+    in Japanese), whose vector would say nothing about which word follows."""
+    first = [-1] * words
+    for position, word in enumerate(word_ids):
+        if word is None:
+            continue
+        if first[word] < 0 or first[word] == position - 1 and tokens[first[word]] in BARE_MARKS:
+            first[word] = position
+    return first
 
 
 @dataclass(frozen=True)
