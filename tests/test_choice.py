@@ -200,3 +200,12 @@ def test_finetune_predict_evaluate_from_json_lines(tiny_checkpoint, tmp_path, ca
         max(abs(a - b) for g, p in pairs for a, b in zip(g["probs"], p["probs"], strict=True))
         < 1e-4
     )
+
+
+def test_missing_files_are_refused_before_any_model_is_loaded(tmp_path, capsys):
+    argv = ["finetune", "multiple-choice", "--train", str(tmp_path / "absent.jsonl"), "--dev",
+            str(tmp_path / "absent.jsonl"), "--model", str(tmp_path / "no-model"), "--out",
+            str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("absent.jsonl: no such file")

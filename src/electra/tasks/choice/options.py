@@ -28,6 +28,9 @@ class ChoiceData:
         as_paths(self)
         if not self.choices_fields:
             raise UserError("choices_fields: name the field holding the choices")
+        for path in (self.train, self.dev):  # before any model is loaded
+            if not path.is_file():
+                raise UserError(f"{path}: no such file")
 
 
 @dataclass
