@@ -18,11 +18,7 @@ from electra.errors import UserError
 from electra.files import write_json
 
 T = TypeVar("T")
-
-
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
-
-
 _TYPE_NAMES = {
     "int": "a whole number",
     "float": "a number",
@@ -125,8 +121,6 @@ _MODEL_PRESETS: dict[str, tuple[int, int, int, int, int, float]] = {
     "base": (12, 768, 12, 3072, 768, 1 / 3),
     "large": (24, 1024, 16, 4096, 1024, 1 / 4),
 }
-
-
 PRESETS = tuple(_MODEL_PRESETS)
 
 
@@ -260,12 +254,8 @@ ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
 MODEL_FIELDS = tuple(
     f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "pad_token_id")
 )
-
-
 ALGORITHMS = ("wordpiece", "unigram", "bpe")  # vocabularies `electra vocab` learns
 RUNTIMES = ("auto", "torch", "onnxruntime", "onnxruntime-int8")  # of detection and prediction
-
-
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 where native, else fp32
 
 

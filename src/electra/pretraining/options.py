@@ -27,11 +27,7 @@ _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
     "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
     "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
 }
-
-
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
-
-
 ON_NONFINITE = ("skip", "stop")
 
 

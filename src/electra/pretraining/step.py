@@ -36,8 +36,6 @@ from electra.runtime import (
 from electra.tokenizer import SpecialIds
 
 EVAL_FILE = "eval.json"
-
-
 MAX_CONSECUTIVE_NONFINITE = 20  # with on_nonfinite=skip: a run that only skips is broken, stop
 
 

@@ -99,8 +99,6 @@ def train(
 
 
 SYNC_EVERY = 100  # steps at most between two reads of the device (logged steps are read anyway)
-
-
 STOP_DEADLINE_S = 5.0  # after a SIGTERM, a step still running this long is cut short
 
 

@@ -56,11 +56,7 @@ from electra.tasks.options import FinetuneConfig
 from electra.tasks.task import SETTINGS_KEY, Feature, Predict, Task, collate, make_predict
 
 MODEL_DIR = "model"
-
-
 RESULTS_FILE = "results.json"
-
-
 CONFIG_FILE = "finetune_config.json"
 
 

@@ -48,11 +48,7 @@ class Spec:
 
 
 _BINARY = ("0", "1")
-
-
 _NLI2 = ("entailment", "not_entailment")
-
-
 _PAIR = ("sentence1", "sentence2")
 
 
@@ -99,8 +95,6 @@ assert tuple(GLUE) == GLUE_TASKS, "options.GLUE_TASKS names the flags' choices: 
 
 
 OPTIONAL_TEST_SETS = {"AX.tsv"}  # the diagnostic set is often not downloaded
-
-
 PAPER_AVERAGE_EXCLUDES = {"wnli"}  # the paper's GLUE average leaves WNLI out
 
 

@@ -42,8 +42,6 @@ from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds
 
 PREDICTIONS_FILE = "predictions.json"
-
-
 NULL_ODDS_FILE = "null_odds.json"
 
 

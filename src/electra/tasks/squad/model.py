@@ -41,8 +41,6 @@ from electra.tasks.heads import HEAD_FILE, load_heads, save_heads, tf_dense
 from electra.tasks.squad.options import SquadConfig
 
 HEAD_WIDTH = 512  # the official hidden width of the end and answerability layers, any model size
-
-
 _OUTSIDE = -10000.0  # added to logits outside the context: effectively zero probability
 
 

@@ -60,8 +60,6 @@ from electra.tasks.task import SETTINGS_KEY, Predict, Task, make_predict
 from electra.tokenizer import SpecialIds
 
 PREDICTIONS_FILE = "dev_predictions.txt"
-
-
 REPORT_FILE = "dev_conlleval.txt"
 
 

@@ -23,11 +23,7 @@ from electra.tasks.task import Feature
 from electra.tasks.windows import budget_windows
 
 IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)
-
-
 OUTSIDE = "O"
-
-
 CHUNK_PREFIXES = ("B-", "I-", "E-", "S-")
 
 
