@@ -36,7 +36,7 @@ class VocabConfig:
     )  # wordpiece (BERT, ELECTRA), unigram (SentencePiece-style, `▁` word starts) or bpe (byte-level: no unknown tokens)
     lowercase: bool = True  # lowercase the text (BERT uncased; --no-lowercase keeps case)
     strip_accents: bool | None = (
-        None  # remove combining marks (default: when lowercasing, unless that would damage a script other than Latin, Greek or Cyrillic)
+        None  # drop combining marks (default: unless that damages a script)
     )
     min_frequency: int = 2  # rarest pair worth merging
 

@@ -50,9 +50,7 @@ class PretrainConfig:
     objective: str = choice("rtd", tuple(OBJECTIVES))  # ELECTRA's rtd, or the BERT baseline mlm
     mask_prob: float = 0.15  # fraction of non-special tokens chosen for prediction
     mask_token_prob: float = 0.85  # of the chosen positions, shown as [MASK] (rest: original)
-    whole_word_masking: bool = (
-        False  # choose whole words: all pieces of a word are masked together, in the same budget
-    )
+    whole_word_masking: bool = False  # mask every piece of a chosen word, in the same budget
     temperature: float = 1.0  # of the generator softmax that replacements are sampled from
     gen_weight: float = 1.0  # weight of the generator (MLM) loss in the total
     disc_weight: float = 50.0  # weight of the discriminator loss in the total

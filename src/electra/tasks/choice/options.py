@@ -19,9 +19,7 @@ class ChoiceData:
     dev: Path  # dev JSONL, scored after every epoch
     context_field: str = "context"  # the passage the question is about (a line may lack it)
     question_field: str = "question"  # the question (or a sentence's start, as in SWAG)
-    choices_fields: tuple[str, ...] = (
-        "choices",
-    )  # one field holding a list, or one field per choice (ending0,ending1,...)
+    choices_fields: tuple[str, ...] = ("choices",)  # a list field, or one per choice (ending0,...)
     label_field: str = "label"  # the answer: its index from 0, its letter (A, B, ...) or its text
 
     def __post_init__(self) -> None:

@@ -39,9 +39,7 @@ class TaggingInput:
     """`predict tagging`: sentences as arguments, a CoNLL file or a plain-text file."""
 
     texts: tuple[str, ...] = positional()  # sentences to tag, words split on whitespace
-    file: Path | None = (
-        None  # CoNLL input (words in column 1; .conllu: FORM); its columns kept, a tag added
-    )
+    file: Path | None = None  # CoNLL or CoNLL-U input; its columns kept, a tag added
     text_file: Path | None = None  # plain text, a sentence a line (- for standard input)
     out: Path | None = None  # write the tagged text here (default: standard output)
     json: bool = False  # one {"tokens": [...], "tags": [...]} object per sentence instead of CoNLL
