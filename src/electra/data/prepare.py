@@ -347,12 +347,11 @@ def prepare(
     }
     files = _corpus_files(corpus, default_corpus, out, reading)
     sizes = {str(p): p.stat().st_size for p in files}
-    _check_accent_stripping(vocab, tokenizer, files, reading, strip_accents)
-
     manifest_path = out / MANIFEST_FILE
+    if manifest_path.is_file() and not overwrite and _same_job(manifest_path, settings, sizes):
+        return Prepared(json.loads(manifest_path.read_text(encoding="utf-8")), 0.0, 0, 0)
+    _check_accent_stripping(vocab, tokenizer, files, reading, strip_accents)  # before any removal
     if manifest_path.is_file():
-        if not overwrite and _same_job(manifest_path, settings, sizes):
-            return Prepared(json.loads(manifest_path.read_text(encoding="utf-8")), 0.0, 0, 0)
         if not overwrite:
             raise UserError(
                 f"{out}: already holds a set prepared from other settings or files; "
