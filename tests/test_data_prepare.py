@@ -291,7 +291,15 @@ def test_vocab_then_prepare_on_the_default_corpus(tmp_path, capsys, monkeypatch)
 
 def test_vocab_cased(books, tmp_path, capsys):
     code, out, _ = cli(
-        capsys, "vocab", "--corpus", *books, "--size", "2000", "--no-lowercase", "--out", str(tmp_path)
+        capsys,
+        "vocab",
+        "--corpus",
+        *books,
+        "--size",
+        "2000",
+        "--no-lowercase",
+        "--out",
+        str(tmp_path),
     )
     assert code == 0 and f"{tmp_path / 'vocab.txt'}: 2,000 tokens learned from" in out
     assert json.loads((tmp_path / "tokenizer_config.json").read_text())["do_lower_case"] is False

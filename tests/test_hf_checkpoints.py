@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from electra import hf
 from electra.cli import main
 from electra.tokenizer import (
     SPECIAL_TOKENS_FILE,
@@ -157,3 +158,19 @@ def test_predict_probs_are_the_classifier_softmax(assets, tmp_path):
         expected = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.softmax(-1)
     found = torch.tensor([[float(x) for x in row.split("\t")[2:]] for row in rows])
     torch.testing.assert_close(found, expected, atol=1e-5, rtol=0)
+
+
+def test_a_discriminator_without_architectures_loads_under_a_task_head(tmp_path):
+    """Older converted checkpoints omit `architectures`; they are discriminators, whose head is
+    left out (not refused as unexpected weights) when a task head is loaded over them."""
+    from electra.backbones.electra.network import Discriminator
+    from electra.config import ModelConfig
+    from electra.tasks.tagging.model import TokenClassifier
+
+    config = ModelConfig(vocab_size=50, embedding_size=16, hidden_size=16, num_layers=1,
+                         num_heads=2, intermediate_size=32, max_position_embeddings=16)  # fmt: skip
+    hf.save(Discriminator(config), tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["architectures"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert hf.load(tmp_path, TokenClassifier, num_labels=3).head_initialized

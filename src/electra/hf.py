@@ -240,9 +240,7 @@ def load(path: str | Path, model_class: type[M], **kwargs: Any) -> M:
     model = model_class(config, **kwargs)
     state, unmapped = from_hf(read_weights(directory), model_class)
     # another task's head (a discriminator loaded for fine-tuning) is left out; nothing else is
-    other_task = (raw.get("architectures") or [architecture(model_class)])[0] != architecture(
-        model_class
-    )
+    other_task = saved_architecture(directory) != architecture(model_class)
     prefix = backbone(model_class).prefix + "."
     unknown = [k for k in unmapped if k.startswith(prefix) or not other_task]
     if unknown:
