@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from electra.config import ALGORITHMS, choice, not_chosen
+from electra.config import ALGORITHMS, FORMS, choice, not_chosen
 from electra.errors import UserError
 
 MIN_SEQ_LEN = 8  # [CLS] A [SEP] B [SEP] with room for some text
@@ -38,6 +38,12 @@ class VocabConfig:
     strip_accents: bool | None = (
         None  # drop combining marks (default: unless that damages a script)
     )
+    normalize: str = choice(
+        "none", FORMS
+    )  # a Unicode normal form applied first: nfc composes, nfkc also folds compatibility forms, as SentencePiece does
+    byte_fallback: bool = (
+        False  # unigram: spell characters the vocabulary lacks in 256 byte tokens instead of [UNK]
+    )
     min_frequency: int = 2  # rarest pair worth merging
 
     def __post_init__(self) -> None:  # the lower bound is checked where used: `train_tokenizer`
@@ -45,6 +51,8 @@ class VocabConfig:
             raise UserError("; ".join(problems))
         if self.min_frequency < 1:
             raise UserError(f"min_frequency {self.min_frequency}: expected at least 1")
+        if self.byte_fallback and self.algorithm != "unigram":
+            raise UserError(f"byte_fallback: Unigram's option, not {self.algorithm}'s")
         if self.size > MAX_VOCAB:
             raise UserError(f"size {self.size:,}: expected at most {MAX_VOCAB:,} tokens")
 

@@ -44,6 +44,7 @@ from electra.data.shards import (
 from electra.errors import UserError
 from electra.files import one_writer, writable_dir, write_json
 from electra.tokenizer import (
+    Normalization,
     SpecialIds,
     is_lowercase,
     load_tokenizer,
@@ -338,6 +339,7 @@ def prepare(
         "vocab_sha256": vocab_sha256(tokenizer),
         "lowercase": is_lowercase(tokenizer),
         "strip_accents": strips_accents(tokenizer),
+        "normalize": Normalization.of(tokenizer).form,
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": shard_mb,
         "blanks_separate_docs": blanks_separate_docs,

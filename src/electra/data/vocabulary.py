@@ -65,7 +65,8 @@ def learn_vocabulary(
     strip, note = _accent_stripping(files, reading, config)
     stats = ReadStats()
     tokenizer = train_tokenizer(_lines(files, stats, reading), config.size, config.lowercase,
-                                config.min_frequency, strip, config.algorithm)  # fmt: skip
+                                config.min_frequency, strip, config.algorithm, config.normalize,
+                                config.byte_fallback)  # fmt: skip
     if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
         raise UserError("the corpus is empty: no text to learn a vocabulary from")
     save_tokenizer(tokenizer, out)

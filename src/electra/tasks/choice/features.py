@@ -11,6 +11,7 @@ from tokenizers import Tokenizer
 
 from electra.tasks.choice.reader import Question
 from electra.tasks.task import Feature
+from electra.tokenizer import copy
 
 
 def encode(
@@ -18,7 +19,7 @@ def encode(
 ) -> list[Feature]:
     """One feature per question: its choices' token and segment ids, each padded to the longest
     choice sequence of all `questions`, end to end; `label` where the question has one."""
-    tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: truncation is tokenizer state
+    tokenizer = copy(tokenizer)  # truncation is tokenizer state
     tokenizer.enable_truncation(max_seq_length, strategy="longest_first")
     pairs = [
         (" ".join(filter(None, (q.context, q.question))), c) for q in questions for c in q.choices

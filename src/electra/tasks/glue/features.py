@@ -14,6 +14,7 @@ from electra.errors import UserError
 from electra.tasks.glue.catalog import Spec
 from electra.tasks.tables import Example, quoted, read_examples
 from electra.tasks.task import Feature
+from electra.tokenizer import copy
 
 
 def encode(
@@ -21,7 +22,7 @@ def encode(
 ) -> list[Feature]:
     """`[CLS] A [SEP] (B [SEP])` token and segment ids, the longer text truncated first (as BERT
     does) until the pair fits; `swap` encodes `B, A` instead."""
-    tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: truncation is tokenizer state
+    tokenizer = copy(tokenizer)  # truncation is tokenizer state
     tokenizer.enable_truncation(max_seq_length, strategy="longest_first")
     inputs = [e.texts[::-1] if swap else e.texts for e in examples]
     inputs = [t if len(t) == 2 else t[0] for t in inputs]

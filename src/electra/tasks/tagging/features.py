@@ -21,6 +21,7 @@ from electra.tasks.tagging.reader import Sentence
 from electra.tasks.tagging.scoring import are_spans
 from electra.tasks.task import Feature
 from electra.tasks.windows import budget_windows
+from electra.tokenizer import copy
 
 IGNORE = -100  # label of positions that are not a word's first sub-word (F.cross_entropy skips it)
 OUTSIDE = "O"
@@ -74,7 +75,7 @@ def encode(
     """Token ids with `labels` on each word's first sub-word (IGNORE elsewhere, and everywhere for
     sentences without tags); `first` holds each word's first sub-word position, -1 for a word that
     was cut off or tokenized to nothing."""
-    tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: truncation is tokenizer state
+    tokenizer = copy(tokenizer)  # truncation is tokenizer state
     tokenizer.enable_truncation(max_seq_length)
     index = {label: i for i, label in enumerate(labels)}
     features = []
@@ -133,7 +134,7 @@ def encode_windows(
     budget = max_seq_length - tokenizer.num_special_tokens_to_add(False)
     if budget < 1:
         raise UserError(f"max_seq_length {max_seq_length} leaves no room for words")
-    counter = Tokenizer.from_str(tokenizer.to_str())
+    counter = copy(tokenizer)
     counter.no_truncation()
     encodings = counter.encode_batch(
         [list(s.words) for s in sentences], is_pretokenized=True, add_special_tokens=False
