@@ -12,7 +12,9 @@ from electra.backbones.electra.network import Discriminator
 from electra.config import ModelConfig
 
 
-def tiny_checkpoint(directory: Path, tokenizer: Tokenizer, layers: int = 2, seed: int = 0) -> Path:
+def tiny_checkpoint(
+    directory: Path, tokenizer: Tokenizer, layers: int = 2, seed: int = 0, positions: int = 256
+) -> Path:
     """A randomly initialised discriminator (hidden 32) with its vocabulary, as `electra
     pretrain` would export one."""
     torch.manual_seed(seed)
@@ -23,6 +25,6 @@ def tiny_checkpoint(directory: Path, tokenizer: Tokenizer, layers: int = 2, seed
         num_layers=layers,
         num_heads=2,
         intermediate_size=64,
-        max_position_embeddings=256,
+        max_position_embeddings=positions,
     )
     return hf.save(Discriminator(config), directory, tokenizer=tokenizer)

@@ -308,3 +308,17 @@ def test_cli_without_files_is_one_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no training file (looked for train.txt" in err
+
+
+def test_the_recipe_length_stays_within_the_model_positions(assets, tmp_path, capsys):
+    """The tagging recipe's 256 tokens on a model of 64 positions: examples of 64 (a long
+    Japanese sentence crashed the embedding before); asking for more is one line."""
+    model = tiny_checkpoint(tmp_path / "m", load_tokenizer(assets / "vocab.txt"), positions=64)
+    argv = ["finetune", "tagging", "--data-dir", str(assets / "conll"), "--model", str(model),
+            "--epochs", "1", "--max-train-examples", "16", "--no-progress"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    saved = json.loads((tmp_path / "a" / "finetune_config.json").read_text())
+    assert saved["max_seq_length"] == 64
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "b"), "--max-seq-length", "100"]) == 2
+    assert "--max-seq-length 100 exceeds 64 positions of" in capsys.readouterr().err

@@ -74,11 +74,16 @@ def finetune(
                         f"its discriminator: fine-tune {discriminator}")  # fmt: skip
     tokenizer = load_tokenizer(model_dir)
     hf.check_vocabulary(model_dir, tokenizer)
-    size = preset or recipe_size(hf.load_config(model_dir))
+    model_config = hf.load_config(model_dir)
+    size, positions = preset or recipe_size(model_config), model_config.max_position_embeddings
     lead = int(os.environ.get("RANK", "0")) == 0  # torchrun's: one process writes summaries
     results = []
     for run in runs:
-        config = FinetuneConfig.recipe(size, spec.recipe(run.recipe_task), **(overrides or {}))
+        recipe = spec.recipe(run.recipe_task)  # within the model's positions, unless told
+        recipe["max_seq_length"] = min(recipe["max_seq_length"], positions)
+        config = FinetuneConfig.recipe(size, recipe, **(overrides or {}))
+        if problems := o.length_problems(config.max_seq_length, positions):
+            raise UserError(f"{problems[0]} of {model_dir}")
         task = implementation.build_task(run.data, tokenizer, config, settings)
         task.card_task = spec.card_task
         task.config_extra[SETTINGS_KEY] = {

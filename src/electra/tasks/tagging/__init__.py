@@ -8,7 +8,7 @@ SPEC = FamilySpec(
     "electra.tasks.tagging.family",
     {"finetune": "fine-tune a sequence tagger (chunking, NER) on CoNLL-format files",
      "predict": "tag new text with a fine-tuned tagger (CoNLL or plain text in, CoNLL or JSON out)",
-     "evaluate": "conlleval's span F1 of a file whose last two columns are gold and predicted tags"},
+     "evaluate": "span F1 (conlleval's; chunks, entities) or accuracy (other tags) of a file whose last two columns are gold and predicted tags"},
     {"finetune": "electra finetune tagging --data-dir conll2000 --model runs/demo/run/discriminator --out runs/chunk",
      "predict": 'electra predict tagging --model runs/chunk/model "He reckons the deficit will narrow ."'
                 " | electra predict tagging --model runs/chunk/model --file test.txt --out tagged.txt",
