@@ -55,7 +55,7 @@ def test_json_matches_transformers(checkpoint, capsys):
     assert len(lines) == len(TEXTS)
     for line, text, (tokens, probs) in zip(lines, TEXTS, reference(checkpoint, TEXTS), strict=True):
         record = json.loads(line)
-        assert list(record) == ["text", "tokens", "replaced_prob"]
+        assert list(record) == ["text", "tokens", "offsets", "replaced_prob"]
         assert record["text"] == text
         assert record["tokens"] == tokens
         assert record["replaced_prob"] == pytest.approx(probs, abs=1e-6)
@@ -107,3 +107,23 @@ def test_bad_model_dir_is_one_line_exit_2(tmp_path, capsys, setup, message):
     assert main(["detect", "--model", str(setup(tmp_path)), "hello"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_tokens_are_shown_as_the_text_they_cover_whatever_the_vocabulary(tmp_path, capsys):
+    """Byte-level BPE spells a Japanese character in byte pieces (`æĹ¥`): the display shows the
+    text each token covers, and JSON carries the offsets."""
+    from finetune_models import tiny_checkpoint
+
+    from electra.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["plain words here"] * 20, 300, algorithm="bpe")
+    model = tiny_checkpoint(tmp_path / "m", tokenizer)
+    text = "plain 日本"
+    assert main(["detect", "--model", str(model), text]) == 0
+    shown = [row.split()[0] for row in capsys.readouterr().out.splitlines()[1:] if row.strip()]
+    assert shown[0] == "plain" and set(shown[1:]) - {"Ġ"} == {"日", "本"}  # Ġ: a bare word start
+    assert main(["detect", "--model", str(model), "--json", text]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [text[a:b] for a, b in found["offsets"]][0] == "plain"
+    assert any(not t.isprintable() or t != text[a:b]
+               for t, (a, b) in zip(found["tokens"], found["offsets"], strict=True))  # fmt: skip

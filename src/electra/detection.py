@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,21 +19,30 @@ from electra.tokenizer import SpecialIds, load_tokenizer
 @dataclass
 class Detection:
     text: str
-    tokens: list[str]  # WordPiece tokens, without [CLS] and [SEP]
+    tokens: list[str]  # the vocabulary's tokens, without [CLS] and [SEP]
     replaced_prob: list[float]  # sigmoid of the discriminator's logit for each token
     truncated: bool = False  # longer than the model's positions: only its start was scored
+    offsets: list[tuple[int, int]] = field(default_factory=list)  # each token's span of `text`
 
     def to_json(self) -> dict:
-        found = {"text": self.text, "tokens": self.tokens, "replaced_prob": self.replaced_prob}
+        found = {"text": self.text, "tokens": self.tokens, "offsets": self.offsets,
+                 "replaced_prob": self.replaced_prob}  # fmt: skip
         return {**found, "truncated": True} if self.truncated else found
 
+    def pieces(self) -> list[str]:
+        """Each token as the text it covers: readable whatever the vocabulary spells (`##`, `▁`,
+        byte-level BPE's `Ġ` and byte pieces of one character)."""
+        return [self.text[a:b] or t for t, (a, b) in zip(self.tokens, self.offsets, strict=True)]
+
     def show(self, threshold: float = 0.5) -> str:
-        """The text, then a token a line with its probability, marked above `threshold`."""
-        width = max((len(t) for t in self.tokens), default=0)
+        """The text, then a token a line (as written in the text) with its probability, marked
+        above `threshold`."""
+        pieces = self.pieces()
+        width = max((len(p) for p in pieces), default=0)
         rows = [self.text]
-        for token, prob in zip(self.tokens, self.replaced_prob, strict=True):
+        for piece, prob in zip(pieces, self.replaced_prob, strict=True):
             mark = "  <- replaced" if prob > threshold else ""
-            rows.append(f"  {token:<{width}}  {prob:.3f}{mark}")
+            rows.append(f"  {piece:<{width}}  {prob:.3f}{mark}")
         return "\n".join(rows)
 
 
@@ -99,8 +108,11 @@ class Detector:
         for row, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
             keep = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
             tokens = [encoding.tokens[i] for i in keep]
+            offsets = [tuple(encoding.offsets[i]) for i in keep]
             truncated = bool(encoding.overflowing)
-            detections.append(Detection(text, tokens, probs[row, keep].tolist(), truncated))
+            detections.append(
+                Detection(text, tokens, probs[row, keep].tolist(), truncated, offsets)
+            )
         return detections
 
     def stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[Detection]:
