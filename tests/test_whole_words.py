@@ -37,7 +37,7 @@ def test_chosen_positions_are_whole_words_within_the_budget(algorithm, assets):
     table = torch.tensor(word_starts(tokenizer))
     input_ids = torch.tensor([ids] * 200)
     torch.manual_seed(0)
-    masked = choose_positions(input_ids, special, 0.3, 12, table)
+    masked = choose_positions(input_ids, special, 0.3, 12, table[input_ids])
     budget = min(round(0.3 * (len(ids) - 2)), 12)  # max_predictions caps it
     chosen_counts = []
     for row in range(200):

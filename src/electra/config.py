@@ -255,6 +255,7 @@ MODEL_FIELDS = tuple(
     f.name for f in fields(ModelConfig) if f.name not in ("vocab_size", "pad_token_id")
 )
 ALGORITHMS = ("wordpiece", "unigram", "bpe")  # vocabularies `electra vocab` learns
+SEGMENTERS = ("none", "jieba", "fugashi")  # word segmenters for languages written without spaces
 FORMS = ("none", "nfc", "nfkc")  # Unicode normal forms applied before the vocabulary's normaliser
 RUNTIMES = ("auto", "torch", "onnxruntime", "onnxruntime-int8")  # of detection and prediction
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 where native, else fp32

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from electra.config import ALGORITHMS, FORMS, choice, not_chosen
+from electra.config import ALGORITHMS, FORMS, SEGMENTERS, choice, not_chosen
 from electra.errors import UserError
 
 MIN_SEQ_LEN = 8  # [CLS] A [SEP] B [SEP] with room for some text
@@ -66,9 +66,14 @@ class PrepareConfig:
     workers: int = 2  # processes tokenizing in parallel
     shard_mb: float = 8.0  # MB of text per shard: the unit of parallel work and of resuming
     blanks_separate_docs: bool = True  # a blank line ends a document (off: a file is one)
+    word_segmenter: str = choice(
+        "none", SEGMENTERS
+    )  # record the words of text without spaces for --whole-word-masking: jieba (Chinese), fugashi (Japanese)
     strip_accents: bool = False  # accept a vocabulary whose accent stripping changes a script other than Latin, Greek or Cyrillic (warns with the share)
 
     def __post_init__(self) -> None:
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         if self.seq_len < MIN_SEQ_LEN:
             raise UserError(f"seq_len {self.seq_len}: expected at least {MIN_SEQ_LEN}")
         if self.workers < 1:

@@ -11,6 +11,7 @@ record matches and builds the rest. `manifest.json` is written last.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -35,10 +36,14 @@ from electra.data.examples import BUILDER_VERSION, ExampleBuilder
 from electra.data.formats import check, find_files, read_blocks, splittable, table_parts
 from electra.data.options import PrepareConfig, Reading
 from electra.data.scripts import sample, stripping_damage
+from electra.data.segmenters import load_segmenter, token_word_starts
 from electra.data.shards import (
     MANIFEST_FILE,
+    WORDS_SUFFIX,
     ShardWriter,
+    pack_word_starts,
     token_dtype,
+    words_width,
     write_manifest,
 )
 from electra.errors import UserError
@@ -53,7 +58,7 @@ from electra.tokenizer import (
     vocab_sha256,
 )
 
-SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json)")
+SHARD_NAME = re.compile(r"shard-(\d+)\.(bin|json|words)")
 # (file, start, end or None for the rest, its bytes): byte offsets in a text file, row groups or
 # record batches in a table (weighed by their uncompressed bytes); the bytes weigh the piece when
 # units are planned and progress is shown.
@@ -140,14 +145,29 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
     index, pieces, key, out, settings = job
     tokenizer, ids = _worker["tokenizer"], _worker["ids"]
     rng = random.Random(f"{settings['seed']}/{index}")
-    builder = ExampleBuilder(settings["seq_len"], ids.cls, ids.sep, ids.pad, rng)
+    segmenter = settings.get("word_segmenter")
+    if segmenter and "segment" not in _worker:
+        _worker["segment"] = load_segmenter(segmenter)
+    # With a segmenter the builder packs `id * 2 + begins-a-word` (specials stand alone), so each
+    # token's word start travels with it through the example builder's cuts.
+    word = 2 if segmenter else 1
+    builder = ExampleBuilder(settings["seq_len"], ids.cls * word + word - 1,
+                             ids.sep * word + word - 1, ids.pad * word + word - 1, rng)  # fmt: skip
     shard = Path(out) / f"shard-{index:05d}.bin"
     sources, tokens, unknown = [], 0, 0
-    with ShardWriter(shard, settings["seq_len"], np.dtype(settings["dtype"])) as writer:
+    words = (
+        ShardWriter(shard.with_suffix(WORDS_SUFFIX), words_width(settings["seq_len"]), np.uint8)
+        if segmenter
+        else contextlib.nullcontext()
+    )
+    with ShardWriter(shard, settings["seq_len"], np.dtype(settings["dtype"])) as writer, words:
 
         def flush() -> int:
             nonlocal tokens, unknown
             rows = builder.take()  # (N, seq_len)
+            if segmenter:
+                words.write(pack_word_starts(rows & 1))
+                rows = rows >> 1
             writer.write(rows)
             tokens += int((rows != ids.pad).sum())
             unknown += int((rows == ids.unk).sum())
@@ -162,7 +182,13 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
                     tokenizer.encode_batch([ln for ln in lines if ln], add_special_tokens=False)
                 )
                 for line in lines:
-                    if line:
+                    if line and segmenter:
+                        encoding = next(encodings)
+                        begins = token_word_starts(line, encoding.offsets, _worker["segment"](line))
+                        builder.add_line(
+                            [2 * i + b for i, b in zip(encoding.ids, begins, strict=True)]
+                        )
+                    elif line:
                         builder.add_line(next(encodings).ids)
                     elif line is None or settings["blanks_separate_docs"]:
                         builder.end_document()
@@ -198,12 +224,19 @@ def _build_unit(job: tuple[int, list[Piece], str, str, dict]) -> None:
 # --- The whole job ------------------------------------------------------------------------------
 
 
-def _load_record(shard_json: Path, key: str, seq_len: int, itemsize: int) -> dict | None:
-    """A finished unit's record, or None when it is absent, stale or its shard is damaged."""
+def _load_record(
+    shard_json: Path, key: str, seq_len: int, itemsize: int, words: bool
+) -> dict | None:
+    """A finished unit's record, or None when it is absent, stale or its shard (or its word
+    starts, when `words`) damaged."""
     try:
         record = json.loads(shard_json.read_text(encoding="utf-8"))
         expected = record["examples"] * seq_len * itemsize
-        if record["key"] == key and shard_json.with_suffix(".bin").stat().st_size == expected:
+        intact = shard_json.with_suffix(".bin").stat().st_size == expected
+        if words:
+            size = shard_json.with_suffix(WORDS_SUFFIX).stat().st_size
+            intact &= size == record["examples"] * words_width(seq_len)
+        if record["key"] == key and intact:
             return record
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -321,6 +354,7 @@ def prepare(
     overwrite: bool = False,
     progress: bool = True,
     strip_accents: bool = False,
+    word_segmenter: str = "none",
 ) -> Prepared:
     """Tokenize and pack `corpus` (files, directories, globs) into shards under `out`.
     Re-running after an interruption finishes the job; re-running a finished job does nothing.
@@ -328,8 +362,12 @@ def prepare(
     a document ends only with its file (or record), for text such as books whose paragraphs are
     separated by blank lines. `reading` says where records keep their text. A vocabulary whose
     accent stripping would damage a script other than Latin, Greek or Cyrillic in the corpus is
-    refused unless `strip_accents` accepts it."""
-    PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs, strip_accents)
+    refused unless `strip_accents` accepts it. `word_segmenter` records, beside each shard, which
+    tokens begin a word of the segmenter's (for whole-word masking of text without spaces)."""
+    PrepareConfig(seq_len, seed, workers, shard_mb, blanks_separate_docs, word_segmenter,
+                  strip_accents)  # fmt: skip
+    if word_segmenter != "none":
+        load_segmenter(word_segmenter)  # installed? before any work
     reading = reading or Reading()
     out = writable_dir(out)
     tokenizer = load_tokenizer(vocab)  # refuses a vocabulary that lists a token twice
@@ -339,7 +377,6 @@ def prepare(
         "vocab_sha256": vocab_sha256(tokenizer),
         "lowercase": is_lowercase(tokenizer),
         "strip_accents": strips_accents(tokenizer),
-        "normalize": Normalization.of(tokenizer).form,
         "dtype": token_dtype(tokenizer.get_vocab_size()).name,
         "shard_mb": shard_mb,
         "blanks_separate_docs": blanks_separate_docs,
@@ -347,6 +384,11 @@ def prepare(
         "skip_bad_records": reading.skip_bad_records,
         "builder_version": BUILDER_VERSION,  # shards of an older builder are rebuilt, not reused
     }
+    # recorded only when set, so that sets prepared before these options existed still match
+    if (form := Normalization.of(tokenizer).form) != "none":
+        settings["normalize"] = form
+    if word_segmenter != "none":
+        settings["word_segmenter"] = word_segmenter
     files = _corpus_files(corpus, default_corpus, out, reading)
     sizes = {str(p): p.stat().st_size for p in files}
     manifest_path = out / MANIFEST_FILE
@@ -372,7 +414,8 @@ def prepare(
     itemsize = np.dtype(settings["dtype"]).itemsize
 
     def record(i: int) -> dict | None:
-        return _load_record(out / f"shard-{i:05d}.json", keys[i], seq_len, itemsize)
+        return _load_record(out / f"shard-{i:05d}.json", keys[i], seq_len, itemsize,
+                            word_segmenter != "none")  # fmt: skip
 
     todo = [i for i in range(len(units)) if overwrite or record(i) is None]
     jobs = [(i, units[i], keys[i], str(out), settings) for i in todo]

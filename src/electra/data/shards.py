@@ -20,6 +20,17 @@ from electra.files import write_json
 
 MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
+WORDS_SUFFIX = ".words"  # beside a shard: which tokens begin a word, a bit each (`word_segmenter`)
+
+
+def words_width(seq_len: int) -> int:
+    """Bytes per example of a `.words` file: one bit per position."""
+    return (seq_len + 7) // 8
+
+
+def pack_word_starts(starts: np.ndarray) -> np.ndarray:
+    """(N, seq_len) 0/1 -> (N, words_width) bytes."""
+    return np.packbits(starts.astype(bool), axis=1)
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -125,33 +136,54 @@ class Shards:
                 raise _corrupt(
                     self.directory, f"{file.name} has {size} bytes, the manifest says {expected}"
                 )
+        self.has_words = bool(self.manifest.get("word_segmenter"))
+        for file, n in zip(self._files, rows, strict=True) if self.has_words else ():
+            words, expected = file.with_suffix(WORDS_SUFFIX), n * words_width(self.seq_len)
+            size = words.stat().st_size if words.is_file() else None
+            if size != expected:
+                raise _corrupt(
+                    self.directory, f"{words.name} has {size} bytes, the manifest says {expected}"
+                )
         self._ends = np.cumsum(rows, dtype=np.int64)
         self._starts = self._ends - np.asarray(rows, dtype=np.int64)
         self.num_examples = int(self._ends[-1]) if rows else 0
-        self._maps: dict[int, np.memmap] = {}
+        self._maps: dict[tuple[int, bool], np.memmap] = {}
 
     def __len__(self) -> int:
         return self.num_examples
 
-    def _shard(self, index: int) -> np.ndarray:
-        if index not in self._maps:
+    def _shard(self, index: int, words: bool = False) -> np.ndarray:
+        if (index, words) not in self._maps:
             rows = int(self._ends[index] - self._starts[index])
-            self._maps[index] = np.memmap(
-                self._files[index], dtype=self.dtype, mode="r", shape=(rows, self.seq_len)
-            )
-        return self._maps[index]
+            file, dtype, width = self._files[index], self.dtype, self.seq_len
+            if words:
+                file, dtype, width = file.with_suffix(WORDS_SUFFIX), np.uint8, words_width(width)
+            self._maps[index, words] = np.memmap(file, dtype=dtype, mode="r", shape=(rows, width))
+        return self._maps[index, words]
 
-    def examples(self, indices: np.ndarray) -> np.ndarray:
-        """(len(indices), seq_len) int64 token ids, right-padded with the [PAD] id."""
+    def _read(self, indices: np.ndarray, words: bool) -> np.ndarray:
         indices = np.asarray(indices, dtype=np.int64)
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_examples):
             raise IndexError(f"example index out of range [0, {self.num_examples})")
         shard_of = np.searchsorted(self._ends, indices, side="right")  # (N,)
-        out = np.empty((len(indices), self.seq_len), dtype=np.int64)
+        width = words_width(self.seq_len) if words else self.seq_len
+        out = np.empty((len(indices), width), dtype=np.uint8 if words else np.int64)
         for shard in np.unique(shard_of):
             rows = shard_of == shard
-            out[rows] = self._shard(int(shard))[indices[rows] - self._starts[shard]]
+            out[rows] = self._shard(int(shard), words)[indices[rows] - self._starts[shard]]
         return out
+
+    def examples(self, indices: np.ndarray) -> np.ndarray:
+        """(len(indices), seq_len) int64 token ids, right-padded with the [PAD] id."""
+        return self._read(indices, words=False)
+
+    def word_starts(self, indices: np.ndarray) -> np.ndarray | None:
+        """(len(indices), seq_len) bool: which tokens begin a word of the set's word segmenter
+        (None for a set prepared without one)."""
+        if not self.has_words:
+            return None
+        packed = self._read(indices, words=True)
+        return np.unpackbits(packed, axis=1, count=self.seq_len).astype(bool)
 
 
 class ExampleRange:
@@ -166,8 +198,15 @@ class ExampleRange:
     def __len__(self) -> int:
         return self.num_examples
 
+    @property
+    def has_words(self) -> bool:
+        return self.shards.has_words
+
     def examples(self, indices: np.ndarray) -> np.ndarray:
         return self.shards.examples(np.asarray(indices, dtype=np.int64) + self.start)
+
+    def word_starts(self, indices: np.ndarray) -> np.ndarray | None:
+        return self.shards.word_starts(np.asarray(indices, dtype=np.int64) + self.start)
 
 
 def _epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
@@ -183,11 +222,13 @@ def iterate_batches(
     rank: int = 0,
     world_size: int = 1,
     start_batch: int = 0,
-) -> Iterator[np.ndarray]:
+    words: bool = False,
+) -> Iterator[np.ndarray | tuple[np.ndarray, np.ndarray]]:
     """Deterministic endless stream of (batch_size, seq_len) id arrays: epoch e visits a
     permutation seeded by (seed, e); rank r of world_size takes a disjoint share; start_batch
     jumps straight to that batch (no replay) so a resumed run sees exactly the batches it would
-    have seen.
+    have seen. With `words` (a set prepared with a word segmenter) each batch comes with its word
+    starts, as `(ids, word_starts)`.
 
     Rank r's share of an epoch is `permutation[r::world_size]`; its stream is the concatenation
     of its shares over epochs, cut into batches, so a batch may straddle two epochs and a set
@@ -211,4 +252,6 @@ def iterate_batches(
             take = min(needed, share - offset)
             parts.append(order[offset : offset + take])
             position, needed = position + take, needed - take
-        yield shards.examples(np.concatenate(parts))
+        indices = np.concatenate(parts)
+        ids = shards.examples(indices)
+        yield (ids, shards.word_starts(indices)) if words else ids

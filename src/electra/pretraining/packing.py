@@ -29,6 +29,7 @@ from torch import Tensor
 from electra.tokenizer import SpecialIds
 
 T = TypeVar("T")
+Batch = np.ndarray | tuple[np.ndarray, np.ndarray]  # ids, or ids and word starts
 
 
 def model_inputs(
@@ -83,16 +84,21 @@ def estimate_packing(batches: Iterator[np.ndarray], pad_id: int, sample: int = 1
     return Packing(rows / max(seen, 1), real / max(slots, 1))
 
 
-def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
+def pack_rows(
+    ids: np.ndarray, special: SpecialIds, word_starts: np.ndarray | None = None
+) -> dict[str, Tensor]:
     """(B, L) right-padded examples -> model inputs of R <= B rows: input_ids, token_type_ids,
     position_ids and document_ids (R, L), the last the index of each token's example (-1 on
-    padding, which forms a group of its own, so no query sees nothing). Full rows come back
-    unchanged and without document ids, which lets attention take its fused mask-free path."""
+    padding, which forms a group of its own, so no query sees nothing), and `word_starts` (bool)
+    when given. Full rows come back unchanged and without document ids, which lets attention take
+    its fused mask-free path."""
     inputs = model_inputs(ids, special.pad, special.sep)
     is_token = inputs.pop("attention_mask").numpy()  # (B, L), a prefix of each row
     lengths = is_token.sum(1)
     capacity = ids.shape[1]
     if (lengths == capacity).all():
+        if word_starts is not None:
+            inputs["word_starts"] = torch.from_numpy(np.asarray(word_starts, dtype=bool))
         return inputs
     row_of, offset_of = _first_fit_decreasing(lengths, capacity)
     example, position = np.nonzero(is_token)  # (N,) each: every real token
@@ -106,21 +112,31 @@ def pack_rows(ids: np.ndarray, special: SpecialIds) -> dict[str, Tensor]:
     position_ids[rows, columns] = position
     document_ids = np.full(shape, -1, np.int64)
     document_ids[rows, columns] = example
-    return {
+    packed = {
         "input_ids": torch.from_numpy(input_ids),
         "token_type_ids": torch.from_numpy(token_type_ids),
         "position_ids": torch.from_numpy(position_ids),
         "document_ids": torch.from_numpy(document_ids),
     }
+    if word_starts is not None:
+        starts = np.ones(shape, bool)  # padding stands alone
+        starts[rows, columns] = word_starts[example, position]
+        packed["word_starts"] = torch.from_numpy(starts)
+    return packed
+
+
+def _pack(batch: Batch, special: SpecialIds) -> dict[str, Tensor]:
+    ids, starts = batch if isinstance(batch, tuple) else (batch, None)
+    return pack_rows(ids, special, starts)
 
 
 def packed_batches(
-    batches: Iterator[np.ndarray], special: SpecialIds, pin: bool = False
+    batches: Iterator[Batch], special: SpecialIds, pin: bool = False
 ) -> Iterator[dict[str, Tensor]]:
     """`pack_rows` of each batch, in pinned memory when `pin` (a CUDA device then copies it with
     `non_blocking=True` while the host goes on)."""
-    for ids in batches:
-        inputs = pack_rows(ids, special)
+    for batch in batches:
+        inputs = _pack(batch, special)
         yield {k: v.pin_memory() for k, v in inputs.items()} if pin else inputs
 
 
@@ -128,13 +144,13 @@ class _PackedStream(torch.utils.data.IterableDataset):
     """`pack_rows` over a batch iterator made in the worker (so nothing is pickled: the worker
     is forked, and its memory maps are the parent's)."""
 
-    def __init__(self, make_batches: Callable[[], Iterator[np.ndarray]], special: SpecialIds):
+    def __init__(self, make_batches: Callable[[], Iterator[Batch]], special: SpecialIds):
         super().__init__()
         self.make_batches, self.special = make_batches, special
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         torch.set_num_threads(1)  # the worker packs with numpy; the cores belong to the step
-        return (pack_rows(ids, self.special) for ids in self.make_batches())
+        return (_pack(batch, self.special) for batch in self.make_batches())
 
 
 def resolve_loader(loader: str, device: torch.device) -> str:
@@ -146,7 +162,7 @@ def resolve_loader(loader: str, device: torch.device) -> str:
 
 
 def batch_stream(
-    make_batches: Callable[[], Iterator[np.ndarray]],
+    make_batches: Callable[[], Iterator[Batch]],
     special: SpecialIds,
     pin: bool = False,
     loader: str = "process",

@@ -39,9 +39,11 @@ EVAL_FILE = "eval.json"
 MAX_CONSECUTIVE_NONFINITE = 20  # with on_nonfinite=skip: a run that only skips is broken, stop
 
 
-def _inputs(ids: np.ndarray, special: SpecialIds, device: torch.device) -> dict[str, Tensor]:
+def _inputs(
+    ids: np.ndarray, special: SpecialIds, device: torch.device, word_starts: np.ndarray | None
+) -> dict[str, Tensor]:
     """Packed model inputs (no compute on padding) on the device."""
-    return to_device(pack_rows(ids, special), device)
+    return to_device(pack_rows(ids, special, word_starts), device)
 
 
 def evaluate(
@@ -63,8 +65,9 @@ def evaluate(
     with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         for start in starts:
-            ids = examples.examples(np.arange(start, min(start + batch_size, len(examples))))
-            inputs = _inputs(ids, special, device)
+            indices = np.arange(start, min(start + batch_size, len(examples)))
+            words = examples.word_starts(indices) if config.whole_word_masking else None
+            inputs = _inputs(examples.examples(indices), special, device, words)
             with autocast(device, config.precision):
                 output = module(**inputs)
             accumulate(window, output.metrics())

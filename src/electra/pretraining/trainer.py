@@ -126,7 +126,8 @@ def loop(run: Run, progress: bool = True) -> int:
     counted = Counted(process)
     batches = batch_stream(
         functools.partial(iterate_batches, run.train_set, run.micro_batch, config.seed,
-                          process.rank, process.world_size, run.step * config.grad_accum),
+                          process.rank, process.world_size, run.step * config.grad_accum,
+                          words=config.whole_word_masking and run.train_set.has_words),
         run.special, pin=process.device.type == "cuda",
         loader=resolve_loader(config.loader, process.device))  # fmt: skip
     log = Log(run.run_dir, run.step, config.steps, enabled=process.rank == 0, bar=progress)

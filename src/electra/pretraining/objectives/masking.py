@@ -64,7 +64,7 @@ def choose_positions(
     """`mask_prob` of each row's maskable tokens (at least 1, at most `max_predictions`), uniformly
     without replacement: the top-P of random keys, with unmaskable tokens keyed below them all.
 
-    With `word_starts` ((V,) bool: the token begins a word, `whole_word_masking`) every piece of a
+    With `word_starts` ((B, L) bool: the token begins a word, `whole_word_masking`) every piece of a
     chosen word is chosen with it: each word draws one key, and words are taken in key order while
     the running count of their pieces stays within the same budget (a word that would overrun it
     is left out), so no word is ever half masked."""
@@ -81,12 +81,23 @@ def choose_positions(
     return Masked(positions, weights, input_ids.gather(1, positions))
 
 
+def word_starts_of(
+    input_ids: Tensor, vocabulary: Tensor | None, segmented: Tensor | None
+) -> Tensor | None:
+    """(B, L) whether each token begins a word, for whole-word masking (None: off, no `vocabulary`
+    table): a word segmenter's, recorded by `prepare` (`segmented`), else the vocabulary's own
+    ((V,) `vocabulary`: `##`, `▁` or `Ġ`)."""
+    if vocabulary is None:
+        return None
+    return segmented if segmented is not None else vocabulary[input_ids]
+
+
 def _whole_words(
     input_ids: Tensor, maskable: Tensor, keys: Tensor, budget: Tensor, word_starts: Tensor
 ) -> tuple[Tensor, Tensor]:
     """Keys shared by the pieces of a word, -1 for the words left out; and the pieces taken."""
     index = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-    starts = word_starts[input_ids] | ~maskable  # specials and padding stand alone
+    starts = word_starts | ~maskable  # specials and padding stand alone
     word = torch.where(starts, index, 0).cummax(dim=1).values  # (B, L): each piece's word start
     keys = keys.gather(1, word).masked_fill(~maskable, -1.0)
     order = keys.argsort(dim=1, descending=True, stable=True)  # words whole, in key order

@@ -11,6 +11,7 @@ from electra.pretraining.objectives.masking import (
     Output,
     choose_positions,
     generator_output,
+    word_starts_of,
     write_tokens,
 )
 from electra.pretraining.options import PretrainConfig
@@ -37,10 +38,11 @@ class MaskedLanguageModel(nn.Module):
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
         document_ids: Tensor | None = None,
+        word_starts: Tensor | None = None,
     ) -> Output:
         c = self.config
-        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions,
-                                  self.word_starts)  # fmt: skip
+        starts = word_starts_of(input_ids, self.word_starts, word_starts)
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions, starts)
         draw = torch.rand(masked.positions.shape, device=input_ids.device)  # (B, P)
         random_tokens = torch.randint_like(masked.original, self.generator.config.vocab_size)
         shown = torch.where(

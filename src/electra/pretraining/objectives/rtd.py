@@ -33,6 +33,7 @@ from electra.pretraining.objectives.masking import (
     choose_positions,
     generator_output,
     weighted_mean,
+    word_starts_of,
     write_tokens,
 )
 from electra.pretraining.options import PretrainConfig
@@ -127,6 +128,7 @@ class ReplacedTokenDetection(nn.Module):
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
         document_ids: Tensor | None = None,
+        word_starts: Tensor | None = None,
     ) -> Output:
         """Inputs as `electra.pretraining.packing.pack_rows` makes them: `position_ids` and
         `document_ids` for packed rows, neither for full ones; or padded rows with their (B, L)
@@ -134,8 +136,8 @@ class ReplacedTokenDetection(nn.Module):
         c = self.config
         is_token = input_ids != self.special.pad  # (B, L)
         # 1. Choose ~mask_prob of the maskable tokens.
-        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions,
-                                  self.word_starts)  # fmt: skip
+        starts = word_starts_of(input_ids, self.word_starts, word_starts)
+        masked = choose_positions(input_ids, self.special, c.mask_prob, c.max_predictions, starts)
         # 2. Generator input: [MASK] at mask_token_prob of them, the original token at the rest.
         show_mask = torch.rand(masked.positions.shape, device=input_ids.device) < c.mask_token_prob
         gen_input = write_tokens(
