@@ -16,12 +16,13 @@ SHAPE = ("--embedding-size 32 --hidden-size 32 --num-layers 2 --num-heads 2 --in
 @pytest.mark.slow
 def test_compare_runs_every_arm_to_equal_flops_and_resumes(prepared, assets, tmp_path, capsys):
     from electra.config import ModelConfig
+    from electra.pretraining.flops import MEASURED, OFFICIAL
     from electra.pretraining.objectives import step_flops
 
     shape = ModelConfig.preset("tiny", vocab_size=400, embedding_size=32, hidden_size=32,
                                num_layers=2, num_heads=2, intermediate_size=64,
                                max_position_embeddings=64, generator_fraction=0.5)  # fmt: skip
-    budget = 6 * step_flops(shape, 32, 8, "rtd")  # 6 RTD steps; MLM's cheaper steps buy more
+    budget = 6 * step_flops(shape, 32, 8, "rtd", c=OFFICIAL)  # 6 RTD steps; MLM's buy more
     out = tmp_path / "compare"
     argv = ["compare", "--data", str(prepared), "--out", str(out), "--flops-budget", str(budget),
             "--arms", "rtd,rtd+gdes,mlm", "--fractions", "0.5,1", "--tagging-dir",
@@ -35,7 +36,8 @@ def test_compare_runs_every_arm_to_equal_flops_and_resumes(prepared, assets, tmp
     assert arms["mlm"]["steps"] > 6  # equal FLOPs: MLM has no generator to pay for
     for arm in arms.values():
         final = arm["stages"][-1]
-        assert final["flops"] <= budget < final["flops"] + arm["step_flops"]
+        assert final["flops"] <= budget < final["flops"] + arm["step_flops"]["official"]
+        assert final["flops_official"] == final["flops"] > final["flops_measured"] > 0
         assert [s["fraction"] for s in arm["stages"]] == [0.5, 1.0]
     rows = summary["results"]
     assert len(rows) == 3 * 2 + 1  # three arms at two fractions, and the random-init control
@@ -51,6 +53,11 @@ def test_compare_runs_every_arm_to_equal_flops_and_resumes(prepared, assets, tmp
     )
     assert rtd["median"] == pytest.approx(sum(f1) / 2) and (rtd["min"], rtd["max"]) == tuple(f1)
     assert "| rtd+gdes | 0.5 |" in printed and "| random-init | - |" in printed
+    assert "| FLOPs (official) | FLOPs (measured) |" in printed
+    # the paper's convention charges RTD's generator more than the measured one does
+    ratio = {c: step_flops(shape, 32, 8, "rtd", c=c) / step_flops(shape, 32, 8, "mlm", c=c)
+             for c in (OFFICIAL, MEASURED)}  # fmt: skip
+    assert ratio[OFFICIAL] > ratio[MEASURED]
     assert (out / "compare.png").read_bytes().startswith(b"\x89PNG")
     assert summary["versions"]["torch"] and summary["command"]
 

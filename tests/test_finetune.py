@@ -36,7 +36,7 @@ TINY = dict(
 
 
 def _recipe(size: str, family: str, task: str, **overrides):
-    return FinetuneConfig.recipe(size, FAMILIES[family].recipe(task), **overrides)
+    return FinetuneConfig.for_task(size, FAMILIES[family].recipe(task), **overrides)
 
 
 def test_recipe_follows_the_paper_table():

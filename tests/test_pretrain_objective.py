@@ -197,10 +197,13 @@ def test_no_gradient_reaches_the_generator_through_the_sample():
 
 
 @pytest.mark.parametrize("mask_prob", [0.15, 0.3])
-def test_the_untrained_discriminator_starts_at_the_replaced_share(mask_prob):
-    """Its first loss is the base rate's entropy, not log 2: no first step spent learning it."""
+def test_with_the_bias_prior_the_untrained_discriminator_starts_at_the_replaced_share(mask_prob):
+    """`output_bias_prior` (a departure): the first loss is the base rate's entropy, not log 2."""
     torch.manual_seed(0)
-    model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40, mask_prob=mask_prob), SPECIAL)
+    config = PretrainConfig(
+        seq_len=40, mask_prob=mask_prob, output_bias_prior=True, head_init="normal"
+    )
+    model = ReplacedTokenDetection(MODEL, config, SPECIAL)
     out = model(**batch())
     is_token = batch()["input_ids"] != SPECIAL.pad
     predicted = torch.sigmoid(out.disc_logits[is_token]).mean().item()

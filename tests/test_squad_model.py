@@ -33,7 +33,7 @@ def _inputs(length: int = 24):
 
 def test_joint_head_trains_on_the_gold_start_and_beams_as_the_official_code(tiny_config):
     torch.manual_seed(0)
-    model = build_model(EncoderOnly(tiny_config), SquadConfig(beam_size=5), version_2=True)
+    model = build_model(EncoderOnly(tiny_config), SquadConfig(beam_size=5))
     model.eval()
     ids, types, mask, answer_mask = _inputs()
     gold_start = torch.tensor([9, 0, 12])
@@ -58,7 +58,7 @@ def test_joint_head_trains_on_the_gold_start_and_beams_as_the_official_code(tiny
 
 
 def test_joint_loss_reaches_the_joint_head_and_the_answerability_head(tiny_config):
-    model = build_model(EncoderOnly(tiny_config), SquadConfig(), version_2=True)
+    model = build_model(EncoderOnly(tiny_config), SquadConfig())
     ids, types, mask, _ = _inputs()
     batch = {
         "start_positions": torch.tensor([9, 0, 12]),

@@ -85,9 +85,10 @@ def _card(data: ModelCardData, title: str, sections: list[tuple[str, str]]) -> s
 
 def pretrained(
     out_dir: Path, name: str, run_dir: Path, manifest: dict[str, Any], tokens_seen: int,
-    hardware: str, wall_seconds: float,
+    hardware: str, wall_seconds: float, departures: list[str] | None = None,
 ) -> None:  # fmt: skip
-    """The card of a pre-training run's exported `name` (discriminator or generator)."""
+    """The card of a pre-training run's exported `name` (discriminator or generator), naming
+    its `departures` from the official recipe."""
     saved = _read_json(run_dir / "pretrain.json")
     model, config = ModelConfig(**saved["model"]), saved["pretrain"]
     step, scores = _last_heldout(run_dir)
@@ -128,7 +129,9 @@ def pretrained(
         ("Training", f"{config['steps']:,} steps of {config['batch_size']} sequences, "
                      f"{tokens_seen:,} real (non-padding) tokens seen, on {hardware}; {wall_seconds / 60:.1f} min of "
                      f"wall time in its last session. Data: {_data(manifest, sources)}.\n\n"
-                     f"Resolved configuration:\n\n```json\n{json.dumps(saved, indent=2)}\n```"),
+                     + ("Departures from the official recipe: " + "; ".join(departures) + ".\n\n"
+                        if departures else "The official recipe's optimizer and initialisation.\n\n")
+                     + f"Resolved configuration:\n\n```json\n{json.dumps(saved, indent=2)}\n```"),
         ("Held-out scores", f"At step {step:,}:\n\n| metric | value | chance |\n|---|---|---|\n"
          + "\n".join(rows) if rows else "No held-out evaluation was recorded."),
         *([("Training curves", "![training curves](../curves.png)")]

@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from electra.config import MODEL_FIELDS
+from electra.config import MODEL_FIELDS, choice, not_chosen
 from electra.errors import Interrupted, UserError
 from electra.files import one_writer, write_json, write_text
+from electra.pretraining.flops import CONVENTIONS
 from electra.pretraining.objectives import ARMS
+from electra.pretraining.options import FLOPS_CONVENTIONS
 
 
 @dataclass
@@ -37,6 +39,7 @@ class CompareConfig:
         "0.5",
         "1",
     )  # of the budget where checkpoints are fine-tuned
+    flops_convention: str = choice("official", FLOPS_CONVENTIONS)  # what the budget counts
     preset: str = "tiny"  # model size and recipe of every arm (shape flags override it)
     glue_dir: Path | None = None  # GLUE root for glue_tasks
     glue_tasks: tuple[str, ...] = ()  # GLUE tasks to fine-tune (e.g. rte,sst2,mrpc)
@@ -51,6 +54,8 @@ class CompareConfig:
     random_init: bool = True  # add the random-initialisation control
 
     def __post_init__(self) -> None:
+        if problems := not_chosen(self):
+            raise UserError("; ".join(problems))
         for name in ("glue_dir", "tagging_dir", "own_train", "own_dev"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, Path(getattr(self, name)))
@@ -112,11 +117,13 @@ def _pretrain_arm(
     objective, sharing, network = ARMS[arm]
     run = out / arm / "run"
     overrides = {**options, "objective": objective, "embedding_sharing": sharing,
-                 "flops_budget": config.flops_budget}  # fmt: skip
+                 "flops_budget": config.flops_budget,
+                 "flops_convention": config.flops_convention}  # fmt: skip
     model_config, pretrain_config = resolve_configs(data, run, config.preset, overrides, model)
     steps = pretrain_config.steps
-    per_step = step_flops(model_config, pretrain_config.seq_len, pretrain_config.batch_size,
-                                objective, pretrain_config.mask_prob)  # fmt: skip
+    per_step = {name: step_flops(model_config, pretrain_config.seq_len, pretrain_config.batch_size,
+                                 objective, pretrain_config.mask_prob, convention)
+                for name, convention in CONVENTIONS.items()}  # fmt: skip
     tokenizer = load_tokenizer(data)
     stages = []
     for fraction in (float(f) for f in config.fractions):
@@ -139,7 +146,9 @@ def _pretrain_arm(
             module = build(saved_model, saved, SpecialIds.of(tokenizer))
             module.load_state_dict(checkpoint.load(checkpoint.path_for(run, step))["model"])
             export(module, stage, tokenizer)
-        stages.append({"fraction": fraction, "step": step, "flops": step * per_step,
+        stages.append({"fraction": fraction, "step": step,
+                       "flops": step * per_step[config.flops_convention],
+                       **{f"flops_{name}": step * f for name, f in per_step.items()},
                        "model": str(stage / network)})  # fmt: skip
     return {"objective": objective, "embedding_sharing": sharing, "steps": steps,
             "step_flops": per_step, "stages": stages}  # fmt: skip
@@ -186,15 +195,17 @@ def compare(
             for name, family, task_data in tasks:
                 where = out / arm / f"step-{stage['step']:08d}" / "finetune" / name
                 score = _finetune(family, task_data, stage["model"], where, config, progress)
+                counted = {k: v for k, v in stage.items() if k.startswith("flops")}
                 results.append({"arm": arm, "fraction": stage["fraction"], "step": stage["step"],
-                                "flops": stage["flops"], "task": name, **score})  # fmt: skip
+                                **counted, "task": name, **score})  # fmt: skip
     if config.random_init:
         model = arms[config.arms[0]]["stages"][-1]["model"]
         for name, family, task_data in tasks:
             score = _finetune(family, task_data, model, out / "random-init" / name, config,
                               progress, random_init=True)  # fmt: skip
             results.append({"arm": "random-init", "fraction": 0.0, "step": 0, "flops": 0.0,
-                            "task": name, **score})  # fmt: skip
+                            **{f"flops_{c}": 0.0 for c in CONVENTIONS}, "task": name,
+                            **score})  # fmt: skip
     summary = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
         "pretrain_options": pretrain_options or {}, "model_options": model_options or {},
@@ -218,21 +229,25 @@ def _version() -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """Markdown: a row per arm and fraction, a column per task, median ± std (min-max)."""
+    """Markdown: a row per arm and fraction, its pre-training FLOPs in both conventions (the
+    paper's and the measured work), a column per task, median ± std (min-max)."""
     tasks = list(dict.fromkeys(r["task"] for r in results))
-    rows = list(dict.fromkeys((r["arm"], r["fraction"], r["flops"]) for r in results))
+    rows = list(dict.fromkeys((r["arm"], r["fraction"], r.get("flops_official", r["flops"]),
+                               r.get("flops_measured", r["flops"])) for r in results))  # fmt: skip
     by_key = {(r["arm"], r["fraction"], r["task"]): r for r in results}
     metrics = {r["task"]: r["metric"] for r in results}
-    lines = ["| arm | budget | pre-training FLOPs | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks) + " |",
-             "|---|---|---|" + "---|" * len(tasks)]  # fmt: skip
-    for arm, fraction, flops in rows:
+    lines = ["| arm | budget | FLOPs (official) | FLOPs (measured) | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks) + " |",
+             "|---|---|---|---|" + "---|" * len(tasks)]  # fmt: skip
+    for arm, fraction, official, measured in rows:
         cells = []
         for task in tasks:
             r = by_key.get((arm, fraction, task))
             cells.append("-" if r is None else
                          f"{100 * r['median']:.1f} ± {100 * r['std']:.1f} ({100 * r['min']:.1f}-{100 * r['max']:.1f})")  # fmt: skip
         budget = "-" if arm == "random-init" else f"{fraction:g}"
-        lines.append(f"| {arm} | {budget} | {flops:.3g} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {arm} | {budget} | {official:.3g} | {measured:.3g} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from electra import card, checkpoint, hf
+from electra.pretraining.options import departures
 from electra.pretraining.setup import Run
 from electra.processes import Process
 
@@ -30,7 +31,8 @@ def export(module: nn.Module, run_dir: Path, tokenizer: Any, run: Run | None = N
         hf.save(network, tmp, tokenizer=tokenizer)
         if run is not None:
             card.pretrained(tmp, name, run_dir, run.train_set.shards.manifest, run.tokens_seen,
-                            _hardware(run.process), time.perf_counter() - run.started)  # fmt: skip
+                            _hardware(run.process), time.perf_counter() - run.started,
+                            departures(run.config))  # fmt: skip
         if final.exists():
             os.replace(final, old)
         os.replace(tmp, final)

@@ -36,6 +36,7 @@ class Conventions:
 
 OFFICIAL = Conventions(training_passes=2, elementwise=True, dense_lookup=True, output_frac=0.15625)
 MEASURED = Conventions(training_passes=3, elementwise=False, dense_lookup=False, output_frac=None)
+CONVENTIONS = {"official": OFFICIAL, "measured": MEASURED}  # by the name a flag gives
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,28 @@ LOADERS = ("auto", "process", "thread")
 SHARING = ("shared", "gdes", "none")
 
 
+HEAD_INITS = (
+    "official",
+    "normal",
+)  # the discriminator's output layer: Glorot-uniform, normal(0.02)
+# FLOPs counted as this toolkit's work, or as the paper's flops_computation.py counts them
+FLOPS_CONVENTIONS = ("measured", "official")
+# The official code's choice for each setting a run may depart from, and what the departure is.
+OFFICIAL = {
+    "bias_correction": (False, "Adam with bias correction (the official optimizer has none)"),
+    "output_bias_prior": (False, "the discriminator's output bias starts at logit(mask_prob) "
+                                 "(official: 0)"),
+    "head_init": ("official", "the discriminator's output layer drawn from normal(0.02) (official: "
+                              "Glorot-uniform)"),
+}  # fmt: skip
+
+
+def departures(config: PretrainConfig) -> list[str]:
+    """The run's departures from the official recipe, in words (for the model card)."""
+    return [f"`{name}`: {text}" for name, (official, text) in OFFICIAL.items()
+            if getattr(config, name) != official]  # fmt: skip
+
+
 @dataclass
 class PretrainConfig:
     """How to pre-train: objective, data, optimisation, bookkeeping. Saved as RUN_DIR/pretrain.json."""
@@ -54,6 +76,8 @@ class PretrainConfig:
     temperature: float = 1.0  # of the generator softmax that replacements are sampled from
     gen_weight: float = 1.0  # weight of the generator (MLM) loss in the total
     disc_weight: float = 50.0  # weight of the discriminator loss in the total
+    output_bias_prior: bool = False  # rtd: output bias starts at logit(mask_prob); official: 0
+    head_init: str = choice("official", HEAD_INITS)  # rtd output layer: Glorot-uniform or normal
     # where the weights start (continued pre-training); a checkpoint directory or a hub name
     init_from: str | None = None  # a discriminator to continue from (sizes: its config)
     init_generator: str | None = None  # its generator (default: a fresh one of the preset's width)
@@ -65,12 +89,14 @@ class PretrainConfig:
     steps: int = 1_000_000  # optimizer steps
     embedding_sharing: str = choice("shared", SHARING)  # rtd: ELECTRA's one module, gdes, none
     flops_budget: float | None = None  # FLOPs to train (pretraining/flops.py); sets steps
+    flops_convention: str = choice("measured", FLOPS_CONVENTIONS)  # what --flops-budget counts
     lr: float = 5e-4  # peak learning rate
     warmup_steps: int = 10_000  # optimizer steps
     weight_decay: float = 0.01  # not applied to LayerNorm weights and biases
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_eps: float = 1e-6
+    bias_correction: bool = False  # Adam with bias correction (PyTorch's AdamW); official: without
     max_grad_norm: float = 1.0  # global gradient-norm clip; 0 disables
     precision: str = choice("auto", PRECISIONS)  # auto: bf16 if native, else fp32; fp16: + scaler
     compile: bool = False  # torch.compile the networks

@@ -17,6 +17,7 @@ from electra.backbones.electra.network import Discriminator, Generator
 from electra.config import ModelConfig, from_dict
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
+from electra.pretraining.flops import CONVENTIONS
 from electra.pretraining.objectives import step_flops
 from electra.pretraining.options import FROM_DATA, PretrainConfig
 from electra.pretraining.packing import (
@@ -26,14 +27,21 @@ from electra.pretraining.packing import (
 from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256
 
 CONFIG_FILE = "pretrain.json"  # {"model": ModelConfig, "pretrain": PretrainConfig}
+# What runs saved before these settings existed did: a resumed one keeps its trajectory.
+BEFORE_OFFICIAL_DEFAULTS = {
+    "bias_correction": True,
+    "output_bias_prior": True,
+    "head_init": "normal",
+}
 
 
 def load_run_config(run_dir: str | Path) -> tuple[ModelConfig, PretrainConfig]:
     path = Path(run_dir) / CONFIG_FILE
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
+        saved = {**BEFORE_OFFICIAL_DEFAULTS, **values["pretrain"]}
         return from_dict(ModelConfig, values["model"], str(path)), from_dict(
-            PretrainConfig, values["pretrain"], str(path)
+            PretrainConfig, saved, str(path)
         )
     except FileNotFoundError:
         raise UserError(
@@ -87,14 +95,17 @@ def data_packing(
 def _within_budget(
     model_config: ModelConfig, config: PretrainConfig, shards: Shards
 ) -> PretrainConfig:
-    """With a FLOP budget, the schedule is as many steps as it pays for, a step costing the
-    rows its packed batch computes (warm-up kept under a tenth of them when the preset's would
-    not fit)."""
+    """With a FLOP budget, the schedule is as many steps as it pays for (warm-up kept under a
+    tenth of them when the preset's would not fit). In `measured` FLOPs a step costs the rows its
+    packed batch computes; in the paper's `official` ones, its sequences at full length, as
+    `flops_computation.py` counts them."""
     if config.flops_budget is None:
         return config
-    rows = data_packing(shards, config).rows_per_batch
-    per_step = step_flops(model_config, config.seq_len, config.batch_size,
-                                config.objective, config.mask_prob) * rows / config.batch_size  # fmt: skip
+    convention = CONVENTIONS[config.flops_convention]
+    per_step = step_flops(model_config, config.seq_len, config.batch_size, config.objective,
+                          config.mask_prob, convention)  # fmt: skip
+    if config.flops_convention == "measured":
+        per_step *= data_packing(shards, config).rows_per_batch / config.batch_size
     steps = int(config.flops_budget // per_step)
     if steps < 1:
         raise UserError(

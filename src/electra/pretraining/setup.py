@@ -2,11 +2,10 @@
 objective's model, the optimizer and its schedule, a resumed checkpoint's state, and the plan line
 that says what will run.
 
-The optimizer is AdamW with the official betas, epsilon and decay (none on biases and LayerNorm
-weights). The official TensorFlow optimizer has no bias correction; we keep PyTorch's
-bias-corrected AdamW: the two differ only while the second-moment average is young (the first
-~1-2k steps), which the 10k-step warm-up covers, and the corrected form is the safer one for the
-short warm-ups of small runs.
+The optimizer is the official one (`electra.adam.AdamWeightDecay`: Adam without bias correction,
+decoupled weight decay, none on biases and LayerNorm weights) with the official betas and
+epsilon; `bias_correction` departs from it to PyTorch's AdamW, whose early steps are smaller (the
+two differ while the second-moment average is young, the first ~1-2k steps).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import checkpoint
+from electra.adam import AdamWeightDecay
 from electra.config import (
     ModelConfig,
     changed_settings,
@@ -63,15 +63,15 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
 
 def make_optimizer(
     module: nn.Module, config: PretrainConfig, device: torch.device
-) -> torch.optim.AdamW:
-    """AdamW with the official betas and epsilon, as one fused kernel where PyTorch has one."""
-    return torch.optim.AdamW(
-        parameter_groups(module, config.weight_decay),
-        lr=config.lr,
-        betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_eps,
-        fused=device.type in ("cpu", "cuda"),
-    )
+) -> torch.optim.Optimizer:
+    """The official optimizer (no bias correction), or with `bias_correction` PyTorch's AdamW as
+    one fused kernel where PyTorch has one; the official betas and epsilon either way."""
+    groups = parameter_groups(module, config.weight_decay)
+    betas = (config.adam_beta1, config.adam_beta2)
+    if not config.bias_correction:
+        return AdamWeightDecay(groups, lr=config.lr, betas=betas, eps=config.adam_eps)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=betas, eps=config.adam_eps,
+                             fused=device.type in ("cpu", "cuda"))  # fmt: skip
 
 
 @dataclass

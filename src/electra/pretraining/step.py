@@ -143,10 +143,10 @@ def train_step(
 
 
 def step_unless(optimizer: torch.optim.Optimizer, skip: Tensor) -> None:
-    """`optimizer.step()` unless `skip` (0-d bool). Fused AdamW takes the flag on the device,
-    as `GradScaler` hands it over, and leaves weights, moments and step count as they were;
-    another optimizer needs the host to read it."""
-    if not optimizer.defaults.get("fused"):
+    """`optimizer.step()` unless `skip` (0-d bool). Fused AdamW and `AdamWeightDecay` take the
+    flag on the device, as `GradScaler` hands it over, and leave weights and moments as they
+    were; another optimizer needs the host to read it."""
+    if not (optimizer.defaults.get("fused") or getattr(optimizer, "skips_on_device", False)):
         if not skip.item():
             optimizer.step()
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from electra.adam import AdamWeightDecay
 from electra.tasks.options import FinetuneConfig
 
 
@@ -31,36 +32,6 @@ def layer_lrs(
             depth = n + 2
         rates[name] = learning_rate * decay ** max(top - depth, 0)
     return rates
-
-
-class AdamWeightDecay(torch.optim.Optimizer):
-    """The official ELECTRA/BERT optimizer (`AdamWeightDecayOptimizer`): Adam moments without
-    bias correction, and decoupled weight decay, `p -= lr * (m / (sqrt(v) + eps) + wd * p)`.
-    Without bias correction the early steps are larger (the first by sqrt(1 - beta2) / (1 - beta1),
-    3.2x at the official betas), which over a short fine-tuning schedule is a different recipe:
-    the published numbers were made with this one."""
-
-    def __init__(self, params, lr: float, betas: tuple[float, float], eps: float,
-                 weight_decay: float = 0.0) -> None:  # fmt: skip
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-
-    @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001 (torch's signature)
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    state["m"], state["v"] = torch.zeros_like(param), torch.zeros_like(param)
-                m, v = state["m"], state["v"]
-                m.mul_(beta1).add_(param.grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(param.grad, param.grad, value=1 - beta2)
-                update = m / (v.sqrt() + group["eps"])
-                if group["weight_decay"]:
-                    update.add_(param, alpha=group["weight_decay"])
-                param.add_(update, alpha=-group["lr"])
 
 
 def build_optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:

@@ -76,14 +76,15 @@ class PredictConfig:
             raise UserError("; ".join(problems))
 
 
-# The paper's fine-tuning recipe (Clark et al. 2020, Table 7).
-#              lr     layerwise_lr_decay
-_FINETUNE_PRESETS: dict[str, tuple[float, float]] = {
-    "tiny": (3e-4, 0.8),  # ours: as small
-    "small": (3e-4, 0.8),
-    "base": (1e-4, 0.8),
-    "large": (5e-5, 0.9),
+# Fine-tuning values by source and model size: lr, layerwise_lr_decay, weight_decay.
+_FINETUNE_PRESETS: dict[str, dict[str, tuple[float, float, float]]] = {
+    # the paper (Clark et al. 2020, Table 7)
+    "paper": {"small": (3e-4, 0.8, 0.0), "base": (1e-4, 0.8, 0.0), "large": (5e-5, 0.9, 0.0)},
+    # the official code (configure_finetuning.py): 1e-4 and decay 0.01 unless large
+    "code": {"small": (1e-4, 0.8, 0.01), "base": (1e-4, 0.8, 0.01), "large": (5e-5, 0.9, 0.01)},
 }
+RECIPES = tuple(_FINETUNE_PRESETS)
+SIZES = ("tiny", "small", "base", "large")  # tiny (ours) follows small
 
 
 def recipe_size(model: ModelConfig) -> str:
@@ -102,7 +103,8 @@ def recipe_size(model: ModelConfig) -> str:
 
 @dataclass
 class FinetuneConfig:
-    """One fine-tuning run; `recipe(size, task)` fills in the paper's values, flags override them.
+    """One fine-tuning run; `for_task(size, task)` fills in the recipe's values (the paper's table,
+    or with `recipe="code"` the official code's defaults), flags override them.
 
     Layer-wise learning-rate decay follows the official code (`model/optimization.py`): of a model
     with n encoder layers, the task head trains at `lr`, encoder layer i (1..n) at
@@ -112,6 +114,9 @@ class FinetuneConfig:
     without bias correction (`bias_correction` for PyTorch's AdamW); see `tasks.loop`.
     """
 
+    recipe: str = choice(
+        "paper", RECIPES
+    )  # where the defaults below come from: the paper's table or the official code
     lr: float = 3e-4  # peak learning rate of the head (and the top encoder layer)
     layerwise_lr_decay: float = 0.8  # 1.0 turns layer-wise decay off
     layerwise_rule: str = choice("official", ("official", "intended"))  # top layer: lr*d^2 or lr*d
@@ -120,7 +125,7 @@ class FinetuneConfig:
     eval_batch_size: int = 128  # evaluation only needs forward passes: larger batches are cheaper
     max_seq_length: int = 128  # tokens per example, specials included; padded per batch
     warmup_fraction: float = 0.1  # linear warm-up over this fraction of the steps
-    weight_decay: float = 0.0  # the paper's value (the official code's default is 0.01)
+    weight_decay: float = 0.0  # the paper's 0 (the official code's: 0.01)
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_eps: float = 1e-6
@@ -172,16 +177,17 @@ class FinetuneConfig:
             raise UserError("fine-tuning config: " + "; ".join(problems))
 
     @classmethod
-    def recipe(cls, size: str, task: dict[str, Any], **overrides: Any) -> FinetuneConfig:
-        """The paper's values for a model size and a task (the values its family's spec gives,
-        `FamilySpec.recipe`); `overrides` (not None) win."""
-        if size not in _FINETUNE_PRESETS:
-            raise UserError(f"unknown model size {size!r}; known: {', '.join(_FINETUNE_PRESETS)}")
-        lr, decay = _FINETUNE_PRESETS[size]
-        values = dict(
-            lr=lr,
-            layerwise_lr_decay=decay,
-            **task,
-        )
+    def for_task(cls, size: str, task: dict[str, Any], **overrides: Any) -> FinetuneConfig:
+        """The recipe's values (`overrides["recipe"]`: the paper's, or the official code's) for a
+        model size and a task (the values its family's spec gives, `FamilySpec.recipe`);
+        `overrides` (not None) win."""
+        if size not in SIZES:
+            raise UserError(f"unknown model size {size!r}; known: {', '.join(SIZES)}")
+        source = overrides.get("recipe") or "paper"
+        if source not in _FINETUNE_PRESETS:
+            raise UserError(f"recipe {source!r} is not one of {', '.join(RECIPES)}")
+        lr, decay, weight_decay = _FINETUNE_PRESETS[source]["small" if size == "tiny" else size]
+        values = dict(recipe=source, lr=lr, layerwise_lr_decay=decay, weight_decay=weight_decay,
+                      **task)  # fmt: skip
         values.update({k: v for k, v in overrides.items() if v is not None})
         return from_dict(cls, values, source="fine-tuning config")

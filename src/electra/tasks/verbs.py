@@ -81,7 +81,7 @@ def finetune(
     for run in runs:
         recipe = spec.recipe(run.recipe_task)  # within the model's positions, unless told
         recipe["max_seq_length"] = min(recipe["max_seq_length"], positions)
-        config = FinetuneConfig.recipe(size, recipe, **(overrides or {}))
+        config = FinetuneConfig.for_task(size, recipe, **(overrides or {}))
         if problems := o.length_problems(config.max_seq_length, positions):
             raise UserError(f"{problems[0]} of {model_dir}")
         task = implementation.build_task(run.data, tokenizer, config, settings)

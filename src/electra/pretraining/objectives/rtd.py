@@ -117,9 +117,12 @@ class ReplacedTokenDetection(nn.Module):
             if config.embedding_sharing == "gdes":
                 embeddings = DisentangledEmbeddings(self.generator.electra.embeddings, model_config)
             self.discriminator = Discriminator(model_config, embeddings=embeddings)
-        with torch.no_grad():
-            prior = torch.logit(torch.tensor(config.mask_prob), eps=1e-3)
-            self.discriminator.head.out.bias.fill_(prior)
+        out = self.discriminator.head.out  # the official `tf.layers.dense(hidden, units=1)`
+        if config.head_init == "official":
+            nn.init.xavier_uniform_(out.weight)
+        if config.output_bias_prior:  # a departure: start at the share of replaced tokens
+            with torch.no_grad():
+                out.bias.fill_(torch.logit(torch.tensor(config.mask_prob), eps=1e-3))
 
     def forward(
         self,

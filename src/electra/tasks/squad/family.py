@@ -140,7 +140,7 @@ def squad_task(
         answers = predict_answers(predict, dev, dev_features, config, version_2, joint, version_2)
         return score(dev_dataset, answers, version_2, config.null_threshold), answers
 
-    weight = config.answerable_weight if version_2 else 0.0
+    weight = config.answerable_weight  # 1.1 too: all its labels are 0, as officially
     return Task(
         name="squad2" if version_2 else "squad",
         model_class=EncoderOnly if config.head == "joint" else QuestionAnswerer,
@@ -154,7 +154,7 @@ def squad_task(
         config_extra={
             SETTINGS_KEY: {"version": "2.0" if version_2 else "1.1", "squad": asdict(config)}
         },
-        wrap_model=lambda base: build_model(base, config, version_2),
+        wrap_model=lambda base: build_model(base, config),
         save_model=save_model,
         train_inputs=("start_positions",) if config.head == "joint" else (),
     )
@@ -208,7 +208,8 @@ class Squad(Family):
         head = "joint" if joint else "independent"
         squad = from_dict(SquadConfig, {**(saved.get("squad") or {}), "head": head}, source=source)
         model = _load_heads(model_dir, base, squad.beam_size).eval()
-        version_2 = model.answerability is not None or str(saved.get("version", "1.1")) == "2.0"
+        version = saved.get("version")  # absent: saved when only 2.0 had the classifier
+        version_2 = model.answerability is not None if version is None else str(version) == "2.0"
         return Finetuned(model, tokenizer, (), self.saved_length(saved, base),
                          {"version_2": version_2, "squad": squad})  # fmt: skip
 

@@ -12,10 +12,12 @@ Two span heads over the same encoder (`SquadConfig.head`):
 - `independent` (Hugging Face's `ElectraForQuestionAnswering`: one `qa_outputs` layer giving
   start and end logits): the choice for deploying with `transformers` pipelines.
 
-SQuAD 2.0 adds, for either head, ELECTRA's answerability classifier: [CLS]'s final vector and the
+Either head comes with ELECTRA's answerability classifier: [CLS]'s final vector and the
 start-probability-weighted average of all final vectors -> dense(512) -> GELU -> dense(1), a logit
 that the question has *no* answer, trained with binary cross-entropy at weight 0.5 beside the mean
-of the start and end losses. As in the official code its label is the question's: a window of an
+of the start and end losses. The official code trains it for every QA task (its
+`answerable_classifier` is on by default), SQuAD 1.1 included, where every label is 0 ("has an
+answer"); only 2.0's decoding reads it. As in the official code its label is the question's: a window of an
 answerable question that misses the answer trains its span at [CLS] but is labelled answerable.
 Decoding takes the smallest logit over a question's windows as the null odds. Its weights go in
 `head.safetensors` too; `transformers` loads an independent-head directory as is.
@@ -82,7 +84,8 @@ class JointSpanHead(nn.Module):
 
 
 class SquadModel(nn.Module):
-    """An encoder with a span head and, for SQuAD 2.0, the answerability head.
+    """An encoder with a span head and the answerability head (absent from models saved before
+    SQuAD 1.1 trained it).
 
     Independent head: returns (start_logits, end_logits, null_logits). Joint head: the same while
     training (`start_positions` given: teacher forcing), and the beam (start log-probabilities,
@@ -163,23 +166,21 @@ class SquadModel(nn.Module):
         return start_log_probs, start_index, end_log_probs, end_index, null
 
 
-def build_model(base: QuestionAnswerer | EncoderOnly, config: SquadConfig, version_2: bool
-                ) -> SquadModel:  # fmt: skip
-    """The trained module: a loaded encoder (with HF's head for `independent`) plus fresh heads."""
+def build_model(base: QuestionAnswerer | EncoderOnly, config: SquadConfig) -> SquadModel:
+    """The trained module: a loaded encoder (with HF's head for `independent`) plus fresh heads,
+    the answerability classifier whatever the version (as the official code)."""
     model_config = base.config
     joint = None
     if config.head == "joint":
         joint = JointSpanHead(model_config.hidden_size, model_config.hidden_act)
-    answerability = None
-    if version_2:
-        answerability = AnswerabilityHead(model_config.hidden_size, model_config.hidden_act)
+    answerability = AnswerabilityHead(model_config.hidden_size, model_config.hidden_act)
     return SquadModel(base, joint, answerability, config.beam_size)
 
 
 def squad_loss(
     outputs: tuple[Tensor, Tensor, Tensor], batch: dict[str, Tensor], answerable_weight: float
 ) -> Tensor:
-    """Mean of the start and end cross-entropies, plus the weighted answerability loss (2.0)."""
+    """Mean of the start and end cross-entropies, plus the weighted answerability loss."""
     start, end, null = outputs
     loss = (
         F.cross_entropy(start, batch["start_positions"])

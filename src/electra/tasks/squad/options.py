@@ -38,7 +38,9 @@ class SquadConfig:
     beam_size: int = 20  # joint head: the starts kept per window, and the ends kept per start
     n_best_size: int = 20  # independent head: the start and end candidates per window
     null_threshold: float = -2.75  # SQuAD 2.0: "no answer" above these null odds (official)
-    answerable_weight: float = 0.5  # SQuAD 2.0: weight of the answerability loss (ELECTRA's)
+    answerable_weight: float = (
+        0.5  # weight of the answerability loss (ELECTRA's; 1.1 too, its labels all 0)
+    )
 
     def __post_init__(self) -> None:
         if problems := not_chosen(self):

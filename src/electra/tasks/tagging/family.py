@@ -38,7 +38,7 @@ from electra.tasks.tagging.features import (
     label_set,
     retag,
 )
-from electra.tasks.tagging.model import TokenClassifier
+from electra.tasks.tagging.model import TokenClassifier, save_tagger
 from electra.tasks.tagging.options import TaggingData, TaggingInput, TaggingScoring
 from electra.tasks.tagging.reader import (
     DEV_FILES,
@@ -52,6 +52,7 @@ from electra.tasks.tagging.reader import (
 from electra.tasks.tagging.scoring import (
     conlleval_report,
     main_metric,
+    official_f1,
     read_scored,
     score,
     score_file,
@@ -120,9 +121,14 @@ def build_task(
 
     def evaluate(predict: Predict) -> tuple[dict[str, float], list[str]]:
         predicted, _ = tag_windows(dev, label_names, predict)
+        official = None
         if bioes:
+            gold = [retag(s.tags, "BIOES") for s in dev_sentences]
+            official = official_f1(gold, predicted)  # the official scorer, on the raw tags
             predicted = [retag(tags, "IOB2") for tags in predicted]
         metrics = score([s.tags for s in dev_sentences], predicted)
+        if official is not None:
+            metrics["official_f1"] = official
         rows = [
             "".join(f"{w} {g} {p}\n" for w, g, p in zip(s.words, s.tags, tags, strict=True)) + "\n"
             for s, tags in zip(dev_sentences, predicted, strict=True)
@@ -137,6 +143,7 @@ def build_task(
     return Task(
         name=name,
         model_class=TokenClassifier,
+        save_model=save_tagger,
         model_kwargs={"num_labels": len(label_names)},
         train=train,
         loss=loss,

@@ -17,6 +17,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from tokenizers import Tokenizer
 
 from electra.errors import UserError
+from electra.tasks.tagging.model import SEGMENT
 from electra.tasks.tagging.reader import Sentence
 from electra.tasks.tagging.scoring import are_spans
 from electra.tasks.task import Feature
@@ -93,7 +94,7 @@ def encode(
         features.append(
             {
                 "input_ids": enc.ids,
-                "token_type_ids": enc.type_ids,
+                "token_type_ids": [SEGMENT] * len(enc.ids),  # the official tagger's
                 "labels": targets,
                 "first": first,
             }

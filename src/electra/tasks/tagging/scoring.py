@@ -57,6 +57,39 @@ def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> 
     }
 
 
+def official_spans(tags: Sequence[str]) -> set[tuple[int, int, str]]:
+    """The spans the official code's `tagging_utils.get_span_labels` reads from BIOES tags:
+    a span opens at B-, S-, or any tag after O, closes before the next B-, S- or O, and takes the
+    type of its last tag. More lenient than conlleval (B-NP E-VP is one VP span there, two
+    chunks in conlleval)."""
+    spans, last, start = set(), "O", -1
+    for i, tag in enumerate(tags):
+        position = None if tag == "O" else tag.split("-", 1)[0]
+        if position in ("S", "B", None) and last != "O":
+            spans.add((start, i - 1, last.split("-", 1)[-1]))
+        if position in ("B", "S") or last == "O":
+            start = i
+        last = tag
+    if tags and tags[-1] != "O":
+        spans.add((start, len(tags) - 1, tags[-1].split("-", 1)[-1]))
+    return spans
+
+
+def official_f1(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
+    """The official `EntityLevelF1Scorer`'s F1 (0-1) over BIOES gold and raw BIOES predictions,
+    reported beside conlleval's so chunking numbers compare with the paper's."""
+    correct = found = expected = 0
+    for gold_tags, predicted_tags in zip(gold, predicted, strict=True):
+        gold_spans, predicted_spans = official_spans(gold_tags), official_spans(predicted_tags)
+        correct += len(gold_spans & predicted_spans)
+        expected += len(gold_spans)
+        found += len(predicted_spans)
+    if not correct:
+        return 0.0
+    precision, recall = correct / found, correct / expected
+    return 2 * precision * recall / (precision + recall)
+
+
 def conlleval_report(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> str:
     """conlleval's report: the overall line and one line per chunk type, with its precision,
     recall, F1 and the number of chunks of that type predicted; for other tags, scikit-learn's
