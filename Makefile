@@ -5,8 +5,10 @@ TORCH ?= torch==2.13.0
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO ?= runs/demo
+# The demo's CPU threads: auto takes the cores the machine's load leaves free.
+THREADS ?= auto
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,14 @@ setup: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# Mutation testing of the core (not in CI: it takes tens of minutes): mutmut mutates the modules
+# [tool.mutmut] lists and runs the tests that cover each mutant; `mutmut results` lists the
+# survivors, `mutmut show NAME` one of them. Figures and triage: benchmarks/RESULTS.md.
+mutation: $(VENV)/.installed
+	$(BIN)/pip install --quiet 'mutmut>=3.3'
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
@@ -39,4 +49,4 @@ $(DEMO)/shards/manifest.json: $(DEMO)/vocab/vocab.txt
 	$(BIN)/electra prepare --default-corpus --vocab $(DEMO)/vocab --out $(DEMO)/shards --overwrite
 
 $(DEMO)/run/discriminator/model.safetensors: $(DEMO)/shards/manifest.json
-	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run --log-every 20 --eval-every 100 $(if $(wildcard $(DEMO)/run/checkpoints),--resume)
+	$(BIN)/electra pretrain --preset tiny --data $(DEMO)/shards --out $(DEMO)/run --log-every 20 --eval-every 100 --threads $(THREADS) $(if $(wildcard $(DEMO)/run/checkpoints),--resume)

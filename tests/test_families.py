@@ -174,6 +174,13 @@ def test_seeds_report_the_median_and_spread_for_every_family(
     assert kept["dev"][main_metric] == statistics.median(values)
     assert results["kept_model"] == str(out / f"seed{results['kept_seed']}" / "model")
     family(name).load_finetuned(out / f"seed{results['kept_seed']}" / "model")
+    # ... and OUT/model is a copy of it, where a single run leaves its model
+    seed_model = out / f"seed{results['kept_seed']}" / "model"
+    assert sorted(p.name for p in (out / "model").iterdir()) == sorted(
+        p.name for p in seed_model.iterdir()
+    )
+    for weights in seed_model.glob("*.safetensors"):
+        assert (out / "model" / weights.name).read_bytes() == weights.read_bytes()
 
 
 def test_an_existing_run_is_refused_unless_overwrite(assets, tiny_checkpoint, tmp_path, capsys):

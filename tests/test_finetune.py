@@ -325,7 +325,7 @@ def test_keep_last_saves_the_final_epoch_and_random_init_ignores_the_weights(tmp
     assert not torch.allclose(finetuned["electra.embeddings.word.weight"], pretrained, atol=1e-2)
 
 
-def test_official_defaults_final_model_and_summed_losses(tmp_path):
+def test_official_defaults_final_model_and_summed_losses(tmp_path, monkeypatch):
     """The official code reports the final model and sums the batch's per-example losses (per
     labelled token for tagging) before clipping."""
     config = FinetuneConfig()
@@ -333,8 +333,19 @@ def test_official_defaults_final_model_and_summed_losses(tmp_path):
     torch.manual_seed(0)
     save_tiny_discriminator(tmp_path / "pre", layers=1)
     features = _toy_features(16, seed=1)
-    losses = {}
+    from electra.adam import AdamWeightDecay
+
+    norms, real_step = [], AdamWeightDecay.step
+
+    def step(self, closure=None):
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.stack([g.norm() for g in grads]).norm()))
+        return real_step(self, closure)
+
+    monkeypatch.setattr(AdamWeightDecay, "step", step)
+    losses, first_norms = {}, {}
     for reduction in ("sum", "mean"):
+        norms.clear()
         task = _toy_task(features, features)
         seen = []
         real_loss = task.loss
@@ -348,8 +359,12 @@ def test_official_defaults_final_model_and_summed_losses(tmp_path):
             task, tmp_path / "pre", run, tmp_path / reduction, progress=False
         )
         assert seen and all(n == 8 for n in seen)
+        first_norms[reduction] = norms[0]
+    # the optimizer gets the batch's sum: 8 examples, 8 times the mean's gradient
+    assert first_norms["sum"] == pytest.approx(8 * first_norms["mean"], rel=1e-3)
+    # the optimizer sums; the log says the loss per example either way
     assert losses["sum"]["epochs"][0]["train_loss"] == pytest.approx(
-        8 * losses["mean"]["epochs"][0]["train_loss"], rel=0.2
+        losses["mean"]["epochs"][0]["train_loss"], rel=0.2
     )
 
 

@@ -193,5 +193,19 @@ def test_bad_checkpoints_raise_one_line_errors(tmp_path):
 
 def test_hub_name_offline_fails_with_one_line(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UserError, match="google/electra-small-discriminator: no such directory"):
+    with pytest.raises(UserError, match="google/electra-small-discriminator: no such local "
+                       "directory; read as a Hugging Face Hub name, this machine is offline"):  # fmt: skip
         hf.load("google/electra-small-discriminator", Discriminator)
+
+
+def test_prepare_takes_a_hub_name_as_vocabulary_and_says_when_offline(
+    monkeypatch, tmp_path, capsys
+):
+    from electra.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "c.txt").write_text("some text\n")
+    argv = ["prepare", "--corpus", str(tmp_path / "c.txt"), "--vocab",
+            "google/electra-small-discriminator", "--out", str(tmp_path / "d")]  # fmt: skip
+    assert main(argv) == 2
+    assert "a Hugging Face Hub name, this machine is offline" in capsys.readouterr().err

@@ -185,9 +185,10 @@ def test_cli_prints_the_official_formats(tmp_path, capsys) -> None:
         main(["evaluate", "squad", "--data", data, "--predictions", preds, "--na-probs", odds]) == 0
     )
     out = capsys.readouterr().out
-    assert out.startswith('{\n  "exact": 60.0,\n  "f1": 60.0,\n  "total": 5,\n  "HasAns_exact"')
+    # the official script's percentages as fractions, the scale of every score we print
+    assert out.startswith('{\n  "exact": 0.6,\n  "f1": 0.6,\n  "total": 5,\n  "HasAns_exact"')
     # q1, q3, q5 right; the sweep peaks at 3 of 5 first at q1's odds.
-    assert (json.loads(out)["best_exact"], json.loads(out)["best_exact_thresh"]) == (60.0, 0.1)
+    assert (json.loads(out)["best_exact"], json.loads(out)["best_exact_thresh"]) == (0.6, 0.1)
 
     v1 = _write(tmp_path / "v1.json", {"version": "1.1", "data": squad(("a", ["x"]), ("b", ["x"]))})
     assert main(["evaluate", "squad", "--data", v1, "--predictions", preds]) == 0

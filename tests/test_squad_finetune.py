@@ -63,7 +63,7 @@ def test_squad_1_learns_and_predicts_from_the_saved_model(setup, tmp_path, capsy
     assert main([*argv, "--out", str(out), *fast, *whole, *QUIET]) == 0
     results = _read(out / "results.json")
     first, best = results["epochs"][0]["f1"], results["dev"]["f1"]
-    assert best > max(50, first + 25)  # it memorises the 15 questions
+    assert best > max(0.5, first + 0.25)  # it memorises the 15 questions (F1 as a fraction)
     assert set(results["dev"]) == {"exact_match", "f1"}
 
     # The predictions file scores what results.json says, with the official v1.1 output format.

@@ -66,6 +66,10 @@ def prepare(
     from electra.data.prepare import prepare as run
 
     config, reading = _split(options, (PrepareConfig, None), (Reading, None))
+    if not Path(vocab).exists():  # a hub name, as every --model takes one (hf imports torch)
+        from electra.hf import resolve
+
+        vocab = resolve(vocab)
     return run(corpus, vocab, out, **asdict(PrepareConfig(**config)), reading=Reading(**reading),
                default_corpus=default_corpus, overwrite=overwrite, progress=progress)  # fmt: skip
 

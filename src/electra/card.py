@@ -120,7 +120,7 @@ def pretrained(
         f"| {label} | {scores[key]:.4f} | {chance(what)} |" for key, (label, what) in shown.items()
     ]
     head = "ElectraForPreTraining" if discriminator else "ElectraForMaskedLM"
-    ours = f'electra detect --model {run_dir.name}/{name} "a text"' if discriminator else (
+    ours = f'electra detect --model {run_dir / name} "a text"' if discriminator else (
         "electra finetune ... --model the discriminator beside it")  # fmt: skip
     sections = [
         ("Model", f"The {name} of an ELECTRA model pre-trained with the `{config['objective']}` "
@@ -159,10 +159,10 @@ def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: st
     )  # fmt: skip
     config = results["config"]
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in numbers.items())
-    load = (_load_section(".", transformers_class, f"electra predict {family} --model {out_dir.name} ...")
+    load = (_load_section(".", transformers_class, f"electra predict {family} --model {out_dir} ...")
             if transformers_class else
-            f"`electra predict {family} --model {out_dir.name} ...`, or in Python "
-            f"`electra.tasks.verbs.predict(\"{family}\", \"{out_dir.name}\", ...)`. Its head is the "
+            f"`electra predict {family} --model {out_dir} ...`, or in Python "
+            f"`electra.predict(\"{family}\", \"{out_dir}\", ...)`. Its head is the "
             "official one, which `transformers` has no class for: `ElectraModel` loads the encoder "
             "and `head.safetensors` holds the head.")  # fmt: skip
     sections = [

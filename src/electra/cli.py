@@ -45,6 +45,7 @@ class Commands:
     def add(self, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
         parser = self._top.add_parser(name, help=help, description=help, **kwargs)
         parser.set_defaults(parser=parser)
+        _threads_flag(parser)
         return parser
 
     def add_to_group(self, group: str, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
@@ -56,6 +57,8 @@ class Commands:
             self._groups[group].required = True
         parser = self._groups[group].add_parser(name, help=help, description=help, **kwargs)
         parser.set_defaults(parser=parser)
+        if group != "evaluate":  # scoring a file computes nothing
+            _threads_flag(parser)
         return parser
 
 
@@ -77,6 +80,12 @@ def in_flags(message: str, parser: argparse.ArgumentParser) -> str:
     return _PARAMETER.sub(spell, message)
 
 
+def _threads_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", metavar="N|auto", default=None,
+                        help="CPU threads to compute with (default: PyTorch's, one per core; "
+                             "auto: the cores the load leaves free)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="electra",
@@ -95,6 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from electra import cpu_linear  # (imports torch, which data commands do without)
 
             cpu_linear.onednn_enabled()
+        if getattr(args, "threads", None) is not None:
+            from electra import threads
+
+            if (
+                str(args.threads) != "auto"
+                and not str(args.threads).isdigit()
+                or args.threads == "0"
+            ):
+                raise UserError(f"threads {args.threads!r}: expected a positive number or auto")
+            threads.use(threads.resolve(args.threads))
         result = args.func(args)
     except UserError as e:
         print(f"electra: error: {in_flags(str(e), args.parser)}", file=sys.stderr)

@@ -144,6 +144,8 @@ class ModelConfig:
     pad_token_id: int = 0
     generator_fraction: float = 1 / 4  # generator width / discriminator width when pre-training
     generator_layers: float = 1.0  # generator depth / discriminator depth (the official code's)
+    generator_num_heads: int | None = None  # the generator's heads (default: at its width's share)
+    generator_intermediate_size: int | None = None  # its feed-forward width (default: its share)
 
     def __post_init__(self) -> None:
         check_types(self, "model config")
@@ -170,6 +172,9 @@ class ModelConfig:
         for name in ("generator_fraction", "generator_layers"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")
+        for name in ("generator_num_heads", "generator_intermediate_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                problems.append(f"`{name}` must be positive, got {getattr(self, name)}")
         for name in (
             "vocab_size",
             "embedding_size",
@@ -235,15 +240,20 @@ class ModelConfig:
         """The paper's generator: the same embeddings, `generator_fraction` of the width and
         `generator_layers` of the depth (the paper's: all of it)."""
         hidden = max(1, round(self.hidden_size * self.generator_fraction))
-        heads = max(1, round(self.num_heads * self.generator_fraction))
+        heads = self.generator_num_heads or max(1, round(self.num_heads * self.generator_fraction))
         while hidden % heads:
             heads -= 1
+        intermediate = self.generator_intermediate_size or max(
+            1, round(self.intermediate_size * self.generator_fraction)
+        )
         return dataclasses.replace(
             self,
             hidden_size=hidden,
             num_heads=heads,
-            intermediate_size=max(1, round(self.intermediate_size * self.generator_fraction)),
+            intermediate_size=intermediate,
             num_layers=max(1, round(self.num_layers * self.generator_layers)),
+            generator_num_heads=None,
+            generator_intermediate_size=None,
         )
 
 

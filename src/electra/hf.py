@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import pickle
 import re
 from pathlib import Path
@@ -147,8 +148,11 @@ def resolve(path: str | Path) -> Path:
     try:
         return Path(snapshot_download(str(path), allow_patterns=_HUB_FILES))
     except Exception as e:  # offline, unknown repository, network errors
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        why = ("this machine is offline (HF_HUB_OFFLINE is set): download it where there is a "
+               "network, or give a local directory") if offline else f"fetching it failed ({type(e).__name__})"  # fmt: skip
         raise UserError(
-            f"{path}: no such directory, and fetching it from the Hugging Face Hub failed ({type(e).__name__})"
+            f"{path}: no such local directory; read as a Hugging Face Hub name, {why}"
         ) from None
 
 

@@ -109,7 +109,7 @@ def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
         raise UserError(f"{run_dir / 'metrics.jsonl'}: none of the metrics it holds can be drawn")
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.4 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 4.2 * rows), squeeze=False)
     for ax, panel in zip(axes.flat, panels, strict=False):
         for name in panel.metrics:
             points = [(r["step"], r[name]) for r in records if name in r]
@@ -125,8 +125,9 @@ def draw_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ax.set_title(panel.title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        if len(ax.get_lines()) > 1:
-            ax.legend(fontsize="small")
+        if len(ax.get_lines()) > 1:  # below the panel: a legend inside would hide a curve
+            ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                      frameon=False)  # fmt: skip
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     figure.suptitle(str(run_dir))

@@ -35,7 +35,9 @@ def register(commands) -> None:
                          help="show a progress bar")  # fmt: skip
     prepare.set_defaults(func=run_prepare)
 
-    vocab = commands.add("vocab", "train a WordPiece vocabulary on a text corpus")
+    vocab = commands.add(
+        "vocab", "learn a vocabulary (WordPiece, Unigram or byte-level BPE) from a corpus"
+    )
     _add_corpus_flags(vocab)
     vocab.add_argument("--out", required=True, help="directory for vocab.txt and the tokenizer files")  # fmt: skip
     add_config_flags(vocab, VocabConfig)

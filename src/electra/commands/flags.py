@@ -105,8 +105,16 @@ def add_config_flags(
         value = _field_default(field)
         said = default(field.name) if default else None
         text = comments.get(field.name, "")
-        if said is None and value not in (dataclasses.MISSING, None, ()) and "default" not in text:
+        required = value is dataclasses.MISSING or meta.get("required", False)
+        if (
+            said is None
+            and not required
+            and value not in (dataclasses.MISSING, None, ())
+            and "default" not in text
+        ):
             said = f"default: {shown(value)}"
+        if said and f"({said})" in text:  # the comment says it already
+            said = None
         help = (f"{text} ({said})" if text else said) if said else text
         options: dict[str, Any] = {"help": help.replace("%", "%%")}  # argparse %-formats help
         if kind == "bool":
@@ -124,7 +132,6 @@ def add_config_flags(
             options.pop("metavar", None)
             parser.add_argument(field.name, nargs="*", **options)
             continue
-        required = value is dataclasses.MISSING or meta.get("required", False)
         parser.add_argument(flag(field.name), dest=field.name, default=None, required=required,
                             **options)  # fmt: skip
 

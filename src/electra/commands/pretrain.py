@@ -15,7 +15,7 @@ from electra.config import MODEL_FIELDS, PRESETS, ModelConfig
 from electra.pretraining.options import FROM_DATA, PretrainConfig
 
 
-def _preset_default(cls: Any) -> Any:
+def preset_default(cls: Any) -> Any:
     """The help's default for a field: every preset's value, or the data's for `FROM_DATA`."""
     presets = {name: cls.preset(name) for name in PRESETS}
 
@@ -55,9 +55,9 @@ def register(commands) -> None:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show a progress bar")  # fmt: skip
     add_config_flags(parser.add_argument_group("pre-training (default: the preset's)"),
-                     PretrainConfig, default=_preset_default(PretrainConfig))  # fmt: skip
+                     PretrainConfig, default=preset_default(PretrainConfig))  # fmt: skip
     add_config_flags(parser.add_argument_group("model shape (default: the preset's)"),
-                     ModelConfig, MODEL_FIELDS, default=_preset_default(ModelConfig))  # fmt: skip
+                     ModelConfig, MODEL_FIELDS, default=preset_default(ModelConfig))  # fmt: skip
     parser.set_defaults(func=run)
 
     report = commands.add("report", help="draw a pre-training or fine-tuning run's curves to a PNG")

@@ -99,7 +99,9 @@ def _documents(texts: Iterable[Any], stats: ReadStats, reading: Reading, where: 
             continue
         stats.text_bytes += len(text.encode("utf-8"))
         stats.records += 1
-        lines += [line.strip() for line in text.split("\n")]
+        record_lines = text.split("\n")
+        stats.lines += len(record_lines)  # the text's lines, as a text file's are counted
+        lines += [line.strip() for line in record_lines]
         lines.append(None)
     return lines
 

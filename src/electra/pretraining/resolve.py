@@ -125,16 +125,20 @@ def initial_model_config(config: PretrainConfig, preset: str) -> ModelConfig:
             model, generator_fraction=ModelConfig.preset(preset).generator_fraction
         )
     generator = hf.load_config(hf.resolve(config.init_generator))
-    fraction = generator.hidden_size / model.hidden_size
-    model = dataclasses.replace(model, generator_fraction=fraction)
-    shape = ("hidden_size", "num_heads", "intermediate_size", "num_layers", "embedding_size",
-             "vocab_size", "max_position_embeddings", "type_vocab_size")  # fmt: skip
-    differ = [n for n in shape if getattr(model.generator(), n) != getattr(generator, n)]
-    if differ:
+    model = dataclasses.replace(  # the generator's sizes as its config gives them
+        model, generator_fraction=generator.hidden_size / model.hidden_size,
+        generator_layers=generator.num_layers / model.num_layers,
+        generator_num_heads=generator.num_heads,
+        generator_intermediate_size=generator.intermediate_size,
+    )  # fmt: skip
+    shared = ("hidden_size", "num_layers", "embedding_size", "vocab_size",
+              "max_position_embeddings", "type_vocab_size")  # fmt: skip
+    differ = [n for n in shared if getattr(model.generator(), n) != getattr(generator, n)]
+    if differ or generator.hidden_size > model.hidden_size:
         raise UserError(
-            f"{config.init_generator}: its {', '.join(n.replace('_', ' ') for n in differ)} differ "
-            f"from a generator at {fraction:.3g} of {config.init_from}'s width (the pair shares "
-            "embeddings and depth)"
+            f"{config.init_generator}: its {', '.join(n.replace('_', ' ') for n in differ) or 'width'} "
+            f"cannot pair with {config.init_from} (a generator shares the discriminator's "
+            "embeddings and is at most as wide and as deep)"
         )
     return model
 

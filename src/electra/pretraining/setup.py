@@ -45,6 +45,7 @@ from electra.runtime import (
     use_fast_matmuls,
 )
 from electra.schedule import lr_factor
+from electra.threads import busy_hint
 from electra.tokenizer import SpecialIds, load_tokenizer, vocab_sha256, word_starts
 
 
@@ -200,11 +201,15 @@ def setup(
         record_changes(run_dir, run.step, changes)
         save_json({"model": model_config, "pretrain": config}, run_dir / CONFIG_FILE)
         sizes = [sum(p.numel() for p in g["params"]) for g in optimizer.param_groups]
+        on_cpu = process.device.type == "cpu"
+        cpu = f" with {torch.get_num_threads()} threads" if on_cpu else ""
         print(
             f"electra: {sizes[0] + sizes[1]:,} parameters ({sizes[1]:,} without weight decay), "
-            f"{process.world_size} process(es) on {process.device}, from step {run.step}",
+            f"{process.world_size} process(es) on {process.device}{cpu}, from step {run.step}",
             file=sys.stderr,
         )
+        if on_cpu and (hint := busy_hint(torch.get_num_threads())):
+            print(hint, file=sys.stderr)
         for line in _plan(config, train_set, flops_per_step, special.pad):
             print(line, file=sys.stderr)
     return run

@@ -187,7 +187,7 @@ def loop(run: Run, progress: bool = True) -> int:
                 last_saved = step
             if stopping:
                 log.message(
-                    f"electra: stopped at step {step}; continue with --resume (resume=True)"
+                    f"electra: stopped at step {step}; continue with --resume (Python: resume=True)"
                 )
                 if not signalled:
                     return 0

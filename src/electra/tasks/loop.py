@@ -94,8 +94,9 @@ def train_step(
     share: float = 1.0,
 ) -> Tensor:
     """One optimizer step at this step's learning rate over one batch, given as `grad_accum`
-    micro-batches (this process's part of it under torchrun); returns the loss of those
-    micro-batches, still on the device. The official code sums the per-example (tagging:
+    micro-batches (this process's part of it under torchrun); returns their loss per example
+    (tagging: per token), still on the device, whatever the reduction the optimizer gets: a
+    logged loss reads the same for a short last batch. The official code sums the per-example (tagging:
     per-token) losses of the batch before clipping; `loss_reduction="mean"` averages them. Either
     way the micro-batches, and the processes, add up to the whole batch's loss: DDP averages
     gradients over processes, so each scales its part by the world size. `share` 0 marks a
@@ -131,6 +132,11 @@ def train_step(
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
     progress.step += 1
+    if config.loss_reduction == "sum":  # the optimizer's sum; the log's mean (no host read)
+        counted = torch.as_tensor(total_terms * share, dtype=torch.float32, device=device)
+        if process is not None:  # every process's part, so that their losses add up to the mean
+            counted = process.sum(counted)
+        return loss_sum / counted.clamp(min=1)
     return loss_sum
 
 

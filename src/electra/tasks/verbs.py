@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -107,6 +108,7 @@ def finetune(
             continue
         summary = over_seeds(per_seed)
         if lead:
+            _keep_median_model(Path(summary["kept_model"]), run.out_dir / loop.MODEL_DIR)
             write_json(run.out_dir / loop.RESULTS_FILE, summary)
         results.append({**summary, "out_dir": str(run.out_dir)})
     _leave_process_group()
@@ -121,6 +123,18 @@ def _leave_process_group() -> None:
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def _keep_median_model(seed_model: Path, out: Path) -> None:
+    """OUT/model: a copy of the median seed's model, so that `--seeds N` leaves a model where a
+    single run does (swapped in whole: a reader never sees half of it)."""
+    tmp, old = out.with_name(f".{out.name}.tmp"), out.with_name(f".{out.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(seed_model, tmp)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ your own files, and the calls of `finetune glue`, `predict glue` and `evaluate g
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -226,10 +225,8 @@ class Classification(Family):
             )
         columns = [f"prob_{label}" for label in spec.labels] if input.probs else []
         write_predictions(rows, input.out, columns)
-        counts = json.dumps({name: len(r) for name, r in rows.items()})
-        return Prediction(
-            message="\n".join([*skipped, f"{counts} predictions written to {input.out}"])
-        )
+        written = [f"{input.out}/{name}: {len(r):,} predictions" for name, r in rows.items()]
+        return Prediction(message="\n".join([*skipped, *written]))
 
     def score_file(self, scoring: ClassificationScoring) -> dict[str, Any]:
         spec = glue_spec(scoring.task)

@@ -111,15 +111,27 @@ def write_predictions(answers: dict[str, Answer], out_dir: Path) -> None:
         write_json(out_dir / NULL_ODDS_FILE, {qid: a.null_odds for qid, a in answers.items()})
 
 
+# The official scripts' percentages, given as fractions (0-1) like every other score we print.
+PERCENTAGES = ("exact_match", "f1", "exact", "HasAns_exact", "HasAns_f1", "NoAns_exact",
+               "NoAns_f1", "best_exact", "best_f1")  # fmt: skip
+
+
+def as_fractions(scores: dict[str, Any]) -> dict[str, Any]:
+    """The official metrics on one scale with the rest of the toolkit: percentages / 100 (counts
+    and thresholds as they are)."""
+    return {k: v / 100 if k in PERCENTAGES else v for k, v in scores.items()}
+
+
 def score(dataset: dict[str, Any], answers: dict[str, Answer], version_2: bool,
           null_threshold: float) -> dict[str, Any]:  # fmt: skip
-    """The official metrics of `answers` against a validated SQuAD file's contents; SQuAD 2.0's
-    `exact`/`f1` at `null_threshold`, and `best_exact`/`best_f1` over every threshold."""
+    """The official metrics of `answers` against a validated SQuAD file's contents (as
+    fractions); SQuAD 2.0's `exact`/`f1` at `null_threshold`, and `best_exact`/`best_f1` over
+    every threshold."""
     predictions = {qid: a.text for qid, a in answers.items()}
     if not version_2:
-        return evaluate_v1(dataset["data"], predictions)
+        return as_fractions(evaluate_v1(dataset["data"], predictions))
     odds = {qid: a.null_odds for qid, a in answers.items()}
-    return evaluate_v2(dataset["data"], predictions, odds, null_threshold)
+    return as_fractions(evaluate_v2(dataset["data"], predictions, odds, null_threshold))
 
 
 def squad_task(
@@ -278,7 +290,7 @@ class Squad(Family):
                     f"electra: {unanswered} questions have no prediction and score 0",
                     file=sys.stderr,
                 )
-            return evaluate_v1(dataset["data"], predictions)
+            return as_fractions(evaluate_v1(dataset["data"], predictions))
         na_probs = None
         if scoring.na_probs is not None:
             na_probs = read_json(scoring.na_probs)
@@ -286,7 +298,9 @@ class Squad(Family):
                 raise UserError(
                     f"{scoring.na_probs}: expected a JSON object {{question id: null odds}}"
                 )
-        return evaluate_v2(dataset["data"], predictions, na_probs, scoring.na_prob_thresh)
+        return as_fractions(
+            evaluate_v2(dataset["data"], predictions, na_probs, scoring.na_prob_thresh)
+        )
 
 
 FAMILY = Squad()
