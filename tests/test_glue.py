@@ -384,7 +384,10 @@ def test_own_data_from_csv_and_jsonl(tmp_path, shared_data, capsys):
     gold = [names[label] for _, label in source[40:70]]
     assert results["dev"]["accuracy"] == pytest.approx(accuracy_score(gold, predicted))
     assert results["dev"]["macro_f1"] == pytest.approx(f1_score(gold, predicted, average="macro"))
-    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    # the official head: the encoder in model/encoder/, nothing `transformers` would load with a
+    # random classifier at the top
+    assert not (tmp_path / "run" / "model" / "config.json").exists()
+    config = json.loads((tmp_path / "run" / "model" / "encoder" / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}
 
     argv = ["predict", "glue", "--test", str(tmp_path / "dev.jsonl"), "--text-columns", "review",
@@ -508,7 +511,9 @@ def test_the_official_head_is_dropout_and_one_linear_layer_on_cls(tmp_path, asse
     head = load_file(out / "model" / HEAD_FILE)
     assert set(head) == {"classifier.out.weight", "classifier.out.bias"}
     assert head["classifier.out.weight"].shape == (2, 32)
-    encoder, info = ElectraModel.from_pretrained(out / "model", output_loading_info=True)
+    encoder, info = ElectraModel.from_pretrained(
+        out / "model", subfolder="encoder", output_loading_info=True
+    )
     assert not info["missing_keys"] and not info["unexpected_keys"]
     finetuned = FAMILY.load_finetuned(out / "model")
     ids = torch.randint(5, 1000, (3, 12))

@@ -174,3 +174,28 @@ def test_a_discriminator_without_architectures_loads_under_a_task_head(tmp_path)
     del saved["architectures"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert hf.load(tmp_path, TokenClassifier, num_labels=3).head_initialized
+
+
+def test_no_transformers_class_builds_a_random_head_from_an_official_head_model(tmp_path):
+    """The official GLUE head (and SQuAD's joint one) has no `transformers` class: its directory
+    must not let `AutoModelForSequenceClassification` build a randomly headed classifier (only a
+    warning would say so); the encoder loads from its subfolder, and ours runs the whole model."""
+    transformers = pytest.importorskip("transformers")
+    from electra.backbones.electra.network import EncoderOnly
+    from electra.config import ModelConfig
+    from electra.tasks.glue.model import LinearClassifier
+
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=99, embedding_size=16, hidden_size=32, num_layers=1,
+                         num_heads=2, intermediate_size=37)  # fmt: skip
+    model = LinearClassifier(EncoderOnly(config), num_labels=3).eval()
+    extra = {"id2label": {"0": "a", "1": "b", "2": "c"}, "label2id": {"a": 0, "b": 1, "c": 2}}
+    model.save(tmp_path, None, extra)
+    with pytest.raises((OSError, ValueError), match="config.json"):  # an error, not a warning
+        transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    encoder = transformers.ElectraModel.from_pretrained(tmp_path, subfolder="encoder").eval()
+    ids = torch.tensor([[5, 6, 7, 8]])
+    loaded = LinearClassifier.load(tmp_path, hf.load(tmp_path, EncoderOnly), num_labels=3).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(ids).last_hidden_state, loaded._base[0](ids))
+        torch.testing.assert_close(loaded(ids), model(ids))

@@ -95,8 +95,10 @@ def test_squad_1_learns_and_predicts_from_the_saved_model(setup, tmp_path, capsy
     assert (out / "model" / HEAD_FILE).is_file()
     transformers = pytest.importorskip("transformers")
     theirs, info = transformers.ElectraModel.from_pretrained(
-        out / "model", output_loading_info=True
+        out / "model", subfolder="encoder", output_loading_info=True
     )
+    with pytest.raises((OSError, ValueError)):  # no randomly headed QA model from it
+        transformers.AutoModelForQuestionAnswering.from_pretrained(out / "model")
     assert not info["missing_keys"] and not info["unexpected_keys"]
     ours = FAMILY.load_finetuned(out / "model").model
     assert ours.joint is not None and ours.out is None

@@ -162,9 +162,12 @@ def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: st
     load = (_load_section(".", transformers_class, f"electra predict {family} --model {out_dir} ...")
             if transformers_class else
             f"`electra predict {family} --model {out_dir} ...`, or in Python "
-            f"`electra.predict(\"{family}\", \"{out_dir}\", ...)`. Its head is the "
-            "official one, which `transformers` has no class for: `ElectraModel` loads the encoder "
-            "and `head.safetensors` holds the head.")  # fmt: skip
+            f"`electra.predict(\"{family}\", \"{out_dir}\", ...)`, or as ONNX (`electra export "
+            f"onnx --model {out_dir} --out DIR`). Its head is the official one, which "
+            "`transformers` has no class for: `head.safetensors` holds it, and the encoder is in "
+            "`encoder/` (`ElectraModel.from_pretrained(DIR, subfolder=\"encoder\")`), so no "
+            "`transformers` class can load this directory with a random head in its place. For a "
+            "model `transformers` runs as it is, fine-tune with `--head transformers`.")  # fmt: skip
     sections = [
         ("Model", f"ELECTRA fine-tuned on `{task}` ({family}) by the `electra` toolkit from "
                   f"`{results['model']}`{' (random initialisation: a control run)' if results['random_init'] else ''}."),

@@ -156,7 +156,14 @@ def resolve(path: str | Path) -> Path:
         ) from None
 
 
+ENCODER_DIR = (
+    "encoder"  # a model with a head `transformers` has no class for keeps its encoder here
+)
+
+
 def _checkpoint_dir(path: str | Path) -> Path:
+    """The directory holding the weights and config.json: `path`, or its `encoder/` folder for a
+    model whose head has no `transformers` class (see `electra.tasks.heads`)."""
     directory = resolve(path)
     if reason := absent_reason(directory):  # absent, or behind a folder closed to us
         missing = reason == "no such file or directory"
@@ -165,6 +172,11 @@ def _checkpoint_dir(path: str | Path) -> Path:
         raise UserError(
             f"{directory}: not a directory (expected a checkpoint directory with {CONFIG_FILE})"
         )
+    if (
+        not (directory / CONFIG_FILE).is_file()
+        and (directory / ENCODER_DIR / CONFIG_FILE).is_file()
+    ):
+        return directory / ENCODER_DIR
     return directory
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -109,6 +110,12 @@ def export_onnx(
         if path.is_file():  # whole or not at all: a full disk leaves no truncated copy
             with atomic_path(out / path.name) as tmp:
                 shutil.copy2(path, tmp)
+        elif path.name == hf.ENCODER_DIR:  # an official head's encoder (see tasks.heads)
+            staged = out / f".{path.name}.tmp"
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.copytree(path, staged)
+            shutil.rmtree(out / path.name, ignore_errors=True)
+            os.replace(staged, out / path.name)
     length = min(16, model.config.max_position_embeddings)
     ids = torch.full((2, length), 5, dtype=torch.long)
     mask = torch.ones_like(ids)

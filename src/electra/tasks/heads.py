@@ -16,9 +16,11 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from electra import hf
+from electra.backbones.electra.network import EncoderOnly
 from electra.cpu_linear import Linear
 from electra.errors import UserError
 from electra.files import atomic_path
+from electra.tokenizer import save_tokenizer
 
 HEAD_FILE = "head.safetensors"
 
@@ -39,8 +41,22 @@ def save_heads(
     config_extra: dict[str, Any] | None,
 ) -> None:
     """`base` in the Hugging Face layout, then `heads` (by name) in `HEAD_FILE`, written whole;
-    a stale head file is removed when there is no head to write."""
-    hf.save(base, out_dir, tokenizer=tokenizer, config_extra=config_extra)
+    a stale head file is removed when there is no head to write.
+
+    A bare encoder (`EncoderOnly`: the task's head is all in `HEAD_FILE`) goes into
+    `OUT/encoder/`, the tokenizer staying in `OUT`: with config.json at its top, the directory
+    would let `AutoModelForSequenceClassification` (or `...ForQuestionAnswering`) build a model
+    with a random head from it, with only a warning. Without one, `transformers` refuses it;
+    `ElectraModel.from_pretrained(OUT, subfolder="encoder")` loads the encoder, and `electra
+    predict` and ONNX export run the whole model."""
+    bare = isinstance(base, EncoderOnly) and bool(heads)
+    hf.save(base, out_dir / hf.ENCODER_DIR if bare else out_dir, tokenizer=tokenizer,
+            config_extra=config_extra)  # fmt: skip
+    if bare:  # the tokenizer at the top too, where AutoTokenizer and our loaders look
+        if tokenizer is not None:
+            save_tokenizer(tokenizer, out_dir)
+        for stale in (hf.CONFIG_FILE, "model.safetensors"):  # an older layout's: the trap
+            (out_dir / stale).unlink(missing_ok=True)
     state = {
         f"{name}.{key}": value.detach().float().contiguous()
         for name, module in heads.items()
