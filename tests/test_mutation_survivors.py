@@ -1,0 +1,86 @@
+"""Tests written from the survivors of the mutation exercise (`make mutation`; triage in
+benchmarks/RESULTS.md): each pins a behaviour no other test checked."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from test_pretrain_objective import MODEL, SPECIAL, batch
+
+from electra.backbones.electra.weights import config_from_hf
+from electra.backbones.names import rename
+from electra.pretraining.objectives.masking import choose_positions, word_starts_of
+from electra.pretraining.objectives.rtd import ReplacedTokenDetection
+from electra.pretraining.options import PretrainConfig
+from electra.pretraining.packing import pack_rows
+
+
+def test_rename_takes_the_longest_prefix_drops_and_reports_misses():
+    table = {"a": "A", "a.b": "B", "a.gone": None, "layer.{}.x": "L{}"}
+    assert rename("a.b.w", table) == (True, "B.w")  # not "A.b.w"
+    assert rename("a.c", table) == (True, "A.c")
+    assert rename("a.gone.w", table) == (True, None)  # matched, and dropped
+    assert rename("other.w", table) == (False, None)
+    assert rename("layer.3.x.bias", table) == (True, "L3.bias")
+
+
+def test_a_config_json_without_optional_keys_takes_the_defaults():
+    raw = {"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 2, "pad_token_id": None}
+    config = config_from_hf(raw)
+    assert (config.vocab_size, config.hidden_size, config.num_heads) == (50, 32, 2)
+    assert config.pad_token_id == 0 and config.num_layers == 12 and config.layer_norm_eps == 1e-12
+    assert config_from_hf({**raw, "pad_token_id": 3}).pad_token_id == 3
+
+
+def test_word_starts_come_from_the_segmenter_else_the_vocabulary_else_none():
+    ids = torch.tensor([[0, 1, 2]])
+    table = torch.tensor([True, False, True])
+    given = torch.tensor([[True, True, False]])
+    assert torch.equal(word_starts_of(ids, table, given), given)
+    assert torch.equal(word_starts_of(ids, table, None), torch.tensor([[True, False, True]]))
+    assert word_starts_of(ids, None, given) is None  # whole-word masking off
+
+
+def test_a_short_row_still_gets_one_prediction():
+    """round(3 x 0.15) = 0: the official count is at least 1."""
+    ids = torch.tensor([[SPECIAL.cls, 7, 8, 9, SPECIAL.sep]])
+    masked = choose_positions(ids, SPECIAL, 0.15, 4)
+    assert int(masked.weights.sum()) == 1
+
+
+def test_both_networks_see_the_packed_rows_positions_and_documents(monkeypatch):
+    """Packed rows carry position and document ids (and padded rows a mask): the generator and
+    the discriminator must both get them, or attention crosses examples."""
+    model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40), SPECIAL)
+    inputs = pack_rows(batch(rows=4)["input_ids"].numpy(), SPECIAL)
+    assert "document_ids" in inputs
+    seen = []
+    for network in (model.generator, model.discriminator):
+        real = network.electra.forward
+
+        def record(*args, _real=real, **kwargs):
+            seen.append(inspect.signature(_real).bind(*args, **kwargs).arguments)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(network.electra, "forward", record)
+    model(**inputs)
+    assert len(seen) == 2
+    for kwargs in seen:
+        assert torch.equal(kwargs["position_ids"], inputs["position_ids"])
+        assert torch.equal(kwargs["document_ids"], inputs["document_ids"])
+        assert torch.equal(kwargs["token_type_ids"], inputs["token_type_ids"])
+    padded = batch(rows=4)
+    seen.clear()
+    model(**padded)
+    assert all(torch.equal(k["attention_mask"], padded["attention_mask"]) for k in seen)
+
+
+def test_the_discriminator_accuracy_is_its_agreement_with_the_labels():
+    torch.manual_seed(0)
+    model = ReplacedTokenDetection(MODEL, PretrainConfig(seq_len=40), SPECIAL).eval()
+    inputs = batch(rows=8)
+    out = model(**inputs)
+    is_token = inputs["input_ids"] != SPECIAL.pad
+    agree = ((out.disc_logits > 0) == out.is_replaced)[is_token].float().mean()
+    torch.testing.assert_close(out.disc_acc, agree)
