@@ -45,6 +45,7 @@ def models(tmp_path_factory, assets) -> dict[str, Path]:
         "squad": ["squad", "--train", squad, "--dev", squad, *SQUAD, "--head", "independent"],
     }
     made = {"discriminator": pre}
+    made.update(_made_by_transformers(root, load_tokenizer(assets / "vocab.txt")))
     for name, (family, *args) in runs.items():
         out = root / name
         assert (
@@ -52,6 +53,30 @@ def models(tmp_path_factory, assets) -> dict[str, Path]:
         )
         made[name] = out / "model"
     torch.set_num_threads(threads)
+    return made
+
+
+# Task models users fine-tuned with `transformers` itself: no electra settings in config.json.
+HF_MADE = {
+    "hf-glue": ("ElectraForSequenceClassification", {"id2label": {0: "no", 1: "yes", 2: "maybe"}}),
+    "hf-tagging": ("ElectraForTokenClassification", {"id2label": {0: "O", 1: "B-NP", 2: "I-NP"}}),
+    "hf-squad": ("ElectraForQuestionAnswering", {}),
+}
+
+
+def _made_by_transformers(root: Path, tokenizer) -> dict[str, Path]:
+    transformers = pytest.importorskip("transformers")
+    from electra.tokenizer import save_tokenizer
+
+    made = {}
+    for name, (cls, extra) in HF_MADE.items():
+        torch.manual_seed(0)
+        config = transformers.ElectraConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=16,
+                                            hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                            intermediate_size=64, max_position_embeddings=256, **extra)  # fmt: skip
+        getattr(transformers, cls)(config).save_pretrained(root / name)
+        save_tokenizer(tokenizer, root / name)
+        made[name] = root / name
     return made
 
 
@@ -66,13 +91,22 @@ def _batch(vocab: int, length: int = 40) -> tuple[torch.Tensor, ...]:
 
 
 @pytest.mark.parametrize(
-    "kind", ["discriminator", "glue", "glue-transformers", "tagging", "squad", "squad-joint"]
+    "kind",
+    [
+        "discriminator",
+        "glue",
+        "glue-transformers",
+        "tagging",
+        "squad",
+        "squad-joint",
+        *HF_MADE,
+    ],  # fmt: skip
 )
 def test_the_graph_gives_the_pytorch_outputs_on_padded_batches(models, tmp_path, kind):
     out = tmp_path / "onnx"
     assert main(["export", "onnx", "--model", str(models[kind]), "--out", str(out)]) == 0
     model, found, _ = load_model(models[kind])
-    assert found == kind.removesuffix("-transformers").removesuffix("-joint")
+    assert found == kind.removesuffix("-transformers").removesuffix("-joint").removeprefix("hf-")
     runner = OnnxRunner(out / ONNX_FILE, model)
     ids, mask, types = _batch(model.config.vocab_size)
     with torch.no_grad():
@@ -175,3 +209,29 @@ def test_runtimes_need_an_export(models, tmp_path, capsys):
     assert main(["export", "onnx", "--model", str(models["glue"]), "--out", str(out)]) == 0
     assert not (out / INT8_FILE).exists()
     assert main(["export", "onnx", "--model", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize("kind", list(HF_MADE))
+def test_a_model_fine_tuned_with_transformers_exports_with_its_own_outputs(models, tmp_path, kind):
+    """Whoever trained it: `transformers`' own classifier, tagger and QA model export, and the
+    graph gives what `transformers` gives."""
+    transformers = pytest.importorskip("transformers")
+    out = tmp_path / "onnx"
+    assert main(["export", "onnx", "--model", str(models[kind]), "--out", str(out)]) == 0
+    theirs = getattr(transformers, HF_MADE[kind][0]).from_pretrained(models[kind]).eval()
+    model, _, _ = load_model(models[kind])
+    ids, mask, types = _batch(model.config.vocab_size)
+    with torch.no_grad():
+        reference = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    got = OnnxRunner(out / ONNX_FILE, model)(ids, mask, types)
+    got = got if isinstance(got, tuple) else (got,)
+    if kind == "hf-glue":
+        torch.testing.assert_close(got[0], reference.logits, atol=1e-4, rtol=1e-4)
+    elif kind == "hf-tagging":
+        tokens = mask.bool()
+        torch.testing.assert_close(got[0][tokens], reference.logits[tokens], atol=1e-4, rtol=1e-4)
+    else:  # start and end logits where an answer may be: the context
+        context = mask.bool() & types.bool()
+        for ours, expected in zip(got[:2], (reference.start_logits, reference.end_logits),
+                                  strict=True):  # fmt: skip
+            torch.testing.assert_close(ours[context], expected[context], atol=1e-4, rtol=1e-4)

@@ -34,7 +34,7 @@ from electra.backbones.electra.network import Discriminator
 from electra.errors import UserError
 from electra.files import atomic_path, one_writer, writable_dir, write_json
 from electra.onnx_runtime import EXPORT_FILE, INPUTS, INT8_FILE, ONNX_FILE, needs_onnx, sha256
-from electra.tasks.registry import family
+from electra.tasks.registry import FAMILIES, family
 from electra.tasks.task import SETTINGS_KEY
 
 DISCRIMINATOR_OUTPUTS = ("replaced_logits",)
@@ -46,11 +46,15 @@ def load_model(model_dir: Path) -> tuple[nn.Module, str, tuple[str, ...]]:
 
     settings = hf.read_config_json(model_dir).get(SETTINGS_KEY)
     name = settings.get("family") if isinstance(settings, dict) else None
+    if name is None:  # made elsewhere (`transformers`' Trainer, say): its class names the family
+        architecture = hf.saved_architecture(model_dir)
+        name = next((spec.name for spec in FAMILIES.values()
+                     if any(architecture.endswith(c) for c in spec.hf_classes)), None)  # fmt: skip
     if name is None:
         if not hf.is_saved_as(model_dir, Discriminator):
             raise UserError(
-                f"{model_dir}: neither a discriminator nor a model fine-tuned by electra; "
-                "nothing to export"
+                f"{model_dir}: saved as {hf.saved_architecture(model_dir)}, which is neither a "
+                "discriminator nor a task model electra runs; nothing to export"
             )
         return hf.load(model_dir, Discriminator).eval(), "discriminator", DISCRIMINATOR_OUTPUTS
     implementation = family(name)
