@@ -290,6 +290,56 @@ def dataset_folder_files(directory: Path) -> list[Path] | None:
     return [directory / name for name in files]
 
 
+def is_dataset(path: str | Path) -> bool:
+    """A `datasets` folder (save_to_disk) or a hub name (`hf:...`)."""
+    if str(path).startswith(HUB_PREFIX):
+        return True
+    path = Path(path)
+    return path.is_dir() and dataset_folder_files(path) is not None
+
+
+def dataset_records(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The rows of a `datasets` folder or hub split as dicts, `ClassLabel` columns (and lists of
+    them, as the hub's CoNLL-2003 tags) given by their names rather than their ids."""
+    files = (
+        hub_files(str(path))
+        if str(path).startswith(HUB_PREFIX)
+        else dataset_folder_files(Path(path))
+    )
+    names = _class_labels(files[0].parent / "dataset_info.json") if files else {}
+
+    def named(column: str, value: Any) -> Any:
+        labels = names.get(column)
+        if labels is None:
+            return value
+        if isinstance(value, list):
+            return [labels[v] if isinstance(v, int) and 0 <= v < len(labels) else v for v in value]
+        return labels[value] if isinstance(value, int) and 0 <= value < len(labels) else value
+
+    pa = _pyarrow()
+    for file in files:
+        try:
+            for batch in _arrow_reader(file):
+                for row in batch.to_pylist():
+                    yield {k: named(k, v) for k, v in row.items()}
+        except (pa.ArrowException, OSError) as e:
+            raise UserError(f"{file}: cannot read ({e})") from None
+
+
+def _class_labels(info: Path) -> dict[str, list[str]]:
+    """Each `ClassLabel` column's names (also inside a `Sequence`), from dataset_info.json."""
+    try:
+        features = json.loads(info.read_text(encoding="utf-8")).get("features") or {}
+    except (OSError, ValueError):
+        return {}
+    found = {}
+    for column, feature in features.items():
+        inner = feature.get("feature", feature) if isinstance(feature, dict) else {}
+        if isinstance(inner, dict) and inner.get("_type") == "ClassLabel" and inner.get("names"):
+            found[column] = [str(n) for n in inner["names"]]
+    return found
+
+
 def hub_files(name: str) -> list[Path]:
     """`hf:NAME[:CONFIG[:SPLIT]]` (split default train): the dataset downloaded into the
     `datasets` cache (needs the `datasets` extra and a network), as its Arrow files."""
@@ -304,7 +354,7 @@ def hub_files(name: str) -> list[Path]:
             f"{name}: hub datasets need the datasets extra: pip install 'electra[datasets]'"
         ) from None
     try:
-        loaded = datasets.load_dataset(dataset, config, split=split or "train")
+        loaded = datasets.load_dataset(dataset, config or None, split=split or "train")
     except Exception as e:  # offline, unknown name, bad config: the library raises many types
         raise UserError(f"{name}: cannot load from the hub ({type(e).__name__}: {e})") from None
     return [Path(f["filename"]) for f in loaded.cache_files]

@@ -1,4 +1,5 @@
-"""Labelled text tables, one example per row: GLUE's TSVs, CSV and JSON Lines files.
+"""Labelled text tables, one example per row: GLUE's TSVs, CSV and JSON Lines files, and
+`datasets` folders and hub splits (their `ClassLabel` names as labels).
 
 TSVs are read without quote processing, as GLUE's own readers do (a `"` is part of the text);
 CSVs with standard quoting; JSON Lines one object per line. A header line names the columns
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from electra.data.formats import dataset_records, is_dataset
 from electra.errors import UserError
 
 csv.field_size_limit(sys.maxsize)  # MNLI's parse columns and long user texts exceed the default
@@ -30,7 +32,11 @@ class Example:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str] | dict]]:
-    """(line number, row) pairs; TSV/CSV rows are lists after the header, JSONL rows dicts."""
+    """(line number, row) pairs; TSV/CSV rows are lists after the header, JSONL rows and the
+    records of a `datasets` folder or hub split (`hf:NAME:CONFIG:SPLIT`) dicts, numbered from 1."""
+    if is_dataset(path):
+        yield from enumerate(dataset_records(path), 1)
+        return
     suffix = path.suffix.lower()
     try:
         handle = path.open(encoding="utf-8-sig", newline="")  # -sig: MRPC's byte-order mark
@@ -41,7 +47,7 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str] | dict]]:
             if suffix in (".jsonl", ".json"):
                 for number, line in enumerate(handle, 1):
                     if line.strip():
-                        yield number, _json_row(path, number, line)
+                        yield number, json_row(path, number, line)
                 return
             if suffix == ".csv":
                 reader = csv.reader(handle)
@@ -56,7 +62,7 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str] | dict]]:
             raise UserError(f"{path}: not valid {suffix[1:].upper()} ({e})") from None
 
 
-def _json_row(path: Path, number: int, line: str) -> dict:
+def json_row(path: Path, number: int, line: str) -> dict:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:

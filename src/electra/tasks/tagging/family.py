@@ -100,13 +100,14 @@ def build_task(
     name: str = "tagging",
     label_encoding: str = "BIOES",
     tag_field: str = "upos",
+    fields: tuple[str, str] = ("tokens", "ner_tags"),
 ) -> Task:
     """`finetune tagging`: trains on examples cut at `max_seq_length`, and scores the dev file in
     windows, as `predict tagging` tags it, so that its F1 is the one `evaluate tagging` gives.
     Chunk tags train in `label_encoding` (see the module docstring); the dev file is scored on its
     own tags."""
-    train_sentences = read_tagged(train_path, tag_column, tag_field)
-    dev_sentences = read_tagged(dev_path, tag_column, tag_field)
+    train_sentences = read_tagged(train_path, tag_column, tag_field, False, *fields)
+    dev_sentences = read_tagged(dev_path, tag_column, tag_field, False, *fields)
     files = [(train_path, train_sentences), (dev_path, dev_sentences)]
     bioes = label_encoding == "BIOES" and is_chunk_tagging(train_sentences + dev_sentences)
     if bioes:
@@ -197,7 +198,8 @@ class Tagging(Family):
         train, dev = self._files(data)
         return build_task(tokenizer, train, dev, config.max_seq_length, data.tag_column,
                           data.labels, label_encoding=data.label_encoding,
-                          tag_field=data.tag_field)  # fmt: skip
+                          tag_field=data.tag_field,
+                          fields=(data.tokens_field, data.tags_field))  # fmt: skip
 
     def load_finetuned(self, model_dir: Path) -> Finetuned:
         labels = saved_labels(model_dir)

@@ -15,12 +15,16 @@ class TaggingData:
     """`finetune tagging`: CoNLL-format files."""
 
     data_dir: Path | None = None  # holds train.txt and dev.txt/valid.txt/test.txt
-    train: Path | None = None  # training file (default: DATA_DIR/train.txt)
+    train: Path | None = (
+        None  # training file or `datasets` folder/hf: name (default: DATA_DIR/train.txt)
+    )
     dev: Path | None = None  # file scored after every epoch (default: DATA_DIR's dev, else test)
     tag_column: int = -1  # CoNLL files: column of the tag (-1: the last)
     tag_field: str = choice(
         "upos", ("upos", "xpos")
     )  # CoNLL-U (.conllu) files: the tag column, by name
+    tokens_field: str = "tokens"  # datasets folders, hub splits, JSONL: the field of the word lists
+    tags_field: str = "ner_tags"  # ... and of the tag lists (ids with ClassLabel names, or strings)
     labels: tuple[str, ...] = ()  # the tag set, comma-separated (default: every tag in the files)
     label_encoding: str = choice(
         "BIOES", ("BIOES", "file")

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from electra.data.formats import dataset_records, is_dataset
 from electra.errors import UserError
+from electra.tasks.tables import json_row
 
 TRAIN_FILES = ("train.txt", "eng.train", "train.conll", "train.conllu")
 DEV_FILES = ("dev.txt", "valid.txt", "eng.testa", "dev.conll", "dev.conllu", "test.txt",
@@ -109,10 +111,42 @@ def read_conllu(path: str | Path, field: str | None = "upos", keep_columns: bool
     return sentences
 
 
+def read_token_lists(path: str | Path, tokens_field: str, tags_field: str | None
+                     ) -> list[Sentence]:  # fmt: skip
+    """Sentences as word lists with tag lists: a `datasets` folder or hub split (the hub's
+    CoNLL-2003 layout: tag ids named by a `ClassLabel`) or JSON Lines (`{"tokens": [...],
+    "ner_tags": [...]}`); no tags when `tags_field` is None."""
+    path = Path(path) if not str(path).startswith("hf:") else path
+    if is_dataset(path):
+        records = enumerate(dataset_records(path), 1)
+    else:
+        lines = _read_lines(Path(path))
+        records = ((n, json_row(Path(path), n, line)) for n, line in enumerate(lines, 1)
+                   if line.strip())  # fmt: skip
+    sentences = []
+    for number, record in records:
+        words = record.get(tokens_field)
+        tags = record.get(tags_field) if tags_field else []
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise UserError(f"{path}:{number}: {tokens_field!r} is not a list of words")
+        if tags_field and (not isinstance(tags, list) or len(tags) != len(words)):
+            raise UserError(f"{path}:{number}: {tags_field!r} is not a list of one tag per word "
+                            f"(fields: {', '.join(record)})")  # fmt: skip
+        if words:
+            sentences.append(Sentence(tuple(words), tuple(str(t) for t in tags), number))
+    if not sentences:
+        raise UserError(f"{path}: no sentences")
+    return sentences
+
+
 def read_tagged(path: str | Path, tag_column: int | None = -1, tag_field: str = "upos",
-                keep_columns: bool = False) -> list[Sentence]:  # fmt: skip
-    """A CoNLL-U file (by its `.conllu` suffix: tags from the column named `tag_field`) or a
+                keep_columns: bool = False, tokens_field: str = "tokens",
+                tags_field: str = "ner_tags") -> list[Sentence]:  # fmt: skip
+    """A CoNLL-U file (by its `.conllu` suffix: tags from the column named `tag_field`), word and
+    tag lists (a `datasets` folder, a hub split or `.jsonl`: `tokens_field`, `tags_field`), or a
     CoNLL file (tags from column `tag_column`); no tags where `tag_column` is None."""
+    if is_dataset(path) or Path(path).suffix == ".jsonl":
+        return read_token_lists(path, tokens_field, None if tag_column is None else tags_field)
     if Path(path).suffix == CONLLU_SUFFIX:
         return read_conllu(path, None if tag_column is None else tag_field, keep_columns)
     return read_conll(path, tag_column, keep_columns)
