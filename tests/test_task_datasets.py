@@ -74,3 +74,25 @@ def test_finetune_classification_and_tagging_from_datasets_folders(assets, tmp_p
     assert main(argv) == 0
     results = json.loads((tmp_path / "tag" / "results.json").read_text())
     assert results["main_metric"] == "f1" and 0 <= results["dev"]["f1"] <= 1
+
+
+def test_squad_in_the_hub_layout_reads_as_the_file_does(assets, tmp_path):
+    from electra.tasks.squad.reader import load_squad
+
+    original, expected = load_squad(assets / "squad" / "dev-v2.0.json")
+    rows = {"id": [], "title": [], "context": [], "question": [], "answers": []}
+    for article in original["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                rows["id"].append(qa["id"])
+                rows["title"].append(article.get("title", ""))
+                rows["context"].append(paragraph["context"])
+                rows["question"].append(qa["question"])
+                rows["answers"].append({"text": [a["text"] for a in qa["answers"]],
+                                        "answer_start": [a["answer_start"] for a in qa["answers"]]})  # fmt: skip
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "squad"))
+    dataset, examples = load_squad(tmp_path / "squad")
+    assert dataset["version"] == "2.0"
+    assert [(e.qid, e.question, e.context, e.answers) for e in examples] == [
+        (e.qid, e.question, e.context, e.answers) for e in expected
+    ]

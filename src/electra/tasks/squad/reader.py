@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from electra.data.formats import dataset_records, is_dataset
 from electra.errors import UserError
 
 
@@ -138,6 +139,35 @@ def parse_squad(
 def load_squad(
     path: str | Path, need_answers: bool = True, check_offsets: bool = True
 ) -> tuple[Any, list[Example]]:
-    """(the raw JSON, its validated examples) of a SQuAD-format file."""
-    dataset = read_json(path)
+    """(the raw JSON, its validated examples) of a SQuAD-format file, or of a `datasets` folder
+    or hub split in the hub's SQuAD layout (put back into the file's)."""
+    dataset = from_records(path) if is_dataset(path) else read_json(path)
     return dataset, parse_squad(dataset, str(path), need_answers, check_offsets)
+
+
+def from_records(path: str | Path) -> dict[str, Any]:
+    """The hub's SQuAD rows (`id`, `title`, `context`, `question`, `answers: {text: [...],
+    answer_start: [...]}`) as a SQuAD file: consecutive rows of one context make one paragraph; a
+    question without answers makes it SQuAD 2.0 (`is_impossible`)."""
+    articles: dict[str, dict[str, Any]] = {}
+    version = "1.1"
+    for number, row in enumerate(dataset_records(path), 1):
+        answers = row.get("answers") or {}
+        if not isinstance(answers, dict) or not all(
+            k in row for k in ("id", "context", "question")
+        ):
+            raise UserError(f"{path}:{number}: expected the hub's SQuAD fields id, context, "
+                            f"question, answers (found {', '.join(row)})")  # fmt: skip
+        texts, starts = answers.get("text") or [], answers.get("answer_start") or []
+        qa = {"id": str(row["id"]), "question": row["question"],
+              "answers": [{"text": t, "answer_start": a} for t, a in zip(texts, starts, strict=True)]}  # fmt: skip
+        if not texts:
+            qa["is_impossible"], version = True, "2.0"
+        article = articles.setdefault(
+            str(row.get("title", "")), {"title": row.get("title", ""), "paragraphs": []}
+        )
+        paragraphs = article["paragraphs"]
+        if not paragraphs or paragraphs[-1]["context"] != row["context"]:
+            paragraphs.append({"context": row["context"], "qas": []})
+        paragraphs[-1]["qas"].append(qa)
+    return {"version": version, "data": list(articles.values())}
