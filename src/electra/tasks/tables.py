@@ -133,6 +133,8 @@ def _cell(path: Path, number: int, name: str, value: Any, label: bool) -> str:
         return value
     if label and isinstance(value, int | float) and not isinstance(value, bool):
         return json.dumps(value)
+    if label and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return "|".join(map(str, value))  # several labels (multi-label): as a table writes them
     kind = "null" if value is None else type(value).__name__
     expected = "a string or a number" if label else "a string of text"
     raise UserError(f"{path}:{number}: {name!r} is {kind}, expected {expected}")

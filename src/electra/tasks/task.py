@@ -104,7 +104,10 @@ def collate(
     if min(lengths) < shape[1]:  # an unpadded batch goes without a mask: the fused attention path
         batch["attention_mask"] = torch.arange(shape[1])[None, :] < torch.tensor(lengths)[:, None]
     for key, value in features[0].items():
-        if key not in padding and isinstance(value, (int, float)):
+        vector = isinstance(value, list) and value and all(isinstance(x, float) for x in value)
+        if key not in padding and (
+            isinstance(value, (int, float)) or vector
+        ):  # vector: multi-label
             batch[key] = torch.tensor([f[key] for f in features])
     return batch
 

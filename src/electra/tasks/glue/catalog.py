@@ -41,6 +41,7 @@ class Spec:
     skip_malformed: bool = False  # QQP: rows with missing fields are skipped, as GLUE's readers do
     target_scale: float = 1.0  # regression targets are trained divided by this (STS-B: 5, official)
     score_range: tuple[float, float] | None = None  # the scores a regression task's data may hold
+    multi_label: bool = False  # any number of labels per example: a sigmoid each, not a softmax
 
     @property
     def regression(self) -> bool:
@@ -119,6 +120,10 @@ def hf_labels(spec: Spec) -> dict[str, Any]:
     if spec.regression:
         return {"id2label": {"0": spec.label_column}, "label2id": {spec.label_column: 0},
                 "problem_type": "regression"}  # fmt: skip
+    if spec.multi_label:
+        return {"id2label": {str(i): label for i, label in enumerate(spec.labels)},
+                "label2id": {label: i for i, label in enumerate(spec.labels)},
+                "problem_type": "multi_label_classification"}  # fmt: skip
     return {
         "id2label": {str(i): label for i, label in enumerate(spec.labels)},
         "label2id": {label: i for i, label in enumerate(spec.labels)},
@@ -131,7 +136,10 @@ def spec_from_config(config: dict[str, Any], base: Spec) -> Spec:
     if config.get("problem_type") == "regression":
         return replace(base, labels=())
     id2label = config.get("id2label") or {}
-    return replace(base, labels=tuple(id2label[k] for k in sorted(id2label, key=int)))
+    labels = tuple(id2label[k] for k in sorted(id2label, key=int))
+    if config.get("problem_type") == "multi_label_classification":
+        return replace(base, labels=labels, multi_label=True, metrics=MULTI_LABEL_METRICS)
+    return replace(base, labels=labels)
 
 
 def glue_dev_paths(spec: Spec, directory: Path) -> list[tuple[Path, str, str]]:
@@ -145,8 +153,10 @@ def custom_spec(
     labels: Sequence[str] = (),
     regression: bool = False,
     name: str = "custom",
+    multi_label: bool = False,
 ) -> Spec:
-    """A `Spec` for your own data; the label set is `labels` or, when empty, the train file's."""
+    """A `Spec` for your own data; the label set is `labels` or, when empty, the train file's
+    (with `multi_label`, every label any example has: a list, or names joined by `|`)."""
     if not 1 <= len(text_columns) <= 2:
         raise UserError(f"text_columns: expected one or two column names, got {len(text_columns)}")
     if regression:
@@ -154,8 +164,23 @@ def custom_spec(
         metrics = ("spearman", "pearson")
     else:
         found = read_examples(train_path, text_columns, label_column)
-        label_set = tuple(labels) or tuple(sorted({e.label for e in found}))  # type: ignore[misc]
-        if len(label_set) < 2:
+        seen = (
+            {p for e in found for p in split_labels(e.label)}
+            if multi_label
+            else {e.label for e in found}
+        )
+        label_set = tuple(labels) or tuple(sorted(seen))  # type: ignore[misc]
+        if len(label_set) < 2 and not multi_label:
             raise UserError(f"{train_path}: only one label ({quoted(label_set)}); nothing to learn")
-        metrics = ("accuracy", "macro_f1")
-    return Spec(name, tuple(text_columns), label_column, label_set, metrics)
+        metrics = MULTI_LABEL_METRICS if multi_label else ("accuracy", "macro_f1")
+    return Spec(name, tuple(text_columns), label_column, label_set, metrics,
+                multi_label=multi_label)  # fmt: skip
+
+
+MULTI_LABEL_METRICS = ("micro_f1", "macro_f1")
+SEPARATOR = "|"  # between the labels of one example, in a table's label column
+
+
+def split_labels(cell: str | None) -> list[str]:
+    """A multi-label cell's labels: `a|b` (or a JSON list, read as such); empty for none."""
+    return [p.strip() for p in (cell or "").split(SEPARATOR) if p.strip()]

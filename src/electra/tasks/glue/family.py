@@ -95,6 +95,14 @@ def build_task(
         def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             return F.mse_loss(outputs[:, 0], batch["label"].float())
 
+    elif spec.multi_label:  # a sigmoid per label; an example's loss sums its labels'
+
+        def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            losses = F.binary_cross_entropy_with_logits(
+                outputs.float(), batch["label"].float(), reduction="none"
+            )
+            return losses.sum(-1).mean()
+
     else:
 
         def loss(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -135,7 +143,8 @@ def predict_file(
     labels = prediction_strings(spec, decode(spec, outputs))
     if not probs or spec.regression:
         return labels
-    probabilities = torch.stack(list(outputs)).float().softmax(-1).tolist()
+    logits = torch.stack(list(outputs)).float()
+    probabilities = (logits.sigmoid() if spec.multi_label else logits.softmax(-1)).tolist()
     return [
         "\t".join((label, *(f"{p:.6f}" for p in row)))
         for label, row in zip(labels, probabilities, strict=True)
@@ -165,7 +174,7 @@ class Classification(Family):
     ) -> Task:
         if data.train is not None:
             spec = custom_spec(data.text_columns, data.label_column or "", data.train,
-                               data.labels, data.regression)  # fmt: skip
+                               data.labels, data.regression, multi_label=data.multi_label)  # fmt: skip
             return build_task(spec, tokenizer, data.train, [(data.dev, "", "dev_predictions.tsv")],
                               config.max_seq_length, head=data.head)  # fmt: skip
         spec = glue_spec(data.task or "")

@@ -11,7 +11,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from electra.errors import UserError
-from electra.tasks.glue.catalog import Spec
+from electra.tasks.glue.catalog import Spec, split_labels
 from electra.tasks.tables import Example, quoted, read_examples
 from electra.tasks.task import Feature
 from electra.tokenizer import copy
@@ -48,6 +48,16 @@ def targets(spec: Spec, path: Path, examples: Sequence[Example]) -> list[int] | 
                 raise UserError(f"{path}:{e.line}: score {e.label} is not in [{low:g}, {high:g}]")
         return scores
     index = {label: i for i, label in enumerate(spec.labels)}
+    if spec.multi_label:  # one 0/1 target per label
+        hot = []
+        for e in examples:
+            unknown = [p for p in split_labels(e.label) if p not in index]
+            if unknown:
+                raise UserError(f"{path}:{e.line}: label {unknown[0]!r} is not one of "
+                                f"{quoted(spec.labels)}")  # fmt: skip
+            names = set(split_labels(e.label))
+            hot.append([float(label in names) for label in spec.labels])
+        return hot  # type: ignore[return-value]
     for e in examples:
         if e.label not in index:
             raise UserError(

@@ -35,6 +35,7 @@ class ClassificationData:
     label_column: str | None = None  # your data: the column holding the label
     labels: tuple[str, ...] = ()  # your data: the label set (default: the train file's)
     regression: bool = False  # your data: the label is a number
+    multi_label: bool = False  # your data: any number of labels each (a list, or joined by |)
     swap_pairs: bool = True  # MRPC, STS-B: also train on each pair swapped (official recipe)
     head: str = choice(
         "official", ("official", "transformers")

@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from electra.errors import UserError
 from electra.files import write_text
-from electra.tasks.glue.catalog import GLUE, PAPER_AVERAGE_EXCLUDES, Spec
+from electra.tasks.glue.catalog import GLUE, PAPER_AVERAGE_EXCLUDES, SEPARATOR, Spec
 from electra.tasks.glue.features import targets
 from electra.tasks.tables import read_examples
 
@@ -37,6 +37,9 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "macro_f1": lambda gold, predicted: float(
         f1_score(gold, predicted, average="macro", zero_division=0)
     ),
+    "micro_f1": lambda gold, predicted: float(  # multi-label: over every (example, label) pair
+        f1_score(gold, predicted, average="micro", zero_division=0)
+    ),
     "mcc": lambda gold, predicted: float(matthews_corrcoef(gold, predicted)),
     "pearson": _correlation(pearsonr),
     "spearman": _correlation(spearmanr),
@@ -46,6 +49,8 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 def decode(spec: Spec, outputs: Sequence[torch.Tensor]) -> np.ndarray:
     """Model outputs -> predicted label indices (or scores for regression)."""
     logits = torch.stack(list(outputs))
+    if spec.multi_label:  # each label on its own: probability above a half
+        return (logits.float() > 0).long().numpy()
     return (
         logits[:, 0].numpy() * spec.target_scale if spec.regression else logits.argmax(-1).numpy()
     )
@@ -55,6 +60,9 @@ def prediction_strings(spec: Spec, predicted: np.ndarray) -> list[str]:
     """GLUE's label strings, or the STS-B score (9 digits: float32 exactly)."""
     if spec.regression:
         return [f"{p:.9g}" for p in predicted]
+    if spec.multi_label:
+        return [SEPARATOR.join(label for label, on in zip(spec.labels, row, strict=True) if on)
+                for row in predicted]  # fmt: skip
     return [spec.labels[p] for p in predicted]
 
 
