@@ -42,6 +42,9 @@ def test_pretrained_networks_carry_cards_with_the_runs_numbers(pretrained, prepa
                 assert scores[key] == heldout[f"heldout_{key}"], key
             assert f"| {heldout['heldout_replaced_frac']:.4f} |" in card.text  # chance beside it
         assert json.dumps(saved, indent=2) in card.text  # the resolved config, verbatim
+        assert "The official recipe's optimizer and initialisation." in card.text  # no departure
+        if name == "discriminator":  # a command that runs as written, from where the run was made
+            assert f"electra detect --model {pretrained / 'discriminator'} " in card.text
         last = [r for r in records if "tokens" in r][-1]  # the real tokens, as logged
         assert f"{last['tokens']:,} real (non-padding) tokens seen" in card.text
         assert last["tokens"] < 4 * 8 * 32  # the suite's set has padding
@@ -65,6 +68,10 @@ def test_finetuned_and_exported_models_carry_cards(pretrained, tmp_path):
         assert _scores(card) == {k: float(v) for k, v in results["dev"].items()}
         assert card.data.library_name == ("electra" if head == "official" else "transformers")
         assert json.dumps(results["config"], indent=2) in card.text
+        assert f"electra predict glue --model {out / 'model'} " in card.text
+        if head == "official":  # how to run a head transformers has no class for
+            assert f'electra.predict("glue", "{out / "model"}"' in card.text
+            assert 'subfolder=\\"encoder\\"' in card.text or 'subfolder="encoder"' in card.text
     pytest.importorskip("onnxruntime")
     assert main(["export", "onnx", "--model", str(tmp_path / "official" / "model"),
                  "--out", str(tmp_path / "onnx")]) == 0  # fmt: skip

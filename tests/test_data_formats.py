@@ -183,3 +183,14 @@ def test_a_hub_name_offline_is_one_line(tmp_path, capsys, monkeypatch):
     assert (
         code == 2 and err.count("\n") == 1 and "hf:no-such-user/no-such-dataset: cannot load" in err
     )
+
+
+def test_vocab_on_records_counts_their_lines(tmp_path, capsys):
+    from electra.cli import main
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"text": "one line\\nand another"}\n{"text": "a third"}\n' * 20)
+    assert (
+        main(["vocab", "--corpus", str(corpus), "--size", "60", "--out", str(tmp_path / "v")]) == 0
+    )
+    assert "learned from 60 lines" in capsys.readouterr().out
