@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 import torch
 from test_pretrain_objective import MODEL, SPECIAL, batch
 
@@ -84,3 +85,49 @@ def test_the_discriminator_accuracy_is_its_agreement_with_the_labels():
     is_token = inputs["input_ids"] != SPECIAL.pad
     agree = ((out.disc_logits > 0) == out.is_replaced)[is_token].float().mean()
     torch.testing.assert_close(out.disc_acc, agree)
+
+
+def test_the_compiled_projection_gives_what_the_blockwise_one_gives(monkeypatch):
+    """Under torch.compile the projection is one `F.linear` (Inductor fuses it); eagerly it runs
+    block by block. Both must give the same losses, accuracy and (cold) samples."""
+    from electra.pretraining import vocabulary
+
+    g = torch.Generator().manual_seed(0)
+    features, weight = torch.randn(3, 5, 8, generator=g), torch.randn(30, 8, generator=g)
+    bias, targets = torch.randn(30, generator=g), torch.randint(0, 30, (3, 5), generator=g)
+    eager = vocabulary.vocabulary_output(features, weight, bias, targets, 1e-4)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    compiled = vocabulary.vocabulary_output(features, weight, bias, targets, 1e-4)
+    torch.testing.assert_close(compiled.losses, eager.losses)
+    assert torch.equal(compiled.correct, eager.correct) and compiled.correct.any()
+    assert torch.equal(compiled.sampled, eager.sampled)
+    assert compiled.losses.shape == targets.shape
+    assert vocabulary.vocabulary_output(features, weight, bias, targets, None).sampled is None
+
+
+@pytest.mark.parametrize("rows", [2, 1000])
+def test_the_blockwise_projection_and_its_gradients_equal_cross_entropy(monkeypatch, rows):
+    """Block by block (2 rows a block: many blocks, the last one short) or all at once, with a
+    bias that is not zero: the losses, accuracy and the gradients of features, weight and bias
+    are autograd's through `F.cross_entropy`."""
+    from electra.pretraining import vocabulary
+
+    monkeypatch.setattr(vocabulary, "block_rows", lambda vocab, device: rows)
+    g = torch.Generator().manual_seed(1)
+    features = torch.randn(7, 8, generator=g, requires_grad=True)
+    weight = torch.randn(30, 8, generator=g, requires_grad=True)
+    bias = torch.randn(30, generator=g, requires_grad=True)
+    targets = torch.randint(0, 30, (7,), generator=g)
+    scale = torch.rand(7, generator=g)  # a weighted sum, as the objective takes
+    out = vocabulary.vocabulary_output(features, weight, bias, targets, None)
+    (out.losses * scale).sum().backward()
+    ours = [t.grad.clone() for t in (features, weight, bias)]
+    for t in (features, weight, bias):
+        t.grad = None
+    logits = torch.nn.functional.linear(features, weight, bias)
+    reference = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    (reference * scale).sum().backward()
+    torch.testing.assert_close(out.losses, reference.detach())
+    assert torch.equal(out.correct, logits.argmax(-1) == targets)
+    for got, expected in zip(ours, (features.grad, weight.grad, bias.grad), strict=True):
+        torch.testing.assert_close(got, expected)
