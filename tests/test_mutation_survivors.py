@@ -4,7 +4,9 @@ benchmarks/RESULTS.md): each pins a behaviour no other test checked."""
 from __future__ import annotations
 
 import inspect
+import math
 
+import numpy as np
 import pytest
 import torch
 from test_pretrain_objective import MODEL, SPECIAL, batch
@@ -131,3 +133,65 @@ def test_the_blockwise_projection_and_its_gradients_equal_cross_entropy(monkeypa
     assert torch.equal(out.correct, logits.argmax(-1) == targets)
     for got, expected in zip(ours, (features.grad, weight.grad, bias.grad), strict=True):
         torch.testing.assert_close(got, expected)
+
+
+def reference_decode(example, features, rows, start, end, config):
+    """The independent head's answer as the official code picks it, written out plainly: the
+    n_best_size likeliest starts (where the window has the token's most context) and ends in the
+    context, every span start <= end no longer than max_answer_length scored start + end, the
+    best distinct text first; null odds = the smallest [CLS] score over the windows minus the
+    best span's score; the probability is the n-best softmax's first entry."""
+    candidates, nulls = [], []
+    for f in rows:
+        context = features.offsets[f, :, 0] >= 0
+        starts = [i for i in range(len(context)) if context[i] and features.max_context[f, i]]
+        ends = [i for i in range(len(context)) if context[i]]
+        starts = sorted(starts, key=lambda i: -start[f, i])[: config.n_best_size]
+        ends = sorted(ends, key=lambda i: -end[f, i])[: config.n_best_size]
+        for s in starts:
+            for e in ends:
+                if s <= e and e - s + 1 <= config.max_answer_length:
+                    words = features.word_offsets[f]
+                    text = example.context[words[s, 0] : words[e, 1]]
+                    candidates.append((float(start[f, s] + end[f, e]), text))
+        nulls.append(float(start[f, 0] + end[f, 0]))
+    nbest = {}
+    for score, text in sorted(candidates, key=lambda c: -c[0]):
+        nbest.setdefault(text, score)
+    if not nbest:
+        return "", 0.0, min(nulls), None
+    scores = list(nbest.values())[: config.n_best_size]
+    best_text, best = next(iter(nbest.items()))
+    probability = 1.0 / sum(math.exp(s - scores[0]) for s in scores)
+    return best_text, best, min(nulls) - best, probability
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_independent_head_decoding_equals_the_plain_reference(assets, seed):
+    from electra.tasks.squad.decoding import decode
+    from electra.tasks.squad.features import build_features
+    from electra.tasks.squad.options import SquadConfig
+    from electra.tasks.squad.reader import load_squad
+    from electra.tokenizer import train_tokenizer
+
+    _, examples = load_squad(assets / "squad" / "dev-v2.0.json")
+    examples = examples[:6]
+    tokenizer = train_tokenizer([e.context for e in examples], 300)
+    config = SquadConfig(doc_stride=8, max_query_length=8, max_answer_length=5, n_best_size=4)
+    features = build_features(examples, tokenizer, config, 32, training=False)
+    assert len(features.example_index) >= 2 * len(examples)  # overlapping windows: max context
+    g = np.random.default_rng(seed)
+    start, end = g.normal(size=features.input_ids.shape), g.normal(size=features.input_ids.shape)
+    answers = decode(examples, features, start, end, None, config, version_2=True)
+    for e, example in enumerate(examples):
+        rows = [f for f, i in enumerate(features.example_index.tolist()) if i == e]
+        assert len(rows) >= 1
+        text, score, null_odds, probability = reference_decode(
+            example, features, rows, start, end, config
+        )
+        got = answers[example.qid]
+        assert (got.text, got.score) == (text, pytest.approx(score))
+        assert got.null_odds == pytest.approx(null_odds)
+        assert got.probability == (None if probability is None else pytest.approx(probability))
+        threshold = null_odds - 0.5  # above it: no answer; below: the span
+        assert got.answer(threshold) == "" and got.answer(null_odds + 0.5) == text
