@@ -1,0 +1,157 @@
+"""Summarise a `make mutation` run: killed and surviving mutants per module, and every survivor
+with its diff and its triage (a rule below, or `open`). Writes benchmarks/MUTATION.md.
+
+    make mutation && python benchmarks/mutation_report.py
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+import difflib
+import json
+import re
+from pathlib import Path
+
+MUTANTS = Path("mutants")
+OUT = Path("benchmarks/MUTATION.md")
+KILLED, SURVIVED, NO_TESTS = (1, 3), (0,), (33,)
+
+# (function pattern, diff pattern, verdict): the first rule whose patterns both match applies.
+RULES = [
+    (
+        r"",
+        r"device=None|device=\w+\.device\)|\(\w+\.shape, \)|, \)\.masked_fill",
+        "equivalent on CPU, where the suite runs (one device); GPU placement is the GPU check's",
+    ),
+    (
+        r"",
+        r"zip\(.*(strict=(None|False)|, \))",
+        "equivalent: the zipped sequences always have equal lengths (strict only turns a bug into "
+        "an error)",
+    ),
+    (
+        r"",
+        r'kind=None|kind="XX|kind="STABLE|argsort\([^)]*, \)',
+        "equivalent but on exact ties of float scores (none in real logits)",
+    ),
+    (
+        r"",
+        r"UserError|raise |f\"|warn",
+        "message text: the one-line error tests match its important parts",
+    ),
+    (
+        r"block_rows",
+        r"",
+        "equivalent: the block size changes how many rows are projected at once, not the results (tested with 2-row and whole blocks)",
+    ),
+    (
+        r"_invert_cdf",
+        r"dim=\+1|unsqueeze\(\+1\)|squeeze\(\+1\)|cumsum_\(\+1\)",
+        "equivalent for the 2-D (rows, V) logits and 1-D draws it is called with",
+    ),
+    (
+        r"_invert_cdf",
+        r"clamp_|/ cdf|right=",
+        "equivalent: the CDF ends at 1 and the clamp only guards a draw rounding past it; a tie of a float draw with a CDF value has probability 0",
+    ),
+    (
+        r"_autocast_dtype|_Blockwise",
+        r"low|autocast|\.to\(",
+        "autocast-only path (bf16/fp16): the suite checks the projection in fp32 - open",
+    ),
+    (
+        r"config_to_hf",
+        r"tie_word_embeddings|TIE_WORD",
+        "equivalent: transformers' ElectraConfig ties word embeddings by default",
+    ),
+    (
+        r"AdamWeightDecay.*__init__",
+        r"weight_decay",
+        "equivalent: every caller gives each parameter group its weight decay",
+    ),
+    (
+        r"build_optimizer",
+        r'"XXlrXX"|"LR"',
+        "equivalent: the loop sets every group's lr from its base_lr before each step",
+    ),
+    (
+        r"build_optimizer|rename",
+        r"key=None|sorted\(table\.items\(\), \)|sorted\(groups\.items\(\), \)",
+        "equivalent for these keys' order (tuples sort by their first entry)",
+    ),
+    (
+        r"layer_lrs",
+        r"n \+ 3",
+        "equivalent: max(top - depth, 0) gives the head exponent 0 either way",
+    ),
+    (
+        r"ReplacedTokenDetection.*forward",
+        r"<= c\.mask_token_prob|>= 0\)",
+        "equivalent but when a uniform draw or a logit is exactly at the threshold (probability 0)",
+    ),
+]
+
+
+def functions(text: str) -> dict[str, str]:
+    tree = ast.parse(text)
+    return {n.name: ast.get_source_segment(text, n) or "" for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}  # fmt: skip
+
+
+def diff(sources: dict[Path, dict[str, str]], path: Path, mutant: str) -> list[str]:
+    original = re.sub(r"__mutmut_\d+$", "__mutmut_orig", mutant)
+    funcs = sources[path]
+    a = funcs.get(original, "").replace(original, "f")
+    b = funcs.get(mutant, "").replace(mutant, "f")
+    return [line for line in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]  # fmt: skip
+
+
+def verdict(name: str, lines: list[str]) -> str:
+    changed = "\n".join(lines)
+    for function, pattern, text in RULES:
+        if re.search(function, name) and re.search(pattern, changed):
+            return text
+    return "open"
+
+
+def main() -> None:
+    table, survivors = [], []
+    sources: dict[Path, dict[str, str]] = {}
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        source = meta.with_suffix("")
+        sources[source] = functions(source.read_text())
+        count = collections.Counter(
+            "killed" if c in KILLED else "survived" if c in SURVIVED else "no tests" if c in NO_TESTS
+            else "other" for c in codes.values())  # fmt: skip
+        module = str(source.relative_to(MUTANTS))
+        for name, code in sorted(codes.items()):
+            if code in SURVIVED or code in NO_TESTS:
+                lines = diff(sources, source, name.rsplit(".", 1)[-1])
+                survivors.append(
+                    (module, name, lines, verdict(name, lines) if code in SURVIVED else "no tests")
+                )
+        table.append((module, count))
+    rows = [
+        "| module | mutants | killed | survived | equivalent (argued) | open | no tests |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for module, count in table:
+        mine = [s for s in survivors if s[0] == module and s[3] != "no tests"]
+        open_ = sum(1 for s in mine if s[3].endswith("open") or s[3] == "open")
+        rows.append(f"| `{module}` | {sum(count.values())} | {count['killed']} | {count['survived']} | "
+                    f"{len(mine) - open_} | {open_} | {count['no tests']} |")  # fmt: skip
+    body = ["# Mutation testing: every survivor and its triage", "",
+            "Generated by `benchmarks/mutation_report.py` from a `make mutation` run (mutmut; the "
+            "modules and tests in pyproject's `[tool.mutmut]`). A survivor is `equivalent` with the "
+            "one-line reason given, or `open` (no test yet tells it apart).", "", *rows, ""]  # fmt: skip
+    for _module, name, lines, text in survivors:
+        body += [f"### `{name}` - {text}", "", "```diff", *lines, "```", ""]
+    OUT.write_text("\n".join(body) + "\n", encoding="utf-8")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
