@@ -20,6 +20,16 @@ KILLED, SURVIVED, NO_TESTS = (1, 3), (0,), (33,)
 # (function pattern, diff pattern, verdict): the first rule whose patterns both match applies.
 RULES = [
     (
+        r"read_scored",
+        r"seen|XX|[A-Z]{4}",
+        "message text: what the refusal names, not what it refuses",
+    ),
+    (
+        r"official_spans",
+        r"start = set\(\), \"O\", [-+]\d",
+        'equivalent: the first tag always sets `start` (after the initial "O")',
+    ),
+    (
         r"",
         r"device=None|device=\w+\.device\)|\(\w+\.shape, \)|, \)\.masked_fill",
         "equivalent on CPU, where the suite runs (one device); GPU placement is the GPU check's",

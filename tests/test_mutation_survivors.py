@@ -195,3 +195,61 @@ def test_independent_head_decoding_equals_the_plain_reference(assets, seed):
         assert got.probability == (None if probability is None else pytest.approx(probability))
         threshold = null_odds - 0.5  # above it: no answer; below: the span
         assert got.answer(threshold) == "" and got.answer(null_odds + 0.5) == text
+
+
+def test_tag_sets_are_spans_by_their_prefixes_and_pick_their_metric():
+    from electra.tasks.tagging.scoring import are_spans, main_metric
+
+    assert are_spans([["B-X", "I-X"], ["S-Y", "E-Y", "O"]])  # one-letter types, E- and S-
+    assert not are_spans([["B-"]]) and not are_spans([["NN", "B-X"]])
+    assert main_metric([["B-NP", "O"]]) == "f1" and main_metric([["NN"]]) == "accuracy"
+
+
+def test_official_f1_adds_up_over_sentences_and_keeps_hyphenated_types():
+    import random
+
+    from electra.tasks.tagging.scoring import official_f1, official_spans
+
+    assert official_spans(["B-GPE-LOC", "E-GPE-LOC"]) == {(0, 1, "GPE-LOC")}
+    assert official_spans(["B-GPE-LOC", "B-GPE-LOC"]) == {(0, 0, "GPE-LOC"), (1, 1, "GPE-LOC")}
+    assert official_spans(["S-NP"]) == {(0, 0, "NP")}
+    rng = random.Random(0)
+    tags = ["O", "B-NP", "I-NP", "E-NP", "S-NP", "B-VP", "E-VP", "S-VP"]
+    gold = [[rng.choice(tags) for _ in range(rng.randint(1, 9))] for _ in range(40)]
+    predicted = [[t if rng.random() < 0.7 else rng.choice(tags) for t in s] for s in gold]
+    correct = found = expected = 0
+    for g, p in zip(gold, predicted, strict=True):  # the official scorer, counted by hand
+        g_spans, p_spans = set(get_span_labels_official(g)), set(get_span_labels_official(p))
+        correct, found, expected = (
+            correct + len(g_spans & p_spans),
+            found + len(p_spans),
+            expected + len(g_spans),
+        )
+    reference = (
+        2 * (correct / found) * (correct / expected) / (correct / found + correct / expected)
+    )
+    assert official_f1(gold, predicted) == pytest.approx(reference)
+    assert official_f1([["O"]], [["O"]]) == 0.0  # nothing found, nothing right
+
+
+def get_span_labels_official(sentence_tags):
+    from test_official_finetune import get_span_labels
+
+    return get_span_labels(sentence_tags)
+
+
+def test_reports_count_what_was_never_predicted_as_zero():
+    from sklearn.metrics import f1_score
+
+    from electra.tasks.tagging.scoring import conlleval_report, score
+
+    gold, predicted = [["NN", "VB", "NN"]], [["NN", "NN", "NN"]]  # VB never predicted
+    assert score(gold, predicted)["macro_f1"] == pytest.approx(
+        f1_score(gold[0], predicted[0], average="macro", zero_division=0)
+    )
+    report = conlleval_report(gold, predicted)
+    assert "VB" in report and "0.0000" in report  # 0 where nothing was predicted
+    assert "0.6667 " in report and "0.66667" not in report  # NN's precision, to 4 digits
+    spans = conlleval_report([["B-NP", "O", "B-VP"]], [["B-NP", "O", "O"]])
+    vp = next(line for line in spans.splitlines() if line.strip().startswith("VP:"))
+    assert "precision:   0.00%; recall:   0.00%; FB1:   0.00  0" in vp
