@@ -97,16 +97,21 @@ def test_a_checkpoint_of_another_vocabulary_is_refused(prepared, tmp_path, capsy
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def hf_generator(directory, vocabulary_dir, **shape):
+    """A generator of `shape` made and saved by transformers, with the shards' vocabulary."""
+    tokenizer = load_tokenizer(vocabulary_dir)
+    config = transformers.ElectraConfig(vocab_size=tokenizer.get_vocab_size(),
+                                        max_position_embeddings=64, **shape)  # fmt: skip
+    transformers.ElectraForMaskedLM(config).save_pretrained(directory)
+    save_tokenizer(tokenizer, directory)
+
+
 def test_a_generator_of_its_own_shape_takes_its_sizes_from_its_config(prepared, tmp_path):
     """Heads, feed-forward width and depth that are no fraction of the discriminator's (as the
     released generators and users' own have): the run builds the generator its config says."""
     pair = hf_pair(tmp_path, prepared)
-    tokenizer = load_tokenizer(prepared)
-    config = transformers.ElectraConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=16,
-                                        hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                        intermediate_size=48, max_position_embeddings=64)  # fmt: skip
-    transformers.ElectraForMaskedLM(config).save_pretrained(tmp_path / "own")
-    save_tokenizer(tokenizer, tmp_path / "own")
+    hf_generator(tmp_path / "own", prepared, embedding_size=16, hidden_size=16, num_hidden_layers=1,
+                 num_attention_heads=2, intermediate_size=48)  # fmt: skip
     overrides = dict(init_from=str(pair["disc"]), init_generator=str(tmp_path / "own"), steps=2,
                      batch_size=8, warmup_steps=1, save_every=0, eval_batches=1, log_every=1)  # fmt: skip
     model_config, config = resolve_configs(prepared, tmp_path / "run", "tiny", overrides, {})
@@ -124,12 +129,8 @@ def test_a_generator_of_its_own_shape_takes_its_sizes_from_its_config(prepared, 
 
 def test_a_generator_that_cannot_pair_with_the_discriminator_is_refused(prepared, tmp_path, capsys):
     pair = hf_pair(tmp_path, prepared)
-    tokenizer = load_tokenizer(prepared)
-    config = transformers.ElectraConfig(vocab_size=tokenizer.get_vocab_size(), embedding_size=8,
-                                        hidden_size=16, num_hidden_layers=2, num_attention_heads=1,
-                                        intermediate_size=32, max_position_embeddings=64)  # fmt: skip
-    transformers.ElectraForMaskedLM(config).save_pretrained(tmp_path / "narrow")
-    save_tokenizer(tokenizer, tmp_path / "narrow")
+    hf_generator(tmp_path / "narrow", prepared, embedding_size=8, hidden_size=16,
+                 num_hidden_layers=2, num_attention_heads=1, intermediate_size=32)  # fmt: skip
     argv = ["pretrain", "--data", str(prepared), "--out", str(tmp_path / "run"), "--preset", "tiny",
             "--init-from", str(pair["disc"]), "--init-generator", str(tmp_path / "narrow")]  # fmt: skip
     assert main(argv) == 2

@@ -30,7 +30,7 @@ from electra.backbones.names import rename, reverse
 from electra.backbones.spec import Backbone
 from electra.config import ModelConfig
 from electra.errors import UserError
-from electra.files import absent_reason, atomic_path, write_json
+from electra.files import absent_reason, atomic_path, read_json_object, write_json
 from electra.tokenizer import save_tokenizer
 
 M = TypeVar("M", bound=nn.Module)
@@ -107,12 +107,7 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
         raise UserError(
             f"{directory}: no {CONFIG_FILE} (expected a Hugging Face ELECTRA checkpoint directory)"
         )
-    try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{config_file}: not valid JSON ({e})") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{config_file}: expected a JSON object")
+    raw = read_json_object(config_file)
     for_model_type(raw.get("model_type"), str(config_file))
     return raw
 

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordPiece
 
 from electra.errors import UserError
-from electra.files import absent_reason, write_text
+from electra.files import absent_reason, read_json_object, write_text
 from electra.tokenizer.normalization import Normalization
 from electra.tokenizer.roles import (
     ROLES,
@@ -36,7 +36,6 @@ from electra.tokenizer.wordpiece import (
     assemble,
     from_tokenizer_json,
     from_vocab_txt,
-    read_json,
 )
 
 VOCAB_FILE = "vocab.txt"
@@ -50,7 +49,7 @@ def _configured(directory: Path) -> tuple[bool | None, bool | None]:
     config_file = directory / TOKENIZER_CONFIG_FILE
     if not config_file.is_file():
         return None, None
-    config = read_json(config_file)
+    config = read_json_object(config_file)
     lowercase = bool(config["do_lower_case"]) if "do_lower_case" in config else None
     strip = config.get("strip_accents")
     return lowercase, None if strip is None else bool(strip)
@@ -77,7 +76,7 @@ def load_tokenizer(path: str | Path, lowercase: bool | None = None) -> Tokenizer
         )
     saved_normalization, listed = None, None
     if (path.suffix == ".json" or not vocab.is_file()) and json_file.is_file():
-        saved = read_json(json_file)
+        saved = read_json_object(json_file)
         if (saved.get("model") or {}).get("type") != "WordPiece":
             return _as_saved(json_file, directory)
         model, saved_normalization = from_tokenizer_json(json_file, saved)

@@ -4,7 +4,6 @@ the released checkpoints."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, pre_tokenizers
@@ -26,16 +25,6 @@ def assemble(model: WordPiece, normalization: Normalization) -> Tokenizer:
     if all(role_id(tokenizer, role) is not None for role in ROLES):
         tokenizer.post_processor = pair_template(tokenizer)
     return tokenizer
-
-
-def read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return value
 
 
 def from_vocab_txt(vocab: Path) -> tuple[WordPiece, int]:
