@@ -77,3 +77,12 @@ def test_finetune_predict_and_evaluate_multi_label(assets, tmp_path, capsys):
     assert len(probs) == 2 and all(0 <= p <= 1 for p in probs)  # a sigmoid each: no sum to 1
     chosen = {label for label, p in zip(spec.labels, probs, strict=True) if p > 0.5}
     assert set(row.split("\t")[1].split("|")) - {""} == chosen
+
+
+def test_multi_label_with_regression_or_a_glue_task_is_one_line(tmp_path, capsys):
+    train, dev = _data(tmp_path)
+    argv = ["finetune", "glue", "--train", str(train), "--dev", str(dev), "--text-columns", "text",
+            "--label-column", "labels", "--multi-label", "--regression", "--model", "m", "--out",
+            str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 2
+    assert "--multi-label is for your own labelled data" in capsys.readouterr().err

@@ -52,6 +52,9 @@ class ClassificationData:
             )
         if self.train is not None and (self.dev is None or not self.label_column):
             raise UserError("your own data needs `train`, `dev`, text_columns and label_column")
+        if self.multi_label and (self.regression or self.train is None):
+            raise UserError("multi_label is for your own labelled data (`train`), not with "
+                            "regression or a GLUE task")  # fmt: skip
 
 
 @dataclass
