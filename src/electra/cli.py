@@ -107,12 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "threads", None) is not None:
             from electra import threads
 
-            if (
-                str(args.threads) != "auto"
-                and not str(args.threads).isdigit()
-                or args.threads == "0"
-            ):
-                raise UserError(f"threads {args.threads!r}: expected a positive number or auto")
             threads.use(threads.resolve(args.threads))
         result = args.func(args)
     except UserError as e:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+from electra.errors import UserError
+
 ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS")  # torch's pools, tokenizers'
 
 
@@ -25,6 +27,8 @@ def resolve(threads: str | int) -> int:
     if str(threads) == "auto":
         busy = load() or 0.0
         return max(1, min(cores(), round(cores() - busy)))
+    if not str(threads).isdigit() or int(threads) < 1:
+        raise UserError(f"threads {threads!r}: expected a positive number or auto")
     return int(threads)
 
 

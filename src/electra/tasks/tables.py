@@ -20,6 +20,7 @@ from typing import Any
 from electra.data.formats import dataset_records, is_dataset
 from electra.errors import UserError
 
+LABELS_SEPARATOR = "|"  # between the labels of one example (multi-label), in a label cell
 csv.field_size_limit(sys.maxsize)  # MNLI's parse columns and long user texts exceed the default
 
 
@@ -134,7 +135,7 @@ def _cell(path: Path, number: int, name: str, value: Any, label: bool) -> str:
     if label and isinstance(value, int | float) and not isinstance(value, bool):
         return json.dumps(value)
     if label and isinstance(value, list) and all(isinstance(v, str | int) for v in value):
-        return "|".join(map(str, value))  # several labels (multi-label): as a table writes them
+        return LABELS_SEPARATOR.join(map(str, value))  # several labels, as a table writes them
     kind = "null" if value is None else type(value).__name__
     expected = "a string or a number" if label else "a string of text"
     raise UserError(f"{path}:{number}: {name!r} is {kind}, expected {expected}")

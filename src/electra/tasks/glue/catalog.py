@@ -20,7 +20,7 @@ from electra.tasks.glue.options import (
     GLUE_TASKS,
     glue_task,
 )
-from electra.tasks.tables import quoted, read_examples
+from electra.tasks.tables import LABELS_SEPARATOR, quoted, read_examples
 
 
 @dataclass(frozen=True)
@@ -178,9 +178,8 @@ def custom_spec(
 
 
 MULTI_LABEL_METRICS = ("micro_f1", "macro_f1")
-SEPARATOR = "|"  # between the labels of one example, in a table's label column
 
 
 def split_labels(cell: str | None) -> list[str]:
     """A multi-label cell's labels: `a|b` (or a JSON list, read as such); empty for none."""
-    return [p.strip() for p in (cell or "").split(SEPARATOR) if p.strip()]
+    return [p.strip() for p in (cell or "").split(LABELS_SEPARATOR) if p.strip()]

@@ -14,9 +14,9 @@ from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from electra.errors import UserError
 from electra.files import write_text
-from electra.tasks.glue.catalog import GLUE, PAPER_AVERAGE_EXCLUDES, SEPARATOR, Spec
+from electra.tasks.glue.catalog import GLUE, PAPER_AVERAGE_EXCLUDES, Spec
 from electra.tasks.glue.features import targets
-from electra.tasks.tables import read_examples
+from electra.tasks.tables import LABELS_SEPARATOR, read_examples
 
 
 def _correlation(statistic: Callable) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -61,7 +61,7 @@ def prediction_strings(spec: Spec, predicted: np.ndarray) -> list[str]:
     if spec.regression:
         return [f"{p:.9g}" for p in predicted]
     if spec.multi_label:
-        return [SEPARATOR.join(label for label, on in zip(spec.labels, row, strict=True) if on)
+        return [LABELS_SEPARATOR.join(label for label, on in zip(spec.labels, row, strict=True) if on)
                 for row in predicted]  # fmt: skip
     return [spec.labels[p] for p in predicted]
 
