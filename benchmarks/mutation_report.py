@@ -66,9 +66,94 @@ RULES = [
         "equivalent: the CDF ends at 1 and the clamp only guards a draw rounding past it; a tie of a float draw with a CDF value has probability 0",
     ),
     (
-        r"_autocast_dtype|_Blockwise",
+        r"_Blockwise.*backward",
         r"low|autocast|\.to\(",
-        "autocast-only path (bf16/fp16): the suite checks the projection in fp32 - open",
+        "equivalent in values: inside autocast every product casts its operands to autocast's "
+        "dtype anyway; the explicit casts only save repeating them (a bf16 test checks the path)",
+    ),
+    (
+        r"_Blockwise.*forward",
+        r"block_rows\(|slice\(",
+        "equivalent in results: another block size, or blocks that overlap, recompute the same "
+        "rows",
+    ),
+    (
+        r"_Blockwise.*forward|vocabulary_output|choose_positions|_whole_words",
+        r"\(\+1\)|topk\(max_predictions, \)|argsort\(descending",
+        "equivalent for the 2-D tensors it is called with (dim 1 is the last)",
+    ),
+    (
+        r"_Blockwise.*forward",
+        r"mark_non_differentiable",
+        "equivalent: boolean and integer outputs are never differentiable",
+    ),
+    (
+        r"_whole_words",
+        r"-2\.0",
+        "equivalent: any negative key marks a token that is never chosen",
+    ),
+    (
+        r"_whole_words",
+        r"stable=False",
+        "equivalent: a word's pieces share a key no other word draws, so they stay together",
+    ),
+    (
+        r"_whole_words",
+        r"> 0\)",
+        "equivalent but when torch.rand draws exactly 0 (probability 2^-24 a word)",
+    ),
+    (
+        r"_whole_words",
+        r"index, 1\)",
+        "equivalent: every row begins with [CLS], a special token that is its own word",
+    ),
+    (
+        r"weighted_mean",
+        r"\.to\(None\)",
+        "equivalent: boolean weights multiply as 0 and 1 either way",
+    ),
+    (
+        r"ReplacedTokenDetection.*__init__",
+        r"eps=None|mask_prob\), \)",
+        "equivalent: eps only clamps a mask_prob below 0.001 or above 0.999",
+    ),
+    (
+        r"DisentangledEmbeddings.*merged",
+        r"strict=(None|False)\)|tables\(\), \)",
+        "equivalent: the zipped sequences always have equal lengths (strict only turns a bug into "
+        "an error)",
+    ),
+    (
+        r"official_spans",
+        r'split\("-", (2)?\)|\[\+1\]',
+        "equivalent for span tags (prefix-type): the first split part is the prefix, the second "
+        "the type",
+    ),
+    (
+        r"read_scored",
+        r"read_conll\(path, \)",
+        "equivalent: read_conll's tag column is the last by default",
+    ),
+    (
+        r"x_decode",
+        r"offsets\[f, :, 1\]|dtype=None|np\.array\(\[score for _, score in nbest\], \)",
+        "equivalent: a token outside the context has offsets (-1, -1), and Python floats make a "
+        "float64 array anyway",
+    ),
+    (
+        r"detect_version",
+        r'"XXXX"|"XXvXX"|"version", None|"version", \)|is_impossible", (None|\))',
+        "equivalent: a missing version or is_impossible reads as not 2.0 either way",
+    ),
+    (
+        r"evaluate_v|_check_predictions",
+        r"_check_predictions\(predictions, |needs an answer|NEEDS AN ANSWER",
+        "message text: what the refusal names, not what it refuses",
+    ),
+    (
+        r"f1_v2",
+        r"not pred_tokens and not gold_tokens",
+        "equivalent: when only one side is empty the token F1 shares nothing and is 0 too",
     ),
     (
         r"config_to_hf",

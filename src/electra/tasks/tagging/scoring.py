@@ -37,7 +37,8 @@ def main_metric(tags: Iterable[Sequence[str]]) -> str:
 
 
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
-    """Chunks and entities: conlleval's span precision, recall and F1 and its token accuracy.
+    """Chunks and entities: conlleval's span precision, recall and F1 and its token accuracy
+    (0 where nothing was predicted, without a warning).
     Other tags (parts of speech): the share of words tagged right, and its macro average over tags."""
     gold, predicted = [list(g) for g in gold], [list(p) for p in predicted]
     if not are_spans(gold):
@@ -50,9 +51,9 @@ def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> 
             ),
         }
     return {
-        "f1": float(f1_score(gold, predicted)),
-        "precision": float(precision_score(gold, predicted)),
-        "recall": float(recall_score(gold, predicted)),
+        "f1": float(f1_score(gold, predicted, zero_division=0)),
+        "precision": float(precision_score(gold, predicted, zero_division=0)),
+        "recall": float(recall_score(gold, predicted, zero_division=0)),
         "accuracy": float(accuracy_score(gold, predicted)),
     }
 
@@ -109,8 +110,8 @@ def conlleval_report(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence
         f"accuracy: {100 * overall['accuracy']:6.2f}%; precision: {100 * overall['precision']:6.2f}%; "
         f"recall: {100 * overall['recall']:6.2f}%; FB1: {100 * overall['f1']:6.2f}",
     ]
-    for kind in sorted(k for k in per_type.keys() | found.keys() if "avg" not in k):
-        row = per_type.get(kind, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+    for kind in sorted(k for k in per_type if "avg" not in k):  # every type either side has
+        row = per_type[kind]
         lines.append(
             f"{kind:>17}: precision: {100 * row['precision']:6.2f}%; recall: "
             f"{100 * row['recall']:6.2f}%; FB1: {100 * row['f1-score']:6.2f}  {found[kind]}"
