@@ -122,12 +122,28 @@ _MODEL_PRESETS: dict[str, tuple[int, int, int, int, int, float]] = {
     "large": (24, 1024, 16, 4096, 1024, 1 / 4),
 }
 PRESETS = tuple(_MODEL_PRESETS)
+# DeBERTa-V3's sizes (microsoft/DeBERTa experiments/language_model/rtd_*.json): the generator at
+# the discriminator's width and half its depth; `tiny` is ours. Same columns as above.
+_DEBERTA_PRESETS: dict[str, tuple[int, int, int, int, int, float]] = {
+    "tiny": (4, 128, 4, 512, 128, 1.0),
+    "xsmall": (12, 384, 6, 1536, 384, 1.0),
+    "small": (6, 768, 12, 3072, 768, 1.0),
+    "base": (12, 768, 12, 3072, 768, 1.0),
+    "large": (24, 1024, 16, 4096, 1024, 1.0),
+}
+BACKBONE_NAMES = ("electra", "deberta-v3")  # the encoders replaced-token detection trains
+PRESETS_BY_BACKBONE = {"electra": _MODEL_PRESETS, "deberta-v3": _DEBERTA_PRESETS}
+PRESET_NAMES = tuple(dict.fromkeys([*_MODEL_PRESETS, *_DEBERTA_PRESETS]))  # every backbone's
+# What DeBERTa-V3's configs set beyond the sizes: no segment embeddings, its LayerNorm epsilon.
+_DEBERTA_DEFAULTS = dict(type_vocab_size=0, layer_norm_eps=1e-7, generator_layers=0.5)
 
 
 @dataclass
 class ModelConfig:
-    """The shape of one ELECTRA encoder (a discriminator, or a generator via `generator()`)."""
+    """The shape of one encoder (a discriminator, or a generator via `generator()`): ELECTRA's, or
+    DeBERTa-V3's (`backbone`), whose relative positions take the last two fields."""
 
+    backbone: str = choice("electra", BACKBONE_NAMES)  # the encoder: electra or deberta-v3
     vocab_size: int = 30522  # WordPiece vocabulary (BERT uncased)
     embedding_size: int = 128  # width of the embeddings; projected to hidden_size when different
     hidden_size: int = 256  # width of the transformer
@@ -146,10 +162,12 @@ class ModelConfig:
     generator_layers: float = 1.0  # generator depth / discriminator depth (the official code's)
     generator_num_heads: int | None = None  # the generator's heads (default: at its width's share)
     generator_intermediate_size: int | None = None  # its feed-forward width (default: its share)
+    position_buckets: int = 256  # deberta-v3: relative distances in log-spaced buckets, each way
+    max_relative_positions: int = -1  # deberta-v3: the farthest distance told apart (-1: positions)
 
     def __post_init__(self) -> None:
         check_types(self, "model config")
-        problems = not_finite(self)
+        problems = not_chosen(self) + not_finite(self)
         if self.num_heads > 0 and self.hidden_size % self.num_heads:
             problems.append(
                 f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
@@ -163,12 +181,18 @@ class ModelConfig:
                 problems.append(f"`{name}` {getattr(self, name)} is not in [0, 1)")
         if (
             self.max_position_embeddings < 1
-            or self.type_vocab_size < 1
+            or self.type_vocab_size < (self.backbone == "electra")
             or not self.layer_norm_eps > 0
         ):
             problems.append(
                 "max_position_embeddings, type_vocab_size and layer_norm_eps must be positive"
             )
+        if self.backbone == "deberta-v3":
+            if self.embedding_size != self.hidden_size:
+                problems.append(f"deberta-v3 embeds at the hidden width: embedding_size "
+                                f"{self.embedding_size} must equal hidden_size {self.hidden_size}")  # fmt: skip
+            if self.position_buckets < 1:
+                problems.append(f"`position_buckets` must be positive, got {self.position_buckets}")
         for name in ("generator_fraction", "generator_layers"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")
@@ -200,17 +224,27 @@ class ModelConfig:
         """Weights and biases of the encoder and its embeddings (heads aside): what building it
         allocates, known before anything is built."""
         e, h, i = self.embedding_size, self.hidden_size, self.intermediate_size
-        embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2) * e
+        if self.backbone == "deberta-v3":  # no absolute positions; relative ones per bucket
+            embeddings = (self.vocab_size + self.type_vocab_size + 2) * e
+            embeddings += (2 * self.position_buckets + 2) * h
+        else:
+            embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2) * e
         projection = (e + 1) * h if e != h else 0
         layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
         return embeddings + projection + self.num_layers * layer
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ModelConfig:
-        if name not in _MODEL_PRESETS:
-            raise UserError(f"unknown preset {name!r}; known: {', '.join(_MODEL_PRESETS)}")
-        layers, hidden, heads, ffn, embedding, fraction = _MODEL_PRESETS[name]
+        """A preset of the backbone in `overrides` (ELECTRA's when not given)."""
+        backbone = overrides.get("backbone", "electra")
+        presets = PRESETS_BY_BACKBONE.get(backbone)
+        if presets is None:
+            raise UserError(f"unknown backbone {backbone!r}; known: {', '.join(BACKBONE_NAMES)}")
+        if name not in presets:
+            raise UserError(f"unknown {backbone} preset {name!r}; known: {', '.join(presets)}")
+        layers, hidden, heads, ffn, embedding, fraction = presets[name]
         values = dict(
+            **(_DEBERTA_DEFAULTS if backbone == "deberta-v3" else {}),
             num_layers=layers,
             hidden_size=hidden,
             num_heads=heads,

@@ -25,8 +25,9 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 
+from electra import backbones
 from electra.backbones import BACKBONES, for_model_type
-from electra.backbones.names import rename, reverse
+from electra.backbones.names import Table, rename, reverse
 from electra.backbones.spec import Backbone
 from electra.config import ModelConfig
 from electra.errors import UserError
@@ -40,32 +41,42 @@ SAFETENSORS_FILE = "model.safetensors"
 CHECKSUM_KEY = "electra_sha256"  # in the safetensors metadata: see `weights_sha256`
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
+HEAD_FILE = "rtd_head.safetensors"  # a head the `transformers` class lacks, beside its weights
+ENCODER_PREFIX = "electra."  # our models' encoder attribute, whatever the backbone
 
 
-def backbone(model_class: type[nn.Module]) -> Backbone:
-    """The backbone a model class is built on (its `model_type`)."""
-    return BACKBONES[model_class.model_type]  # type: ignore[attr-defined]
+def _hf_class(model_class: type[nn.Module], spec: Backbone) -> tuple[str, Table]:
+    """A model class's `transformers` class suffix and head table on `spec`'s backbone."""
+    own = model_class.hf_class  # type: ignore[attr-defined]
+    if spec.classes is None:
+        return own, model_class.hf_head  # type: ignore[attr-defined]
+    if own not in spec.classes:
+        raise UserError(f"{model_class.__name__}: no `transformers` class for it on the "
+                        f"{spec.name} backbone yet")  # fmt: skip
+    return spec.classes[own]
 
 
-def architecture(model_class: type[nn.Module]) -> str:
+def architecture(model_class: type[nn.Module], spec: Backbone) -> str:
     """The `transformers` class of one of our model classes: `ElectraForPreTraining`."""
-    return backbone(model_class).hf_prefix + model_class.hf_class  # type: ignore[attr-defined]
+    return spec.hf_prefix + _hf_class(model_class, spec)[0]
 
 
 def from_hf(
-    state: dict[str, Tensor], model_class: type[nn.Module]
+    state: dict[str, Tensor], model_class: type[nn.Module], spec: Backbone
 ) -> tuple[dict[str, Tensor], list[str]]:
     """Rename a Hugging Face state dict for `model_class`: (our state dict, keys left unmapped)."""
-    spec = backbone(model_class)
     prefix = spec.prefix + "."
+    if not any(k.startswith(prefix) for k in state):  # a bare encoder (`ElectraModel`) saved
+        state = {prefix + k: v for k, v in state.items()}  # by `transformers`: no prefix
     encoder = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     ours, unmapped = spec.encoder_from_hf(encoder)
-    ours = {prefix + k: v for k, v in ours.items()}
+    ours = {ENCODER_PREFIX + k: v for k, v in ours.items()}
     unmapped = [prefix + k for k in unmapped]
+    head = _hf_class(model_class, spec)[1]
     for name, tensor in state.items():
         if name.startswith(prefix):
             continue
-        matched, target = rename(name, model_class.hf_head)  # type: ignore[attr-defined]
+        matched, target = rename(name, head)
         if not matched:
             unmapped.append(name)
         elif target is not None:
@@ -75,16 +86,15 @@ def from_hf(
 
 def to_hf(model: nn.Module) -> dict[str, Tensor]:
     """Our model's weights under Hugging Face names (q, k, v split; tied weights left out)."""
-    spec = backbone(type(model))
-    prefix = spec.prefix + "."
+    spec = model.backbone
     own = model.state_dict()
     encoder = spec.encoder_to_hf(
-        {k[len(prefix) :]: v for k, v in own.items() if k.startswith(prefix)}
+        {k[len(ENCODER_PREFIX) :]: v for k, v in own.items() if k.startswith(ENCODER_PREFIX)}
     )
-    state = {prefix + k: v for k, v in encoder.items()}
-    heads = reverse(type(model).hf_head)  # type: ignore[attr-defined]
+    state = {spec.prefix + "." + k: v for k, v in encoder.items()}
+    heads = reverse(_hf_class(type(model), spec)[1])
     for name, tensor in own.items():
-        if not name.startswith(prefix):
+        if not name.startswith(ENCODER_PREFIX):
             matched, target = rename(name, heads)
             assert matched and target is not None, f"no Hugging Face name for {name}"
             state[target] = tensor
@@ -94,9 +104,10 @@ def to_hf(model: nn.Module) -> dict[str, Tensor]:
 # ---------------------------------------------------------------------------------------- config
 
 
-def config_to_hf(config: ModelConfig, model_type: str = "electra") -> dict[str, Any]:
-    """`config.json`'s values for a model of `model_type`'s backbone."""
-    return {"model_type": model_type, **BACKBONES[model_type].config_to_hf(config)}
+def config_to_hf(config: ModelConfig) -> dict[str, Any]:
+    """`config.json`'s values for a model of `config`'s backbone."""
+    spec = backbones.of(config)
+    return {"model_type": spec.model_type, **spec.config_to_hf(config)}
 
 
 def read_config_json(path: str | Path) -> dict[str, Any]:
@@ -206,8 +217,21 @@ def _inside(directory: Path, name: str) -> Path:
 
 
 def read_weights(path: str | Path) -> dict[str, Tensor]:
-    """The state dict of a checkpoint directory, whichever of the Hugging Face files holds it."""
+    """The state dict of a checkpoint directory, whichever of the Hugging Face files holds it,
+    with a head saved beside it (`HEAD_FILE`)."""
     directory = _checkpoint_dir(path)
+    state = _read_model_weights(directory)
+    if (directory / HEAD_FILE).is_file():
+        try:
+            state |= _read_safetensors(directory / HEAD_FILE)
+        except UserError:
+            raise
+        except Exception as e:
+            raise UserError(f"{directory / HEAD_FILE}: cannot read it ({type(e).__name__}: {e})") from None
+    return state
+
+
+def _read_model_weights(directory: Path) -> dict[str, Tensor]:
     try:
         if (directory / SAFETENSORS_FILE).is_file():
             return _read_safetensors(directory / SAFETENSORS_FILE)
@@ -249,21 +273,23 @@ def load(path: str | Path, model_class: type[M], **kwargs: Any) -> M:
     if takes_labels and "num_labels" not in kwargs:
         kwargs["num_labels"] = len(raw.get("id2label") or {0: 0, 1: 1})
     model = model_class(config, **kwargs)
-    state, unmapped = from_hf(read_weights(directory), model_class)
+    spec = backbones.of(config)
+    state, unmapped = from_hf(read_weights(directory), model_class, spec)
     # another task's head (a discriminator loaded for fine-tuning) is left out; nothing else is
-    other_task = saved_architecture(directory) != architecture(model_class)
-    prefix = backbone(model_class).prefix + "."
-    unknown = [k for k in unmapped if k.startswith(prefix) or not other_task]
+    other_task = saved_architecture(directory) != architecture(model_class, spec) or (
+        (directory / HEAD_FILE).is_file() and model_class.hf_class not in spec.side_heads
+    )
+    unknown = [k for k in unmapped if k.startswith(spec.prefix + ".") or not other_task]
     if unknown:
         raise UserError(
             f"{directory}: unexpected weights {_names(unknown)} (not an ELECTRA checkpoint?)"
         )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
-    encoder_missing = [k for k in missing if k.startswith(prefix)]
+    encoder_missing = [k for k in missing if k.startswith(ENCODER_PREFIX)]
     if encoder_missing:
         raise UserError(f"{directory}: missing weights {_names(encoder_missing)}")
-    head_present = [k for k in expected if not k.startswith(prefix) and k in state]
+    head_present = [k for k in expected if not k.startswith(ENCODER_PREFIX) and k in state]
     if missing and head_present:
         raise UserError(f"{directory}: incomplete head, missing {_names(missing)}")
     wrong = [
@@ -294,19 +320,24 @@ def save(
         raise TypeError(f"no Hugging Face layout for {type(model).__name__}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = {
-        **config_to_hf(model.config, model.model_type),
-        "architectures": [architecture(type(model))],
-    }
+    spec = model.backbone
+    config = {**config_to_hf(model.config), "architectures": [architecture(type(model), spec)]}
     if hasattr(model, "num_labels") and not (config_extra and "id2label" in config_extra):
         config["id2label"] = {str(i): f"LABEL_{i}" for i in range(model.num_labels)}
     config.update(config_extra or {})
     state = {k: v.float() if v.is_floating_point() else v for k, v in to_hf(model).items()}
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise UserError(f"{out_dir}: the model has NaN or infinite weights; nothing saved")
-    metadata = {"format": "pt", CHECKSUM_KEY: weights_sha256(state)}  # transformers ignores it
-    with atomic_path(out_dir / SAFETENSORS_FILE) as tmp:
-        save_file(state, tmp, metadata=metadata)
+    side = {}
+    if model.hf_class in spec.side_heads:  # a head the `transformers` class lacks: beside it
+        side = {k: state.pop(k) for k in list(state) if not k.startswith(spec.prefix + ".")}
+    for name, weights in ((SAFETENSORS_FILE, state), (HEAD_FILE, side)):
+        if weights:
+            metadata = {"format": "pt", CHECKSUM_KEY: weights_sha256(weights)}  # transformers ignores it
+            with atomic_path(out_dir / name) as tmp:
+                save_file(weights, tmp, metadata=metadata)
+        elif name == HEAD_FILE:
+            (out_dir / name).unlink(missing_ok=True)  # another model's, saved here before
     write_json(out_dir / CONFIG_FILE, config)
     if tokenizer is not None:
         save_tokenizer(tokenizer, out_dir)
@@ -334,5 +365,11 @@ def saved_architecture(path: str | Path) -> str:
 
 def is_saved_as(path: str | Path, model_class: type[nn.Module]) -> bool:
     """Whether a checkpoint was saved as `model_class` (`ElectraForPreTraining` for a
-    discriminator, say)."""
-    return saved_architecture(path) == architecture(model_class)
+    discriminator, say; `DebertaV2Model` with the replaced-token head beside it)."""
+    spec = BACKBONES[read_config_json(path)["model_type"]]
+    if spec.classes is not None and model_class.hf_class not in spec.classes:  # type: ignore[attr-defined]
+        return False
+    side = (_checkpoint_dir(path) / HEAD_FILE).is_file()
+    return saved_architecture(path) == architecture(model_class, spec) and side == (
+        model_class.hf_class in spec.side_heads  # type: ignore[attr-defined]
+    )

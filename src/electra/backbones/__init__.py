@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from electra.backbones import electra
+from electra.backbones import deberta, electra
 from electra.backbones.spec import Backbone
+from electra.config import ModelConfig
 from electra.errors import UserError
 
-BACKBONES: dict[str, Backbone] = {b.model_type: b for b in (electra.BACKBONE,)}  # by model_type
+BACKBONES: dict[str, Backbone] = {
+    b.model_type: b for b in (electra.BACKBONE, deberta.BACKBONE)
+}  # by model_type
 
 
 def for_model_type(model_type: Any, where: str) -> Backbone:
@@ -20,3 +23,8 @@ def for_model_type(model_type: Any, where: str) -> Backbone:
         known = ", ".join(repr(k) for k in BACKBONES)
         raise UserError(f"{where}: model_type is {model_type!r}, expected {known}")
     return BACKBONES[model_type]
+
+
+def of(config: ModelConfig) -> Backbone:
+    """The backbone a model config is built on."""
+    return next(b for b in BACKBONES.values() if b.name == config.backbone)

@@ -1,6 +1,6 @@
 """ELECTRA's encoder (Clark et al., 2020): BERT's layout with a separate embedding width."""
 
-from electra.backbones.electra import weights
+from electra.backbones.electra import network, weights
 from electra.backbones.spec import Backbone
 
 BACKBONE = Backbone(
@@ -12,4 +12,7 @@ BACKBONE = Backbone(
     config_from_hf=weights.config_from_hf,
     encoder_from_hf=weights.encoder_from_hf,
     encoder_to_hf=weights.encoder_to_hf,
+    encoder=network.ElectraModel,
+    discriminator_head=network.DiscriminatorHead,
+    generator_head=network.GeneratorHead,
 )

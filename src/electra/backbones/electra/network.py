@@ -278,27 +278,34 @@ def init_weights(module: nn.Module, std: float) -> None:
 
 
 class WithEncoder(nn.Module):
-    """Base of every full model: an `ElectraModel` named `electra` plus a head. A subclass names
-    its `transformers` class after the backbone's prefix (`hf_class`: "ForPreTraining" is
+    """Base of every full model: the backbone's encoder (`ElectraModel` here, or another
+    backbone's, by `config.backbone`) as `electra`, plus a head. A subclass names its
+    `transformers` class after the backbone's prefix (`hf_class`: "ForPreTraining" is
     `ElectraForPreTraining`) and maps its head's Hugging Face module prefixes to ours (`hf_head`;
-    None drops a key on purpose, `{}` is a layer index)."""
+    None drops a key on purpose, `{}` is a layer index); other backbones rename both
+    (`Backbone.classes`)."""
 
-    model_type = "electra"  # the backbone's, in `electra.backbones.BACKBONES`
     hf_class: str = ""
     hf_head: dict[str, str | None] = {}
 
-    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+    def __init__(self, config: ModelConfig, embeddings: nn.Module | None = None) -> None:
         super().__init__()
         self.config = config
-        self.electra = ElectraModel(config, embeddings)
+        self.electra = self.backbone.encoder(config, embeddings)
+
+    @property
+    def backbone(self):  # -> electra.backbones.spec.Backbone
+        from electra.backbones import of  # the registry imports this module
+
+        return of(self.config)
 
     def _init(self, shared_embeddings: bool) -> None:
         for name, child in self.named_children():
             if name == "electra" and shared_embeddings:
                 # The shared embeddings belong to (and were initialised by) their owner.
-                init_weights(child.encoder, self.config.initializer_range)
-                if child.projection is not None:
-                    init_weights(child.projection, self.config.initializer_range)
+                for part, module in child.named_children():
+                    if part != "embeddings":
+                        init_weights(module, self.config.initializer_range)
             else:
                 init_weights(child, self.config.initializer_range)
 
@@ -331,7 +338,7 @@ class DiscriminatorHead(nn.Module):
         self.out = Linear(config.hidden_size, 1)
         self.act = activation(config.hidden_act)
 
-    def forward(self, hidden: Tensor) -> Tensor:
+    def forward(self, hidden: Tensor, document_ids: Tensor | None = None) -> Tensor:
         return self.out(self.act(self.dense(hidden))).squeeze(-1)  # (..., H) -> (...)
 
 
@@ -344,9 +351,9 @@ class Discriminator(WithEncoder):
         "discriminator_predictions.dense_prediction": "head.out",
     }
 
-    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+    def __init__(self, config: ModelConfig, embeddings: nn.Module | None = None) -> None:
         super().__init__(config, embeddings)
-        self.head = DiscriminatorHead(config)
+        self.head = self.backbone.discriminator_head(config)
         self._init(shared_embeddings=embeddings is not None)
 
     def forward(
@@ -358,21 +365,22 @@ class Discriminator(WithEncoder):
         document_ids: Tensor | None = None,
     ) -> Tensor:
         hidden = self.electra(input_ids, attention_mask, token_type_ids, position_ids, document_ids)
-        return self.head(hidden)  # (B, L)
+        return self.head(hidden, document_ids)  # (B, L)
 
 
 class GeneratorHead(nn.Module):
-    """dense -> GELU -> LayerNorm: the features the generator projects onto the tied word
-    embeddings (plus `bias`) to give vocabulary logits."""
+    """dense -> GELU (ELECTRA's, whatever `hidden_act` says) -> LayerNorm: the features the
+    generator projects onto the tied word embeddings (plus `bias`) to give vocabulary logits."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, act=F.gelu) -> None:
         super().__init__()
         self.dense = Linear(config.hidden_size, config.embedding_size)
         self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.act = act
 
     def forward(self, hidden: Tensor) -> Tensor:
-        return self.norm(F.gelu(self.dense(hidden)))  # (..., H) -> (..., E)
+        return self.norm(self.act(self.dense(hidden)))  # (..., H) -> (..., E)
 
 
 class Generator(WithEncoder):
@@ -386,9 +394,9 @@ class Generator(WithEncoder):
         "generator_lm_head.weight": None,  # tied to the word embeddings
     }
 
-    def __init__(self, config: ModelConfig, embeddings: Embeddings | None = None) -> None:
+    def __init__(self, config: ModelConfig, embeddings: nn.Module | None = None) -> None:
         super().__init__(config, embeddings)
-        self.head = GeneratorHead(config)
+        self.head = self.backbone.generator_head(config)
         self._init(shared_embeddings=embeddings is not None)
 
     @property

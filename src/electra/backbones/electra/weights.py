@@ -1,19 +1,16 @@
 """ELECTRA's encoder in the Hugging Face layout: `config.json` keys and weight names.
 
-Names are mapped by module prefix (`electra.backbones.names`); q, k and v, three matrices in
-`transformers`, are one fused matrix on our side. Keys are those below the model's `electra.`
+Names are mapped by module prefix, q, k and v fused (`electra.backbones.names`). Keys are those below the model's `electra.`
 prefix; heads are mapped by the model classes themselves (`hf_head`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from electra.backbones.names import rename, reverse
+from electra.backbones import names
 from electra.config import ModelConfig
 
 # ModelConfig field <- config.json key
@@ -49,11 +46,7 @@ ENCODER = {
     "encoder.layer.{}.output.dense": "encoder.layers.{}.ffn.down",
     "encoder.layer.{}.output.LayerNorm": "encoder.layers.{}.ffn_norm",
 }
-_QKV = ("query", "key", "value")  # fused, in this order, into encoder.layers.{}.attention.qkv
-_QKV_PATTERN = re.compile(
-    r"encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.(weight|bias)"
-)
-_FUSED_PATTERN = re.compile(r"encoder\.layers\.(\d+)\.attention\.qkv\.(weight|bias)")
+QKV = ("query", "key", "value")  # fused, in this order, into encoder.layers.{}.attention.qkv
 
 
 def config_to_hf(config: ModelConfig) -> dict[str, Any]:
@@ -72,38 +65,9 @@ def config_from_hf(raw: dict[str, Any]) -> ModelConfig:
 
 def encoder_from_hf(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], list[str]]:
     """Encoder keys (below the prefix) renamed to ours: (our state dict, keys left unmapped)."""
-    ours: dict[str, Tensor] = {}
-    unmapped: list[str] = []
-    qkv: dict[tuple[int, str], dict[str, Tensor]] = {}
-    for name, tensor in state.items():
-        if match := _QKV_PATTERN.fullmatch(name):
-            layer, part, kind = match.groups()
-            qkv.setdefault((int(layer), kind), {})[part] = tensor
-            continue
-        matched, target = rename(name, ENCODER)
-        if not matched:
-            unmapped.append(name)
-        elif target is not None:
-            ours[target] = tensor
-    for (layer, kind), parts in qkv.items():
-        if len(parts) != 3:
-            unmapped.extend(f"encoder.layer.{layer}.attention.self.{p}.{kind}" for p in parts)
-            continue
-        ours[f"encoder.layers.{layer}.attention.qkv.{kind}"] = torch.cat([parts[p] for p in _QKV])
-    return ours, unmapped
+    return names.encoder_from_hf(state, ENCODER, QKV)
 
 
 def encoder_to_hf(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Our encoder keys (below the prefix) under Hugging Face names, q, k and v split."""
-    table = reverse(ENCODER)
-    out: dict[str, Tensor] = {}
-    for name, tensor in state.items():
-        if m := _FUSED_PATTERN.fullmatch(name):
-            layer, kind = m.groups()
-            for part, chunk in zip(_QKV, tensor.chunk(3), strict=True):
-                out[f"encoder.layer.{layer}.attention.self.{part}.{kind}"] = chunk
-            continue
-        matched, target = rename(name, table)
-        assert matched and target is not None, f"no Hugging Face name for {name}"
-        out[target] = tensor
-    return out
+    return names.encoder_to_hf(state, ENCODER, QKV)
