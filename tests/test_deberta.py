@@ -90,3 +90,70 @@ def test_a_saved_deberta_loads_in_transformers_with_identical_outputs(
     torch.testing.assert_close(
         real(got, attention_mask), real(expected, attention_mask), rtol=1e-5, atol=1e-5
     )
+
+
+def official_rtd_head(hidden, weights):
+    """The official `LMMaskPredictionHead` (microsoft/DeBERTa replaced_token_detection_model.py),
+    transcribed: LayerNorm(first state + state) -> dense -> GELU -> classifier."""
+    w = {k.removeprefix("mask_predictions."): v.double() for k, v in weights.items()}
+    x = torch.nn.functional.layer_norm(hidden + hidden[:, :1], hidden.shape[-1:],
+                                       w["LayerNorm.weight"], w["LayerNorm.bias"], eps=1e-7)  # fmt: skip
+    x = torch.nn.functional.gelu(x @ w["dense.weight"].T + w["dense.bias"])
+    return (x @ w["classifier.weight"].T + w["classifier.bias"]).squeeze(-1)
+
+
+def test_the_discriminator_saves_a_transformers_encoder_and_the_official_head_beside_it(tmp_path):
+    from safetensors.torch import load_file
+
+    model = scrambled(Discriminator(CONFIG), seed=2).eval()
+    hf.save(model, tmp_path)
+    head = load_file(tmp_path / hf.HEAD_FILE)
+    assert sorted(head) == sorted(f"mask_predictions.{m}.{p}" for m in ("LayerNorm", "dense",
+                                  "classifier") for p in ("weight", "bias"))  # fmt: skip
+    encoder, info = transformers.DebertaV2Model.from_pretrained(tmp_path, output_loading_info=True)
+    assert not any(info.values())  # nothing missing, unexpected or mismatched
+    input_ids, attention_mask = batch()
+    with torch.no_grad():
+        hidden = encoder.double().eval()(input_ids, attention_mask).last_hidden_state
+        expected = official_rtd_head(hidden, head)
+        got = hf.load(tmp_path, Discriminator).double().eval()(input_ids, attention_mask)
+    torch.testing.assert_close(real(got, attention_mask), real(expected, attention_mask))
+    assert hf.is_saved_as(tmp_path, Discriminator) and not hf.is_saved_as(tmp_path, EncoderOnly)
+    assert hf.load(tmp_path, EncoderOnly).head_initialized is False  # the encoder, head left
+
+
+def test_a_packed_row_adds_each_examples_own_first_state():
+    from electra.backbones.deberta.network import first_states
+
+    hidden = torch.arange(6.0)[None, :, None]
+    documents = torch.tensor([[0, 0, 0, 1, 1, -1]])
+    assert first_states(hidden, documents).flatten().tolist() == [0, 0, 0, 3, 3, 5]
+    assert first_states(hidden, None).flatten().tolist() == [0] * 6
+
+
+@pytest.mark.parametrize("sharing", ["gdes", "shared", "none"])
+def test_replaced_token_detection_trains_a_deberta_pair_and_exports_it(tmp_path, sharing):
+    from electra.pretraining.objectives.rtd import ReplacedTokenDetection
+    from electra.pretraining.options import PretrainConfig
+    from electra.tokenizer import SpecialIds
+
+    special = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
+    config = PretrainConfig.preset("tiny", "deberta-v3", embedding_sharing=sharing)
+    model_config = ModelConfig.preset("tiny", backbone="deberta-v3", **SHAPE)
+    assert model_config.generator().num_layers == 1 and model_config.generator().hidden_size == 32
+    objective = ReplacedTokenDetection(model_config, config, special)
+    input_ids, attention_mask = batch()
+    input_ids[:, 0] = special.cls
+    out = objective(input_ids, attention_mask)
+    out.loss.backward()
+    assert torch.isfinite(out.loss) and out.replaced > 0
+    exported = objective.exported()
+    for name, network in exported.items():
+        hf.save(network.eval(), tmp_path / name)
+    objective.eval()
+    with torch.no_grad():
+        logits = objective.discriminator(input_ids, attention_mask)
+        loaded = hf.load(tmp_path / "discriminator", Discriminator).eval()(input_ids, attention_mask)
+    torch.testing.assert_close(real(loaded, attention_mask), real(logits, attention_mask))
+    generator = transformers.DebertaV2ForMaskedLM.from_pretrained(tmp_path / "generator")
+    assert generator.config.num_hidden_layers == 1

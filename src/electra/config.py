@@ -228,7 +228,9 @@ class ModelConfig:
             embeddings = (self.vocab_size + self.type_vocab_size + 2) * e
             embeddings += (2 * self.position_buckets + 2) * h
         else:
-            embeddings = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2) * e
+            embeddings = (
+                self.vocab_size + self.max_position_embeddings + self.type_vocab_size + 2
+            ) * e
         projection = (e + 1) * h if e != h else 0
         layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h
         return embeddings + projection + self.num_layers * layer
@@ -252,6 +254,8 @@ class ModelConfig:
             embedding_size=embedding,
             generator_fraction=fraction,
         )
+        if backbone == "deberta-v3" and "embedding_size" not in overrides:
+            values["embedding_size"] = overrides.get("hidden_size", hidden)  # embeds at its width
         return cls(**{**values, **overrides})
 
     @classmethod

@@ -227,7 +227,9 @@ def read_weights(path: str | Path) -> dict[str, Tensor]:
         except UserError:
             raise
         except Exception as e:
-            raise UserError(f"{directory / HEAD_FILE}: cannot read it ({type(e).__name__}: {e})") from None
+            raise UserError(
+                f"{directory / HEAD_FILE}: cannot read it ({type(e).__name__}: {e})"
+            ) from None
     return state
 
 
@@ -333,7 +335,10 @@ def save(
         side = {k: state.pop(k) for k in list(state) if not k.startswith(spec.prefix + ".")}
     for name, weights in ((SAFETENSORS_FILE, state), (HEAD_FILE, side)):
         if weights:
-            metadata = {"format": "pt", CHECKSUM_KEY: weights_sha256(weights)}  # transformers ignores it
+            metadata = {
+                "format": "pt",
+                CHECKSUM_KEY: weights_sha256(weights),
+            }  # transformers ignores it
             with atomic_path(out_dir / name) as tmp:
                 save_file(weights, tmp, metadata=metadata)
         elif name == HEAD_FILE:

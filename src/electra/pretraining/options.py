@@ -27,6 +27,16 @@ _PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
     "base": (2e-4, 256, 766_000, 512, 0.15, 10_000),
     "large": (2e-4, 2048, 400_000, 512, 0.25, 10_000),
 }
+# DeBERTa-V3's (microsoft/DeBERTa experiments/language_model/rtd.sh: rate, batch, warm-up, length
+# 512) under GDES; rtd.sh runs one epoch of its data and names no step count, so each size takes
+# the steps of ELECTRA's preset of its name (xsmall: small's). `tiny` is ours, as above.
+_DEBERTA_PRETRAIN_PRESETS: dict[str, tuple[float, int, int, int, float, int]] = {
+    "tiny": (3e-4, 32, 600, 128, 0.15, 60),
+    "xsmall": (3e-4, 64, 1_000_000, 512, 0.15, 10_000),
+    "small": (3e-4, 64, 1_000_000, 512, 0.15, 10_000),
+    "base": (1e-4, 256, 766_000, 512, 0.15, 10_000),
+    "large": (1e-4, 256, 400_000, 512, 0.15, 10_000),
+}
 FROM_DATA = ("seq_len",)  # pre-training fields whose default is the prepared data's
 ON_NONFINITE = ("skip", "stop")
 
@@ -154,9 +164,13 @@ class PretrainConfig:
         return max(1, int((self.mask_prob + 0.005) * self.seq_len))
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> PretrainConfig:
-        if name not in _PRETRAIN_PRESETS:
-            raise UserError(f"unknown preset {name!r}; known: {', '.join(_PRETRAIN_PRESETS)}")
-        lr, batch, steps, seq_len, mask_prob, warmup = _PRETRAIN_PRESETS[name]
-        values = dict(lr=lr, batch_size=batch, steps=steps, seq_len=seq_len, mask_prob=mask_prob)
-        return cls(**{**values, "warmup_steps": warmup, **overrides})
+    def preset(cls, name: str, backbone: str = "electra", **overrides: Any) -> PretrainConfig:
+        """The recipe of a preset of `backbone` (DeBERTa-V3's under GDES)."""
+        deberta = backbone == "deberta-v3"
+        presets = _DEBERTA_PRETRAIN_PRESETS if deberta else _PRETRAIN_PRESETS
+        if name not in presets:
+            raise UserError(f"unknown {backbone} preset {name!r}; known: {', '.join(presets)}")
+        lr, batch, steps, seq_len, mask_prob, warmup = presets[name]
+        values = dict(lr=lr, batch_size=batch, steps=steps, seq_len=seq_len, mask_prob=mask_prob,
+                      warmup_steps=warmup, **({"embedding_sharing": "gdes"} if deberta else {}))  # fmt: skip
+        return cls(**{**values, **overrides})

@@ -70,7 +70,8 @@ def resolve_configs(
         return model_config, dataclasses.replace(config, **overrides)
     shards = Shards(data_dir)
     from_data = {name: getattr(shards, name) for name in FROM_DATA}
-    config = PretrainConfig.preset(preset, **{**from_data, **overrides})
+    backbone = model_overrides.get("backbone", "electra")
+    config = PretrainConfig.preset(preset, backbone, **{**from_data, **overrides})
     if config.init_from:
         if model_overrides:
             raise UserError(f"{', '.join(model_overrides)}: the model's shape is init_from's")
@@ -121,9 +122,9 @@ def initial_model_config(config: PretrainConfig, preset: str) -> ModelConfig:
     assert config.init_from is not None
     model = hf.load_config(hf.resolve(config.init_from))
     if not config.init_generator:
-        return dataclasses.replace(
-            model, generator_fraction=ModelConfig.preset(preset).generator_fraction
-        )
+        shape = ModelConfig.preset(preset, backbone=model.backbone)
+        return dataclasses.replace(model, generator_fraction=shape.generator_fraction,
+                                   generator_layers=shape.generator_layers)  # fmt: skip
     generator = hf.load_config(hf.resolve(config.init_generator))
     model = dataclasses.replace(  # the generator's sizes as its config gives them
         model, generator_fraction=generator.hidden_size / model.hidden_size,

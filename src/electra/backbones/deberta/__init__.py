@@ -23,7 +23,8 @@ BACKBONE = Backbone(
         "ForTokenClassification": ("ForTokenClassification", {"classifier": "out"}),
         "ForQuestionAnswering": ("ForQuestionAnswering", {"qa_outputs": "out"}),
         "ForSequenceClassification": (
-            "ForSequenceClassification", {"pooler.dense": "dense", "classifier": "out"}
+            "ForSequenceClassification",
+            {"pooler.dense": "dense", "classifier": "out"},
         ),
     },
     side_heads=("ForPreTraining",),

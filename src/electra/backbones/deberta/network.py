@@ -46,7 +46,9 @@ def relative_index(length: int, config: ModelConfig, device: torch.device) -> Te
     positions = torch.arange(length, device=device)
     distance = positions[:, None] - positions[None, :]
     limit = config.max_relative_positions
-    bucketed = bucket_positions(distance, span, limit if limit > 0 else config.max_position_embeddings)
+    bucketed = bucket_positions(
+        distance, span, limit if limit > 0 else config.max_position_embeddings
+    )
     return (bucketed + span).clamp(0, 2 * span - 1)
 
 
@@ -109,13 +111,17 @@ class DisentangledAttention(nn.Module):
         batch, length, hidden = x.shape
         q, k, v = self._split(self.qkv(x), 3)  # 3 x (B, heads, L, d)
         shared = nn.functional.linear(  # the relative embeddings through the query and key maps
-            self.position_dropout(relative), self.qkv.weight[: 2 * hidden], self.qkv.bias[: 2 * hidden]
+            self.position_dropout(relative),
+            self.qkv.weight[: 2 * hidden],
+            self.qkv.bias[: 2 * hidden],
         )
         position_q, position_k = self._split(shared, 2)  # 2 x (heads, 2S, d)
         at = index.expand(batch, self.num_heads, length, length)
         c2p = (q @ position_k.transpose(-1, -2)).gather(-1, at)  # q_i . K_r(i,j)
         p2c = (k @ position_q.transpose(-1, -2)).gather(-1, at.transpose(-1, -2))  # k_j . Q_r(i,j)
-        scores = (q @ k.transpose(-1, -2) + c2p + p2c.transpose(-1, -2)) / math.sqrt(3 * q.shape[-1])
+        scores = (q @ k.transpose(-1, -2) + c2p + p2c.transpose(-1, -2)) / math.sqrt(
+            3 * q.shape[-1]
+        )
         if attn_mask is not None:
             scores = scores.masked_fill(~attn_mask, torch.finfo(scores.dtype).min)
         y = self.dropout(scores.softmax(-1)) @ v  # (B, heads, L, d)
@@ -133,7 +139,9 @@ class Layer(nn.Module):
         self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout)
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None, relative: Tensor, index: Tensor) -> Tensor:
+    def forward(
+        self, x: Tensor, attn_mask: Tensor | None, relative: Tensor, index: Tensor
+    ) -> Tensor:
         x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask, relative, index)))
         return self.ffn_norm(x + self.dropout(self.ffn(x)))
 

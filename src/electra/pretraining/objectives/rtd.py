@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from electra.backbones.electra.network import Discriminator, Dropout, Embeddings, Generator
+from electra.backbones.electra.network import Discriminator, Dropout, Generator
 from electra.config import ModelConfig
 from electra.pretraining.objectives.masking import (
     Output,
@@ -44,47 +44,53 @@ class DisentangledEmbeddings(nn.Module):
     """The discriminator's embeddings under DeBERTa-V3's gradient-disentangled sharing (GDES):
     each table is the generator's, detached, plus a zero-initialised residual of its own,
     E_D = sg(E_G) + E_delta, under a LayerNorm of its own. The generator learns its embeddings
-    from its MLM loss alone; the discriminator's loss reaches only the residuals."""
+    from its MLM loss alone; the discriminator's loss reaches only the residuals. The tables are
+    whichever the backbone's embeddings have: word, position, token type (DeBERTa-V3: word)."""
 
-    def __init__(self, shared: Embeddings, config: ModelConfig) -> None:
+    TABLES = ("word", "position", "token_type")
+
+    def __init__(self, shared: nn.Module, config: ModelConfig) -> None:
         super().__init__()
         self._shared = (shared,)  # the generator's: owned (and registered) there
-        self.word_delta = nn.Parameter(torch.zeros_like(shared.word.weight))
-        self.position_delta = nn.Parameter(torch.zeros_like(shared.position.weight))
-        self.token_type_delta = nn.Parameter(torch.zeros_like(shared.token_type.weight))
-        self.norm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.names = [n for n in self.TABLES if getattr(shared, n, None) is not None]
+        for name in self.names:  # `word_delta`, ...: the names runs' checkpoints hold
+            setattr(
+                self, f"{name}_delta", nn.Parameter(torch.zeros_like(getattr(shared, name).weight))
+            )
+        self.norm = nn.LayerNorm(shared.norm.normalized_shape, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout)
         self.padding_idx = shared.word.padding_idx
 
-    def tables(self) -> tuple[Tensor, Tensor, Tensor]:
+    def tables(self) -> dict[str, Tensor]:
         g = self._shared[0]
-        return (g.word.weight.detach() + self.word_delta,
-                g.position.weight.detach() + self.position_delta,
-                g.token_type.weight.detach() + self.token_type_delta)  # fmt: skip
+        return {n: getattr(g, n).weight.detach() + getattr(self, f"{n}_delta") for n in self.names}
 
     def forward(
         self, input_ids: Tensor, token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
     ) -> Tensor:  # fmt: skip
-        word, position, token_type = self.tables()
-        x = F.embedding(input_ids, word, self.padding_idx)
-        x = x + (
-            position[: input_ids.shape[1]]
-            if position_ids is None
-            else F.embedding(position_ids, position)
-        )
-        x = x + (
-            token_type[0] if token_type_ids is None else F.embedding(token_type_ids, token_type)
-        )
+        """What the generator's embeddings compute, over E_D."""
+        tables = self.tables()
+        x = F.embedding(input_ids, tables["word"], self.padding_idx)
+        if "position" in tables:
+            x = x + (
+                tables["position"][: input_ids.shape[1]]
+                if position_ids is None
+                else F.embedding(position_ids, tables["position"])
+            )
+        if "token_type" in tables:
+            token_type = tables["token_type"]
+            x = x + (
+                token_type[0] if token_type_ids is None else F.embedding(token_type_ids, token_type)
+            )
         return self.dropout(self.norm(x))
 
-    def merged(self, config: ModelConfig) -> Embeddings:
-        """Plain `Embeddings` holding E_D: what the exported discriminator carries."""
-        merged = Embeddings(config)
+    def merged(self, config: ModelConfig) -> nn.Module:
+        """The backbone's plain embeddings holding E_D: what the exported discriminator carries."""
+        merged = type(self._shared[0])(config)
         with torch.no_grad():
-            for table, weight in zip((merged.word, merged.position, merged.token_type),
-                                     self.tables(), strict=True):  # fmt: skip
-                table.weight.copy_(weight)
+            for name, weight in self.tables().items():
+                getattr(merged, name).weight.copy_(weight)
             merged.norm.load_state_dict(self.norm.state_dict())
         return merged
 
