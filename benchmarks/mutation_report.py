@@ -31,7 +31,8 @@ RULES = [
     ),
     (
         r"",
-        r"device=None|device=\w+\.device\)|\(\w+\.shape, \)|, \)\.masked_fill",
+        r"device=None|device=\w+\.device\)|\(\w+\.shape, \)|, \)\.masked_fill"
+        r"|torch\.empty\(count, (dtype=torch\.\w+, )?\)",
         "equivalent on CPU, where the suite runs (one device); GPU placement is the GPU check's",
     ),
     (
@@ -149,6 +150,12 @@ RULES = [
         r"evaluate_v|_check_predictions",
         r"_check_predictions\(predictions, |needs an answer|NEEDS AN ANSWER",
         "message text: what the refusal names, not what it refuses",
+    ),
+    (
+        r"x_score",
+        r"sklearn_f1\(.*(zero_division=1|\"macro\", \))",
+        "equivalent: a macro average over the tags either side has never divides by zero (each "
+        "tag has tp + fp + fn > 0)",
     ),
     (
         r"f1_v2",

@@ -153,7 +153,9 @@ def test_replaced_token_detection_trains_a_deberta_pair_and_exports_it(tmp_path,
     objective.eval()
     with torch.no_grad():
         logits = objective.discriminator(input_ids, attention_mask)
-        loaded = hf.load(tmp_path / "discriminator", Discriminator).eval()(input_ids, attention_mask)
+        loaded = hf.load(tmp_path / "discriminator", Discriminator).eval()(
+            input_ids, attention_mask
+        )
     torch.testing.assert_close(real(loaded, attention_mask), real(logits, attention_mask))
     generator = transformers.DebertaV2ForMaskedLM.from_pretrained(tmp_path / "generator")
     assert generator.config.num_hidden_layers == 1

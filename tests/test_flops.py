@@ -47,13 +47,15 @@ def test_official_conventions_reproduce_the_official_script(name, flops, expecte
     assert flops() == pytest.approx(expected, rel=1e-12), name
 
 
+@pytest.mark.parametrize("backbone", ["electra", "deberta-v3"])
 @pytest.mark.parametrize("objective", ["rtd", "mlm"])
-def test_measured_conventions_count_what_a_step_computes(objective):
+def test_measured_conventions_count_what_a_step_computes(objective, backbone):
     """torch's FlopCounterMode on a real forward and backward of the objective: our formula
-    counts the same matmuls (attention included, the generator's vocabulary projection at the
-    masked positions only) to within 1%."""
-    model = ModelConfig.preset("tiny", vocab_size=1000, max_position_embeddings=64)
-    config = PretrainConfig.preset("tiny", seq_len=64, batch_size=4, objective=objective)
+    counts the same matmuls (attention included, DeBERTa's relative terms too, the generator's
+    vocabulary projection at the masked positions only) to within 1%."""
+    model = ModelConfig.preset("tiny", backbone=backbone, vocab_size=1000,
+                               max_position_embeddings=64, position_buckets=32)  # fmt: skip
+    config = PretrainConfig.preset("tiny", backbone, seq_len=64, batch_size=4, objective=objective)
     module = build(model, config, SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4))
     ids = torch.randint(5, 1000, (4, 64))
     ids[:, 0], ids[:, -1] = 2, 3

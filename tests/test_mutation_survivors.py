@@ -359,6 +359,10 @@ def test_per_tag_scores_are_zero_where_undefined_and_warn_nothing():
         assert score(gold, predicted)["macro_f1"] == pytest.approx(0.4)  # (0.8 + 0) / 2
         vb = next(line for line in conlleval_report(gold, predicted).splitlines() if "VB" in line)
         assert vb.split()[1:4] == ["0.0000", "0.0000", "0.0000"]
+        nothing_found = score([["B-NP", "O"]], [["O", "O"]])
+        assert nothing_found == {"f1": 0.0, "precision": 0.0, "recall": 0.0, "accuracy": 0.5}
+        nothing_there = score([["O", "O"]], [["B-NP", "O"]])
+        assert (nothing_there["f1"], nothing_there["recall"]) == (0.0, 0.0)
         conlleval_report([["B-NP", "O"]], [["O", "O"]])
 
 
@@ -428,7 +432,7 @@ def test_gdes_embeddings_are_the_generators_plus_residuals_as_a_plain_module_com
     for kwargs in ({}, {"position_ids": positions}, {"token_type_ids": types}):
         torch.testing.assert_close(gdes(ids, **kwargs), merged(ids, **kwargs), rtol=0, atol=1e-6)
     assert not torch.allclose(gdes(ids, position_ids=positions), gdes(ids))
-    gdes(ids).sum().backward()
+    (gdes(ids) * torch.randn(1, 5, config.embedding_size, generator=g)).sum().backward()
     assert gdes.word_delta.grad[SPECIAL.pad].abs().sum() == 0  # padding_idx: no gradient
     assert gdes.word_delta.grad[7].abs().sum() > 0
 

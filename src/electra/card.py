@@ -15,6 +15,8 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from electra import backbones, hf
+from electra.backbones.electra.network import Discriminator, Generator
 from electra.config import ModelConfig
 from electra.files import write_text
 
@@ -47,11 +49,26 @@ def _last_heldout(run_dir: Path) -> tuple[int, dict[str, float]]:
     return step, scores
 
 
-def _sizes(model: ModelConfig) -> str:
+TITLES = {"electra": "ELECTRA", "deberta-v3": "DeBERTa-V3"}
+
+
+def _sizes(model: ModelConfig, algorithm: str) -> str:
+    positions = f"{model.max_position_embeddings} positions"
+    if model.backbone == "deberta-v3":
+        positions = (f"disentangled attention over {model.position_buckets} relative-position "
+                     f"buckets each way, up to {model.max_position_embeddings} positions")  # fmt: skip
     return (f"{model.num_layers} layers, hidden size {model.hidden_size}, {model.num_heads} "
             f"attention heads, feed-forward {model.intermediate_size}, embeddings "
-            f"{model.embedding_size}, a vocabulary of {model.vocab_size:,} WordPiece tokens, "
-            f"{model.max_position_embeddings} positions")  # fmt: skip
+            f"{model.embedding_size}, a vocabulary of {model.vocab_size:,} {algorithm} tokens, "
+            f"{positions}")  # fmt: skip
+
+
+def _algorithm(directory: Path) -> str:
+    """The saved tokenizer's algorithm (WordPiece, Unigram, BPE), as tokenizer.json names it."""
+    try:
+        return str(_read_json(directory / "tokenizer.json")["model"]["type"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return "WordPiece"
 
 
 def _data(manifest: dict[str, Any], sources: list[str]) -> str:
@@ -105,8 +122,9 @@ def pretrained(
         for key, (label, _) in shown.items()
     ]  # fmt: skip
     data = ModelCardData(
-        license="unknown", library_name="transformers", model_name=f"electra-{name}",
-        tags=["electra", "replaced-token-detection" if discriminator else "fill-mask"],
+        license="unknown", library_name="transformers", model_name=f"{model.backbone}-{name}",
+        tags=[*dict.fromkeys(["electra", model.backbone]),
+              "replaced-token-detection" if discriminator else "fill-mask"],
         datasets=sources[:20] or None, eval_results=results or None,
         pipeline_tag=None if discriminator else "fill-mask",
     )  # fmt: skip
@@ -119,13 +137,20 @@ def pretrained(
     rows = [
         f"| {label} | {scores[key]:.4f} | {chance(what)} |" for key, (label, what) in shown.items()
     ]
-    head = "ElectraForPreTraining" if discriminator else "ElectraForMaskedLM"
+    spec = backbones.of(model)
+    head = hf.architecture(Discriminator if discriminator else Generator, spec)
+    title = TITLES[model.backbone]
     ours = f'electra detect --model {run_dir / name} "a text"' if discriminator else (
         "electra finetune ... --model the discriminator beside it")  # fmt: skip
+    if discriminator and Discriminator.hf_class in spec.side_heads:
+        ours += (f". `transformers` has no {title} class with the replaced-token head: "
+                 f"`{head}` loads the encoder, and the head (the official code's "
+                 f"`mask_predictions`) is in `{hf.HEAD_FILE}` beside it, which `electra detect` "
+                 "and `electra.hf.load(DIR, Discriminator)` read")  # fmt: skip
     sections = [
-        ("Model", f"The {name} of an ELECTRA model pre-trained with the `{config['objective']}` "
+        ("Model", f"The {name} of a {title} model pre-trained with the `{config['objective']}` "
                   f"objective by the `electra` toolkit: "
-                  f"{_sizes(model if discriminator else model.generator())}."),
+                  f"{_sizes(model if discriminator else model.generator(), _algorithm(out_dir))}."),
         ("Training", f"{config['steps']:,} steps of {config['batch_size']} sequences, "
                      f"{tokens_seen:,} real (non-padding) tokens seen, on {hardware}; {wall_seconds / 60:.1f} min of "
                      f"wall time in its last session. Data: {_data(manifest, sources)}.\n\n"
@@ -141,7 +166,7 @@ def pretrained(
                         "held-out scores say how far pre-training got, not how well it will "
                         "fine-tune. The corpus's biases are the model's."),
     ]  # fmt: skip
-    write_text(out_dir / CARD_FILE, _card(data, f"ELECTRA {name}", sections))
+    write_text(out_dir / CARD_FILE, _card(data, f"{title} {name}", sections))
 
 
 def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: str,

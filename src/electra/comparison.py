@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from electra.config import MODEL_FIELDS, choice, not_chosen
+from electra.config import BACKBONE_NAMES, MODEL_FIELDS, choice, not_chosen
 from electra.errors import Interrupted, UserError
 from electra.files import one_writer, write_json, write_text
 from electra.pretraining.flops import CONVENTIONS
@@ -33,7 +33,7 @@ class CompareConfig:
     flops_budget: float = field(
         default=0.0, metadata={"required": True}
     )  # pre-training FLOPs of every arm
-    arms: tuple[str, ...] = ("rtd", "mlm")  # of rtd, rtd+gdes, rtd+none, mlm
+    arms: tuple[str, ...] = ("rtd", "mlm")  # rtd, rtd+gdes, rtd+none, mlm, or BACKBONE:ARM
     fractions: tuple[str, ...] = (
         "0.25",
         "0.5",
@@ -59,10 +59,11 @@ class CompareConfig:
         for name in ("glue_dir", "tagging_dir", "own_train", "own_dev"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, Path(getattr(self, name)))
-        unknown = [a for a in self.arms if a not in ARMS]
+        unknown = [a for a in self.arms if not _known_arm(a)]
         if unknown or not self.arms:
             raise UserError(
-                f"`arms` {', '.join(unknown) or '(none)'}: expected some of {', '.join(ARMS)}"
+                f"`arms` {', '.join(unknown) or '(none)'}: expected some of {', '.join(ARMS)}, "
+                f"each optionally after a backbone ({', '.join(BACKBONE_NAMES)}) and a colon"
             )
         try:
             values = [float(f) for f in self.fractions]
@@ -82,6 +83,16 @@ class CompareConfig:
             )
         if self.seeds < 1:
             raise UserError(f"`seeds` must be at least 1, got {self.seeds}")
+
+
+def _known_arm(arm: str) -> bool:
+    backbone, _, name = arm.rpartition(":")
+    return name in ARMS and backbone in ("", *BACKBONE_NAMES)
+
+
+def _arm_dir(out: Path, arm: str) -> Path:
+    """An arm's directory: its name, the backbone's colon made a dash (deberta-v3-rtd+gdes)."""
+    return out / arm.replace(":", "-")
 
 
 def _tasks(config: CompareConfig) -> list[tuple[str, str, Any]]:
@@ -114,11 +125,13 @@ def _pretrain_arm(
     from electra.pretraining.trainer import pretrain
     from electra.tokenizer import SpecialIds, load_tokenizer
 
-    objective, sharing, network = ARMS[arm]
-    run = out / arm / "run"
+    backbone, _, name = arm.rpartition(":")
+    objective, sharing, network = ARMS[name]
+    run = _arm_dir(out, arm) / "run"
     overrides = {**options, "objective": objective, "embedding_sharing": sharing,
                  "flops_budget": config.flops_budget,
                  "flops_convention": config.flops_convention}  # fmt: skip
+    model = {**model, "backbone": backbone} if backbone else model
     model_config, pretrain_config = resolve_configs(data, run, config.preset, overrides, model)
     steps = pretrain_config.steps
     per_step = {name: step_flops(model_config, pretrain_config.seq_len, pretrain_config.batch_size,
@@ -128,7 +141,7 @@ def _pretrain_arm(
     stages = []
     for fraction in (float(f) for f in config.fractions):
         step = max(1, round(steps * fraction))
-        stage = out / arm / f"step-{step:08d}"
+        stage = _arm_dir(out, arm) / f"step-{step:08d}"
         if not (stage / network / "config.json").is_file():
             if not (checkpoint.path_for(run, step)).is_dir():
                 resume = bool(checkpoint.all_checkpoints(run))
@@ -193,7 +206,7 @@ def compare(
     for arm, done in arms.items():
         for stage in done["stages"]:
             for name, family, task_data in tasks:
-                where = out / arm / f"step-{stage['step']:08d}" / "finetune" / name
+                where = _arm_dir(out, arm) / f"step-{stage['step']:08d}" / "finetune" / name
                 score = _finetune(family, task_data, stage["model"], where, config, progress)
                 counted = {k: v for k, v in stage.items() if k.startswith("flops")}
                 results.append({"arm": arm, "fraction": stage["fraction"], "step": stage["step"],

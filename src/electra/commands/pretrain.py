@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from electra.commands.flags import add_config_flags, given, shown
-from electra.config import MODEL_FIELDS, PRESETS, ModelConfig
+from electra.config import MODEL_FIELDS, PRESET_NAMES, PRESETS, ModelConfig
 from electra.pretraining.options import FROM_DATA, PretrainConfig
 
 
@@ -41,7 +41,12 @@ def register(commands) -> None:
         "--data", type=Path, required=True, help="a directory made by `electra prepare`"
     )
     parser.add_argument("--out", type=Path, required=True, help="the run directory")
-    parser.add_argument("--preset", choices=PRESETS, default="small", help="model size and recipe")
+    parser.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="small",
+        help="model size and recipe (xsmall: deberta-v3 only)",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
     )

@@ -50,11 +50,14 @@ class Shape:
     embedding: int | None = None  # default: hidden
     intermediate: int | None = None  # default: 4 x hidden
     heads: int | None = None  # default: hidden / 64
+    relative: int = 0  # DeBERTa-V3: rows of relative embeddings (2 x buckets); ELECTRA: none
 
     @classmethod
     def of(cls, model: ModelConfig, seq_len: int) -> Shape:
+        relative = 2 * model.position_buckets if model.backbone == "deberta-v3" else 0
         return cls(model.hidden_size, model.num_layers, seq_len, model.vocab_size,
-                   model.embedding_size, model.intermediate_size, model.num_heads)  # fmt: skip
+                   model.embedding_size, model.intermediate_size, model.num_heads,
+                   relative)  # fmt: skip
 
     @property
     def e(self) -> int:
@@ -80,6 +83,8 @@ def block_flops(shape: Shape, c: Conventions) -> float:
         + 2 * h * i  # feed-forward in
         + 2 * h * i  # feed-forward out
     )
+    if shape.relative:  # disentangled attention: each query and key against every relative row
+        per_token += 2 * (2 * h * shape.relative) + (2 * s * heads if c.elementwise else 0)
     if c.elementwise:
         per_token += (
             3 * h  # q, k, v biases
@@ -89,6 +94,13 @@ def block_flops(shape: Shape, c: Conventions) -> float:
             + h + DROPOUT * h + h + LAYER_NORM * h  # output: bias, dropout, residual, LN
         )  # fmt: skip
     return per_token * s
+
+
+def relative_flops(shape: Shape, c: Conventions) -> float:
+    """Forward FLOPs, per batch, of DeBERTa-V3's relative embeddings through each layer's query
+    and key projections (and their LayerNorm, once)."""
+    h, rows = shape.hidden, shape.relative
+    return shape.layers * 2 * rows * h * 2 * h + (LAYER_NORM * rows * h if c.elementwise else 0)
 
 
 def input_flops(shape: Shape, c: Conventions) -> float:
@@ -133,7 +145,7 @@ def mlm_train_flops(shape: Shape, batch: int, steps: float, c: Conventions = OFF
         + input_flops(shape, c)
         + generator_output_flops(shape, c, predicted_positions(shape, c, mask_prob))
     )
-    return c.training_passes * batch * steps * forward
+    return c.training_passes * steps * (batch * forward + relative_flops(shape, c))
 
 
 def discriminator_train_flops(shape: Shape, batch: int, steps: float, c: Conventions = OFFICIAL
@@ -143,7 +155,7 @@ def discriminator_train_flops(shape: Shape, batch: int, steps: float, c: Convent
         + input_flops(shape, c)
         + discriminator_head_flops(shape, c)
     )
-    return c.training_passes * batch * steps * forward
+    return c.training_passes * steps * (batch * forward + relative_flops(shape, c))
 
 
 def electra_train_flops(discriminator: Shape, generator: Shape, batch: int, steps: float,

@@ -50,8 +50,13 @@ class TokenClassifier(WithEncoder):
 def save_tagger(
     model: TokenClassifier, out_dir: Path, tokenizer: Tokenizer | None, config_extra: dict[str, Any]
 ) -> None:
-    """`hf.save`, with the segment embedding the tagger trained (row `SEGMENT`) in row 0 too."""
-    rows = model.electra.embeddings.token_type.weight
+    """`hf.save`, with the segment embedding the tagger trained (row `SEGMENT`) in row 0 too
+    (a backbone without segments, DeBERTa-V3, saves as it is)."""
+    table = model.electra.embeddings.token_type
+    if table is None:
+        hf.save(model, out_dir, tokenizer=tokenizer, config_extra=config_extra)
+        return
+    rows = table.weight
     with torch.no_grad():
         unused = rows[0].clone()
         rows[0] = rows[SEGMENT]
