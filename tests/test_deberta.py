@@ -3,6 +3,8 @@ directions, on tiny models whose every parameter is drawn at a large scale."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from test_hf_parity import scrambled
@@ -11,6 +13,9 @@ from electra import hf
 from electra.backbones.deberta.network import bucket_positions
 from electra.backbones.electra.network import Discriminator, EncoderOnly, Generator
 from electra.config import ModelConfig
+from electra.tasks.glue.model import SequenceClassifier
+from electra.tasks.squad.model import QuestionAnswerer
+from electra.tasks.tagging.model import TokenClassifier
 
 transformers = pytest.importorskip("transformers")
 
@@ -51,32 +56,46 @@ def test_distances_fall_into_transformers_log_buckets():
 
 
 CASES = [
-    (EncoderOnly, "DebertaV2Model", lambda out: out.last_hidden_state),
-    (Generator, "DebertaV2ForMaskedLM", lambda out: out.logits),
-]
+    (EncoderOnly, "DebertaV2Model", {}, lambda out: out.last_hidden_state),
+    (Generator, "DebertaV2ForMaskedLM", {}, lambda out: out.logits),
+    (SequenceClassifier, "DebertaV2ForSequenceClassification", {"num_labels": 3},
+     lambda out: out.logits[:, None]),
+    (TokenClassifier, "DebertaV2ForTokenClassification", {"num_labels": 5},
+     lambda out: out.logits),
+    (QuestionAnswerer, "DebertaV2ForQuestionAnswering", {},
+     lambda out: torch.stack([out.start_logits, out.end_logits], -1)),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("ours_cls, hf_name, pick", CASES, ids=[c[1] for c in CASES])
-def test_a_transformers_deberta_loads_with_identical_outputs(tmp_path, ours_cls, hf_name, pick):
+def ours(model, inputs):
+    out = model(*inputs)
+    if isinstance(out, tuple):
+        return torch.stack(out, -1)
+    return out[:, None] if out.dim() == 2 and out.shape[1] != inputs[0].shape[1] else out
+
+
+@pytest.mark.parametrize("ours_cls, hf_name, kwargs, pick", CASES, ids=[c[1] for c in CASES])
+def test_a_transformers_deberta_loads_with_identical_outputs(
+    tmp_path, ours_cls, hf_name, kwargs, pick
+):
     torch.manual_seed(0)
-    reference = scrambled(getattr(transformers, hf_name)(hf_config())).eval()
+    reference = scrambled(getattr(transformers, hf_name)(hf_config(**kwargs))).eval()
     reference.save_pretrained(tmp_path)
     model = hf.load(tmp_path, ours_cls).eval().double()  # float64: no rounding to hide behind
     reference.double()
     input_ids, attention_mask = batch()
     with torch.no_grad():
         expected = pick(reference(input_ids, attention_mask))
-        got = model(input_ids, attention_mask)
-    torch.testing.assert_close(
-        real(got, attention_mask), real(expected, attention_mask), rtol=1e-5, atol=1e-5
-    )
+        got = ours(model, (input_ids, attention_mask))
+    mask = attention_mask if expected.shape[1] == input_ids.shape[1] else attention_mask[:, :1]
+    torch.testing.assert_close(real(got, mask), real(expected, mask), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("ours_cls, hf_name, pick", CASES, ids=[c[1] for c in CASES])
+@pytest.mark.parametrize("ours_cls, hf_name, kwargs, pick", CASES, ids=[c[1] for c in CASES])
 def test_a_saved_deberta_loads_in_transformers_with_identical_outputs(
-    tmp_path, ours_cls, hf_name, pick
+    tmp_path, ours_cls, hf_name, kwargs, pick
 ):
-    model = scrambled(ours_cls(CONFIG), seed=1).eval()
+    model = scrambled(ours_cls(CONFIG, **kwargs), seed=1).eval()
     hf.save(model, tmp_path)
     reference, info = getattr(transformers, hf_name).from_pretrained(
         tmp_path, output_loading_info=True
@@ -86,10 +105,9 @@ def test_a_saved_deberta_loads_in_transformers_with_identical_outputs(
     input_ids, attention_mask = batch()
     with torch.no_grad():
         expected = pick(reference.eval()(input_ids, attention_mask))
-        got = model(input_ids, attention_mask)
-    torch.testing.assert_close(
-        real(got, attention_mask), real(expected, attention_mask), rtol=1e-5, atol=1e-5
-    )
+        got = ours(model, (input_ids, attention_mask))
+    mask = attention_mask if expected.shape[1] == input_ids.shape[1] else attention_mask[:, :1]
+    torch.testing.assert_close(real(got, mask), real(expected, mask), rtol=1e-5, atol=1e-5)
 
 
 def official_rtd_head(hidden, weights):
@@ -159,3 +177,35 @@ def test_replaced_token_detection_trains_a_deberta_pair_and_exports_it(tmp_path,
     torch.testing.assert_close(real(loaded, attention_mask), real(logits, attention_mask))
     generator = transformers.DebertaV2ForMaskedLM.from_pretrained(tmp_path / "generator")
     assert generator.config.num_hidden_layers == 1
+
+
+def test_pretraining_continues_a_transformers_deberta_encoder_with_a_fresh_head(
+    prepared, tmp_path, capsys
+):
+    """`--init-from` a `DebertaV2Model` saved by transformers (which has no replaced-token head):
+    the encoder's weights are the checkpoint's, the head starts fresh, and the run exports."""
+    from electra.cli import main
+    from electra.tokenizer import load_tokenizer, save_tokenizer
+
+    tokenizer = load_tokenizer(prepared)
+    shape = {**SHAPE, "vocab_size": tokenizer.get_vocab_size(), "max_position_embeddings": 128}
+    config = ModelConfig.preset("tiny", backbone="deberta-v3", **shape)
+    encoder = transformers.DebertaV2Model(transformers.DebertaV2Config(**hf.config_to_hf(config)))
+    encoder.save_pretrained(tmp_path / "encoder")
+    save_tokenizer(tokenizer, tmp_path / "encoder")
+    argv = ["pretrain", "--data", str(prepared), "--out", str(tmp_path / "run"), "--preset", "tiny",
+            "--init-from", str(tmp_path / "encoder"), "--steps", "1", "--batch-size", "4",
+            "--warmup-steps", "1", "--eval-batches", "1", "--lr", "1e-9"]  # fmt: skip
+    assert main(argv) == 0
+    assert "a bare encoder; the discriminator's head starts fresh" in capsys.readouterr().err
+    exported = transformers.DebertaV2Model.from_pretrained(tmp_path / "run" / "discriminator")
+    before, after = encoder.state_dict(), exported.state_dict()
+    assert sorted(before) == sorted(after)
+    for key in ("encoder.layer.1.attention.self.query_proj.weight",
+                "embeddings.word_embeddings.weight"):  # GDES: E_G := E_D, residuals 0
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-6)  # a step at 1e-9
+    saved = json.loads((tmp_path / "run" / "pretrain.json").read_text())
+    assert saved["pretrain"]["embedding_sharing"] == "gdes"  # DeBERTa-V3's recipe
+    generator = transformers.DebertaV2ForMaskedLM.from_pretrained(tmp_path / "run" / "generator")
+    torch.testing.assert_close(generator.state_dict()["deberta.embeddings.word_embeddings.weight"],
+                               before["embeddings.word_embeddings.weight"], rtol=0, atol=1e-6)  # fmt: skip

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator, Generator
+from electra.backbones.electra.network import Discriminator, EncoderOnly, Generator
 from electra.config import ModelConfig, from_dict
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError
 from electra.pretraining.flops import CONVENTIONS
 from electra.pretraining.objectives import step_flops
+from electra.pretraining.objectives.rtd import DisentangledEmbeddings
 from electra.pretraining.options import FROM_DATA, PretrainConfig
 from electra.pretraining.packing import (
     Packing,
@@ -71,6 +74,8 @@ def resolve_configs(
     shards = Shards(data_dir)
     from_data = {name: getattr(shards, name) for name in FROM_DATA}
     backbone = model_overrides.get("backbone", "electra")
+    if overrides.get("init_from"):  # the recipe of the checkpoint's backbone
+        backbone = hf.load_config(hf.resolve(overrides["init_from"])).backbone
     config = PretrainConfig.preset(preset, backbone, **{**from_data, **overrides})
     if config.init_from:
         if model_overrides:
@@ -160,8 +165,35 @@ def _initialise(module: nn.Module, config: PretrainConfig, vocabulary: str) -> N
                 f"(prepare them with --vocab {name})"
             )
         loaded = hf.load(directory, cls)
+        state = loaded.state_dict()
         if getattr(loaded, "head_initialized", False):
-            raise UserError(
-                f"{name}: not a {cls.__name__.lower()} checkpoint (no {cls.__name__} head)"
-            )
-        network.load_state_dict(loaded.state_dict())
+            if not (cls is Discriminator and hf.is_saved_as(directory, EncoderOnly)):
+                raise UserError(
+                    f"{name}: not a {cls.__name__.lower()} checkpoint (no {cls.__name__} head)"
+                )
+            # A bare encoder (`transformers`' DebertaV2Model has no replaced-token head): its
+            # encoder, and the head as the discriminator initialised it.
+            print(f"electra: {name}: a bare encoder; the discriminator's head starts fresh",
+                  file=sys.stderr)  # fmt: skip
+            state = {**network.state_dict(),
+                     **{k: v for k, v in state.items() if k.startswith("electra.")}}  # fmt: skip
+        if cls is Discriminator and isinstance(network.electra.embeddings, DisentangledEmbeddings):
+            state = _disentangle(state, network.electra.embeddings, fresh=not config.init_generator)
+        network.load_state_dict(state)
+
+
+def _disentangle(
+    state: dict[str, Tensor], embeddings: DisentangledEmbeddings, fresh: bool
+) -> dict[str, Tensor]:
+    """A saved discriminator's embeddings E_D as GDES holds them: E_D - E_G in the residuals
+    (E_G the generator's, just loaded), or, with a fresh generator, E_G := E_D and residuals 0."""
+    prefix = "electra.embeddings."
+    shared = embeddings._shared[0]
+    state = dict(state)
+    with torch.no_grad():
+        for table in embeddings.names:
+            saved = state.pop(f"{prefix}{table}.weight")
+            if fresh:
+                getattr(shared, table).weight.copy_(saved)
+            state[f"{prefix}{table}_delta"] = saved - getattr(shared, table).weight
+    return state
