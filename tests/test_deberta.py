@@ -209,3 +209,39 @@ def test_pretraining_continues_a_transformers_deberta_encoder_with_a_fresh_head(
     generator = transformers.DebertaV2ForMaskedLM.from_pretrained(tmp_path / "run" / "generator")
     torch.testing.assert_close(generator.state_dict()["deberta.embeddings.word_embeddings.weight"],
                                before["embeddings.word_embeddings.weight"], rtol=0, atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize("made_by", ["electra", "transformers"])
+def test_deberta_models_export_to_onnx_with_identical_outputs(assets, tmp_path, made_by):
+    """Our discriminator (with its head file) and a `transformers`-made DeBERTa tagger: the
+    graph in onnxruntime gives the PyTorch outputs on a padded batch, int8 exports too."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from electra.cli import main
+    from electra.onnx_export import load_model
+    from electra.onnx_runtime import ONNX_FILE, OnnxRunner
+    from electra.tokenizer import load_tokenizer, save_tokenizer
+
+    tokenizer = load_tokenizer(assets / "vocab.txt")
+    config = ModelConfig.preset("tiny", backbone="deberta-v3",
+                                **{**SHAPE, "vocab_size": tokenizer.get_vocab_size()})  # fmt: skip
+    torch.manual_seed(0)
+    if made_by == "electra":
+        hf.save(Discriminator(config), tmp_path / "model", tokenizer=tokenizer)
+    else:
+        hf_config = transformers.DebertaV2Config(**hf.config_to_hf(config), num_labels=3)
+        transformers.DebertaV2ForTokenClassification(hf_config).save_pretrained(tmp_path / "model")
+        save_tokenizer(tokenizer, tmp_path / "model")
+    out = tmp_path / "onnx"
+    argv = ["export", "onnx", "--model", str(tmp_path / "model"), "--out", str(out)]
+    assert main([*argv, "--quantize", "int8"]) == 0
+    model, kind, _ = load_model(tmp_path / "model")
+    assert kind == ("discriminator" if made_by == "electra" else "tagging")
+    ids = torch.randint(5, config.vocab_size, (3, 30))
+    mask = torch.ones_like(ids)
+    mask[1, 17:], mask[2, 6:] = 0, 0
+    with torch.no_grad():
+        expected = model(ids, mask.bool(), torch.zeros_like(ids))
+    got = OnnxRunner(out / ONNX_FILE, model)(ids, mask, torch.zeros_like(ids))
+    got = got[0] if isinstance(got, tuple) else got
+    torch.testing.assert_close(got[mask.bool()], expected[mask.bool()], atol=1e-4, rtol=1e-4)
