@@ -8,7 +8,7 @@ import torch
 from tokenizers import Tokenizer
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.config import ModelConfig
 
 

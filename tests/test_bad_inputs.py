@@ -13,7 +13,7 @@ import torch
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra import hf
-from electra.backbones.electra.network import Generator
+from electra.backbones.models import Generator
 from electra.cli import main
 from electra.config import ModelConfig
 from electra.tasks.glue.model import SequenceClassifier

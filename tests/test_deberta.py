@@ -11,7 +11,7 @@ from test_hf_parity import scrambled
 
 from electra import hf
 from electra.backbones.deberta.network import bucket_positions
-from electra.backbones.electra.network import Discriminator, EncoderOnly, Generator
+from electra.backbones.models import Discriminator, EncoderOnly, Generator
 from electra.config import ModelConfig
 from electra.tasks.glue.model import SequenceClassifier
 from electra.tasks.squad.model import QuestionAnswerer
@@ -201,8 +201,10 @@ def test_pretraining_continues_a_transformers_deberta_encoder_with_a_fresh_head(
     exported = transformers.DebertaV2Model.from_pretrained(tmp_path / "run" / "discriminator")
     before, after = encoder.state_dict(), exported.state_dict()
     assert sorted(before) == sorted(after)
-    for key in ("encoder.layer.1.attention.self.query_proj.weight",
-                "embeddings.word_embeddings.weight"):  # GDES: E_G := E_D, residuals 0
+    for key in (
+        "encoder.layer.1.attention.self.query_proj.weight",
+        "embeddings.word_embeddings.weight",
+    ):  # GDES: E_G := E_D, residuals 0
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-6)  # a step at 1e-9
     saved = json.loads((tmp_path / "run" / "pretrain.json").read_text())
     assert saved["pretrain"]["embedding_sharing"] == "gdes"  # DeBERTa-V3's recipe

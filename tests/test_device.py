@@ -18,7 +18,7 @@ import torch.distributed as dist
 from pretrain_data import tiny_model, use_packed_attention
 from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, examples
 
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.data.shards import iterate_batches
 from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from pretrain_data import one_thread  # noqa: F401  (autouse: tiny models, one thread)
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.config import ModelConfig
 from electra.errors import UserError
 from electra.schedule import lr_factor

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.cli import main
 from electra.config import ModelConfig
 from electra.tokenizer import load_tokenizer

@@ -163,7 +163,7 @@ def test_predict_probs_are_the_classifier_softmax(assets, tmp_path):
 def test_a_discriminator_without_architectures_loads_under_a_task_head(tmp_path):
     """Older converted checkpoints omit `architectures`; they are discriminators, whose head is
     left out (not refused as unexpected weights) when a task head is loaded over them."""
-    from electra.backbones.electra.network import Discriminator
+    from electra.backbones.models import Discriminator
     from electra.config import ModelConfig
     from electra.tasks.tagging.model import TokenClassifier
 
@@ -181,7 +181,7 @@ def test_no_transformers_class_builds_a_random_head_from_an_official_head_model(
     must not let `AutoModelForSequenceClassification` build a randomly headed classifier (only a
     warning would say so); the encoder loads from its subfolder, and ours runs the whole model."""
     transformers = pytest.importorskip("transformers")
-    from electra.backbones.electra.network import EncoderOnly
+    from electra.backbones.models import EncoderOnly
     from electra.config import ModelConfig
     from electra.tasks.glue.model import LinearClassifier
 

@@ -9,7 +9,7 @@ import torch
 from conftest import TINY_MODEL as TINY
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator, Generator
+from electra.backbones.models import Discriminator, Generator
 from electra.config import ModelConfig
 from electra.errors import UserError
 from electra.tasks.glue.model import SequenceClassifier

@@ -56,7 +56,7 @@ def _pretrain(tmp_path, corpus, algorithm):
 def _same_in_transformers(model_dir, lines):
     transformers = pytest.importorskip("transformers")
     from electra import hf
-    from electra.backbones.electra.network import Discriminator
+    from electra.backbones.models import Discriminator
 
     theirs = transformers.ElectraForPreTraining.from_pretrained(model_dir).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)

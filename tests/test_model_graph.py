@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from electra.backbones.electra.network import Discriminator, ElectraModel
+from electra.backbones.electra.network import ElectraModel
+from electra.backbones.models import Discriminator
 from electra.pretraining.packing import pack_rows
 from electra.tokenizer import SpecialIds
 

@@ -9,7 +9,7 @@ import torch
 from pretrain_data import one_thread, tiny_model  # noqa: F401 (fixture)
 
 from electra import checkpoint, hf
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.cli import main
 from electra.pretraining.options import PretrainConfig
 from electra.pretraining.trainer import train

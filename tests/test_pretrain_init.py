@@ -10,7 +10,7 @@ import torch
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator, Generator
+from electra.backbones.models import Discriminator, Generator
 from electra.cli import main
 from electra.pretraining.resolve import resolve_configs
 from electra.pretraining.setup import setup

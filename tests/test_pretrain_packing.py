@@ -7,7 +7,9 @@ import pytest
 import torch
 from pretrain_data import make_prepared, one_thread, use_packed_attention  # noqa: F401 (fixture)
 
-from electra.backbones.electra.network import Discriminator, block_mask, dense_block_mask
+from electra.backbones.electra.network import block_mask
+from electra.backbones.layers import dense_block_mask
+from electra.backbones.models import Discriminator
 from electra.config import ModelConfig
 from electra.data.shards import Shards
 from electra.pretraining.packing import batch_stream, close_stream, model_inputs, pack_rows

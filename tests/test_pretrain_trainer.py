@@ -19,7 +19,7 @@ import torch
 from pretrain_data import make_prepared, one_thread, tiny_model  # noqa: F401 (fixture)
 
 from electra import checkpoint, hf
-from electra.backbones.electra.network import Discriminator, Generator
+from electra.backbones.models import Discriminator, Generator
 from electra.cli import main
 from electra.errors import UserError
 from electra.pretraining import setup as pretrain_setup

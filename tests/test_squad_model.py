@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from pretrain_data import one_thread  # noqa: F401 (fixture)
 
-from electra.backbones.electra.network import EncoderOnly
+from electra.backbones.models import EncoderOnly
 from electra.tasks.squad.model import build_model, squad_loss
 from electra.tasks.squad.options import SquadConfig
 

@@ -94,7 +94,7 @@ def test_prepare_pretrain_export_and_finetune_with_it(algorithm, assets, tmp_pat
     ours = load_tokenizer(discriminator).encode(TEXTS[0]).ids
     assert tokens["input_ids"][0].tolist() == ours
     from electra import hf
-    from electra.backbones.electra.network import Discriminator
+    from electra.backbones.models import Discriminator
 
     model = hf.load(discriminator, Discriminator).eval()
     with torch.no_grad():

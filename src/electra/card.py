@@ -16,7 +16,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from electra import backbones, hf
-from electra.backbones.electra.network import Discriminator, Generator
+from electra.backbones.models import Discriminator, Generator
 from electra.config import ModelConfig
 from electra.files import write_text
 

@@ -11,7 +11,7 @@ import torch
 from tokenizers import Tokenizer
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.errors import UserError
 from electra.tokenizer import SpecialIds, load_tokenizer
 

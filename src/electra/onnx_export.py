@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from electra import card, hf
-from electra.backbones.electra.network import Discriminator
+from electra.backbones.models import Discriminator
 from electra.errors import UserError
 from electra.files import atomic_path, one_writer, writable_dir, write_json
 from electra.onnx_runtime import EXPORT_FILE, INPUTS, INT8_FILE, ONNX_FILE, needs_onnx, sha256

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from electra import hf
-from electra.backbones.electra.network import Discriminator, EncoderOnly, Generator
+from electra.backbones.models import Discriminator, EncoderOnly, Generator
 from electra.config import ModelConfig, from_dict
 from electra.data.shards import ExampleRange, Shards, iterate_batches
 from electra.errors import UserError

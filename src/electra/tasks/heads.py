@@ -16,7 +16,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from electra import hf
-from electra.backbones.electra.network import EncoderOnly
+from electra.backbones.models import EncoderOnly
 from electra.cpu_linear import Linear
 from electra.errors import UserError
 from electra.files import atomic_path

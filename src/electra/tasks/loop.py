@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from electra import card, checkpoint, hf
-from electra.backbones.electra.network import EncoderOnly
+from electra.backbones.models import EncoderOnly
 from electra.config import (
     changed_settings,
     check_resume_changes,

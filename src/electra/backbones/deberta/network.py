@@ -6,7 +6,7 @@ official replaced-token head (`LMMaskPredictionHead`, which adds each sequence's
 every token's) and the masked-LM head, tied to the word embeddings.
 
 The feed-forward block, dropout and layer layout are ELECTRA's (post-LayerNorm), and the module
-names match `electra.backbones.electra.network`, so the objectives, GDES and the task families
+names match ELECTRA's (`electra.backbones.electra.network`), so the objectives, GDES and the task families
 reach both encoders the same way: `embeddings.word`, `encoder.layers`, `projection`.
 """
 
@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from electra.backbones.electra.network import (
+from electra.backbones.layers import (
     Dropout,
     FeedForward,
     GeneratorHead,

@@ -1,5 +1,6 @@
 """ELECTRA's encoder (Clark et al., 2020): BERT's layout with a separate embedding width."""
 
+from electra.backbones import layers
 from electra.backbones.electra import network, weights
 from electra.backbones.spec import Backbone
 
@@ -14,5 +15,5 @@ BACKBONE = Backbone(
     encoder_to_hf=weights.encoder_to_hf,
     encoder=network.ElectraModel,
     discriminator_head=network.DiscriminatorHead,
-    generator_head=network.GeneratorHead,
+    generator_head=layers.GeneratorHead,
 )

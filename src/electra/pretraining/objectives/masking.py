@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from electra.backbones.electra.network import Generator
+from electra.backbones.models import Generator
 from electra.pretraining.vocabulary import vocabulary_output
 from electra.tokenizer import SpecialIds
 

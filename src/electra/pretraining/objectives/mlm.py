@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from electra.backbones.electra.network import Generator
+from electra.backbones.models import Generator
 from electra.config import ModelConfig
 from electra.pretraining.objectives.masking import (
     Output,

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from electra.backbones.electra.network import Discriminator, Dropout, Generator
+from electra.backbones.layers import Dropout
+from electra.backbones.models import Discriminator, Generator
 from electra.config import ModelConfig
 from electra.pretraining.objectives.masking import (
     Output,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from electra.backbones.electra.network import Dropout, WithEncoder
+from electra.backbones.layers import Dropout
+from electra.backbones.models import WithEncoder
 from electra.config import ModelConfig
 from electra.cpu_linear import Linear
 

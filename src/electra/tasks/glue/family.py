@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from electra import hf
-from electra.backbones.electra.network import EncoderOnly
+from electra.backbones.models import EncoderOnly
 from electra.errors import UserError
 from electra.files import write_json
 from electra.runtime import choose_device

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import Tensor, nn
 
-from electra.backbones.electra.network import Dropout, EncoderOnly, WithEncoder
+from electra.backbones.layers import Dropout
+from electra.backbones.models import EncoderOnly, WithEncoder
 from electra.config import ModelConfig
 from electra.cpu_linear import Linear
 from electra.errors import UserError

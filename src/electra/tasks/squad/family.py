@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from electra import hf
-from electra.backbones.electra.network import EncoderOnly
+from electra.backbones.models import EncoderOnly
 from electra.config import from_dict
 from electra.errors import UserError
 from electra.files import write_json

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from torch import Tensor
 
 from electra import hf
-from electra.backbones.electra.network import WithEncoder
+from electra.backbones.models import WithEncoder
 from electra.config import ModelConfig
 from electra.tasks.heads import tf_dense
 
