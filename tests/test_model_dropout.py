@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from electra.backbones.electra import network as model_module
+from electra.backbones import layers as model_module
 from electra.backbones.electra.network import SelfAttention
 from electra.backbones.layers import Dropout, keep_mask
 from electra.config import ModelConfig

@@ -1,10 +1,11 @@
 """The parts every backbone builds from: activations, the cheap CPU dropout, the feed-forward
-block, the dense mask for packed rows, BERT's initialisation, and the masked-LM head over tied
+block and the post-LayerNorm layer around an attention, the dense mask for packed rows, BERT's initialisation, and the masked-LM head over tied
 word embeddings."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +73,24 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down(self.act(self.up(x)))
+
+
+class Layer(nn.Module):
+    """A post-LayerNorm transformer block (BERT's, ELECTRA's, DeBERTa's) around the backbone's
+    `attention`, which takes the hidden states and whatever the encoder passes (`*context`:
+    the mask, and DeBERTa's relative embeddings)."""
+
+    def __init__(self, config: ModelConfig, attention: nn.Module) -> None:
+        super().__init__()
+        self.attention = attention
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.ffn = FeedForward(config)
+        self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = Dropout(config.hidden_dropout)
+
+    def forward(self, x: Tensor, *context: Any) -> Tensor:
+        x = self.attention_norm(x + self.dropout(self.attention(x, *context)))
+        return self.ffn_norm(x + self.dropout(self.ffn(x)))
 
 
 def init_weights(module: nn.Module, std: float) -> None:

@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from electra.backbones.layers import (
     Dropout,
-    FeedForward,
     GeneratorHead,
+    Layer,
     activation,
     dense_block_mask,
 )
@@ -128,24 +128,6 @@ class DisentangledAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(batch, length, hidden))
 
 
-class Layer(nn.Module):
-    """ELECTRA's post-LayerNorm block around disentangled attention."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.attention = DisentangledAttention(config)
-        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.ffn = FeedForward(config)
-        self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = Dropout(config.hidden_dropout)
-
-    def forward(
-        self, x: Tensor, attn_mask: Tensor | None, relative: Tensor, index: Tensor
-    ) -> Tensor:
-        x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask, relative, index)))
-        return self.ffn_norm(x + self.dropout(self.ffn(x)))
-
-
 class Encoder(nn.Module):
     """The layers and the relative embeddings they share (2 x position_buckets rows, under a
     LayerNorm). Packed rows attend within their example by a dense block mask; relative
@@ -154,7 +136,9 @@ class Encoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_layers))
+        self.layers = nn.ModuleList(
+            Layer(config, DisentangledAttention(config)) for _ in range(config.num_layers)
+        )
         self.relative = nn.Embedding(2 * config.position_buckets, config.hidden_size)
         self.relative_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
-from electra.backbones.layers import Dropout, FeedForward, activation, dense_block_mask
+from electra.backbones.layers import Dropout, Layer, activation, dense_block_mask
 from electra.config import ModelConfig
 from electra.cpu_linear import Linear
 
@@ -111,22 +111,6 @@ class SelfAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(batch, length, hidden))  # (B, L, H)
 
 
-class Layer(nn.Module):
-    """A post-LayerNorm transformer block, as in BERT and ELECTRA."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.attention = SelfAttention(config)
-        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.ffn = FeedForward(config)
-        self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = Dropout(config.hidden_dropout)
-
-    def forward(self, x: Tensor, attn_mask: Tensor | BlockMask | None) -> Tensor:
-        x = self.attention_norm(x + self.dropout(self.attention(x, attn_mask)))
-        return self.ffn_norm(x + self.dropout(self.ffn(x)))
-
-
 class Encoder(nn.Module):
     """The layers. `packed_attention` says how rows that pack several examples attend: `sdpa`
     takes a dense block mask made on the device from the document ids (on CUDA SDPA's
@@ -137,7 +121,9 @@ class Encoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_layers))
+        self.layers = nn.ModuleList(
+            Layer(config, SelfAttention(config)) for _ in range(config.num_layers)
+        )
         self.packed_attention = "auto"
 
     def _flex_for_packed(self, device: torch.device) -> bool:
