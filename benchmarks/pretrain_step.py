@@ -21,6 +21,10 @@ own: the peak resident-set growth over the process's state before the model was 
     python benchmarks/pretrain_step.py --preset small --batch-size 32 --seq-len 128
     python benchmarks/pretrain_step.py --preset small --data runs/demo/shards  # real, padded rows
     python benchmarks/pretrain_step.py --preset base --device cuda --precision bf16
+    python benchmarks/pretrain_step.py --backbone deberta-v3 --preset tiny   # DebertaV2 classes
+
+Both sides share one embedding module between generator and discriminator (ELECTRA's sharing,
+DeBERTa-V3 included), so the steps compute the same thing.
 """
 
 from __future__ import annotations
@@ -53,8 +57,30 @@ SPECIAL = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)  # BERT uncased
 IMPLEMENTATIONS = ("electra", "transformers")
 
 
+class DebertaRTDHead(nn.Module):
+    """The official DeBERTa-V3 replaced-token head (`LMMaskPredictionHead`) on `DebertaV2Model`,
+    built from plain modules: `transformers` has no class for it."""
+
+    def __init__(self, config) -> None:
+        import transformers
+
+        super().__init__()
+        self.deberta = transformers.DebertaV2Model(config)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+        hidden = self.deberta(input_ids, attention_mask=attention_mask).last_hidden_state
+        x = nn.functional.gelu(self.dense(self.norm(hidden[:, :1] + hidden)))
+        logits = self.classifier(x).squeeze(-1)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        return type("Out", (), {"loss": loss})
+
+
 class TransformersRTD(nn.Module):
-    """The same objective on `transformers`' classes, as their API is meant to be used."""
+    """The same objective on `transformers`' classes, as their API is meant to be used: ELECTRA's
+    two, or DeBERTa-V3's `DebertaV2ForMaskedLM` with `DebertaV2Model` under the official head."""
 
     def __init__(
         self, model_config: ModelConfig, config: PretrainConfig, special: SpecialIds
@@ -65,15 +91,22 @@ class TransformersRTD(nn.Module):
 
         super().__init__()
         self.config, self.special = config, special
-        gen_config = transformers.ElectraConfig(**hf.config_to_hf(model_config.generator()))
-        disc_config = transformers.ElectraConfig(**hf.config_to_hf(model_config))
-        self.generator = transformers.ElectraForMaskedLM(gen_config)
-        self.discriminator = transformers.ElectraForPreTraining(disc_config)
-        self.discriminator.electra.embeddings = self.generator.electra.embeddings  # shared
-        assert (
-            self.generator.generator_lm_head.weight
-            is self.generator.electra.embeddings.word_embeddings.weight
-        )
+        deberta = model_config.backbone == "deberta-v3"
+        prefix = "DebertaV2" if deberta else "Electra"
+        make_config = getattr(transformers, prefix + "Config")
+        gen_config = make_config(**hf.config_to_hf(model_config.generator()))
+        disc_config = make_config(**hf.config_to_hf(model_config))
+        self.generator = getattr(transformers, prefix + "ForMaskedLM")(gen_config)
+        if deberta:
+            self.discriminator = DebertaRTDHead(disc_config)
+            self.discriminator.deberta.embeddings = self.generator.deberta.embeddings  # shared
+        else:
+            self.discriminator = transformers.ElectraForPreTraining(disc_config)
+            self.discriminator.electra.embeddings = self.generator.electra.embeddings  # shared
+            assert (
+                self.generator.generator_lm_head.weight
+                is self.generator.electra.embeddings.word_embeddings.weight
+            )
 
     def forward(self, input_ids, token_type_ids, attention_mask=None):
         c = self.config
@@ -141,7 +174,9 @@ def child(args: argparse.Namespace) -> dict:
         shards = Shards(args.data)
         special = SpecialIds.of(load_tokenizer(shards.directory))
         ids = shards.examples(np.arange(args.batch_size))
-        model_config = ModelConfig.preset(args.preset, vocab_size=shards.vocab_size)
+        model_config = ModelConfig.preset(
+            args.preset, backbone=args.backbone, vocab_size=shards.vocab_size
+        )
         inputs = (
             pack_rows(ids, special)
             if args.impl == "electra"
@@ -152,10 +187,11 @@ def child(args: argparse.Namespace) -> dict:
         tokens = int((ids != special.pad).sum())  # real tokens: both sides get the same count
     else:
         special = SPECIAL
-        model_config = ModelConfig.preset(args.preset)
+        model_config = ModelConfig.preset(args.preset, backbone=args.backbone)
         batch = make_batch(args.batch_size, args.seq_len, model_config.vocab_size, device)
         tokens = args.batch_size * args.seq_len  # full rows, no padding
-    config = PretrainConfig.preset(args.preset, seq_len=args.seq_len, batch_size=args.batch_size)
+    config = PretrainConfig.preset(args.preset, args.backbone, seq_len=args.seq_len,
+                                   batch_size=args.batch_size, embedding_sharing="shared")  # fmt: skip
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if args.impl == "electra":
         model = ReplacedTokenDetection(model_config, config, special)
@@ -244,6 +280,7 @@ def step_parser(description: str) -> argparse.ArgumentParser:
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--preset", default="small")
+    parser.add_argument("--backbone", default="electra", choices=("electra", "deberta-v3"))
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
     return parser
@@ -287,7 +324,7 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
     print(
-        f"preset {args.preset}, batch {args.batch_size} x {args.seq_len}, {args.device}, "
+        f"{args.backbone} preset {args.preset}, batch {args.batch_size} x {args.seq_len}, {args.device}, "
         f"{args.threads or torch.get_num_threads()} threads, torch {torch.__version__}, "
         f"load average before: {os.getloadavg()[0]:.1f}"
     )

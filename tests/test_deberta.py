@@ -247,3 +247,16 @@ def test_deberta_models_export_to_onnx_with_identical_outputs(assets, tmp_path, 
     got = OnnxRunner(out / ONNX_FILE, model)(ids, mask, torch.zeros_like(ids))
     got = got[0] if isinstance(got, tuple) else got
     torch.testing.assert_close(got[mask.bool()], expected[mask.bool()], atol=1e-4, rtol=1e-4)
+
+
+def test_a_transformers_deberta_multiple_choice_model_scores_as_ours(tmp_path):
+    from electra.tasks.choice.model import MultipleChoice
+
+    reference = scrambled(transformers.DebertaV2ForMultipleChoice(hf_config())).eval().double()
+    reference.save_pretrained(tmp_path)
+    model = hf.load(tmp_path, MultipleChoice, num_choices=3, pad_id=0).eval().double()
+    ids = torch.randint(3, 61, (2, 3, 10))
+    with torch.no_grad():
+        expected = reference(ids).logits
+        got = model(ids.reshape(2, 30))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -26,6 +26,10 @@ BACKBONE = Backbone(
             "ForSequenceClassification",
             {"pooler.dense": "dense", "classifier": "out"},
         ),
+        "ForMultipleChoice": (
+            "ForMultipleChoice",
+            {"pooler.dense": "summary", "classifier": "out"},
+        ),
     },
     side_heads=("ForPreTraining",),
 )
