@@ -260,3 +260,58 @@ def test_a_transformers_deberta_multiple_choice_model_scores_as_ours(tmp_path):
         expected = reference(ids).logits
         got = model(ids.reshape(2, 30))
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_every_family_fine_tunes_predicts_and_exports_a_deberta_discriminator(assets, tmp_path):
+    """From a tiny DeBERTa-V3 discriminator: each fine-tuning family trains, saves a model
+    `transformers` loads as its DebertaV2 class (or, for the official heads, the encoder in
+    `encoder/`), predicts, and exports to ONNX; `detect` reads the discriminator."""
+    from electra.cli import main
+    from electra.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(assets / "vocab.txt")
+    config = ModelConfig.preset("tiny", backbone="deberta-v3",
+                                **{**SHAPE, "vocab_size": tokenizer.get_vocab_size(),
+                                   "max_position_embeddings": 256})  # fmt: skip
+    torch.manual_seed(0)
+    disc = hf.save(Discriminator(config), tmp_path / "disc", tokenizer=tokenizer)
+    assert main(["detect", "--model", str(disc), "the quick brown fox", "--json"]) == 0
+    rows = ["text,label"] + [f"{'good fine day' if i % 2 else 'bad awful night'} {i},{i % 2}"
+                             for i in range(16)]  # fmt: skip
+    (tmp_path / "own.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    own = ["--train", str(tmp_path / "own.csv"), "--dev", str(tmp_path / "own.csv"),
+           "--text-columns", "text", "--label-column", "label"]  # fmt: skip
+    conll, squad = str(assets / "conll" / "dev.txt"), str(assets / "squad" / "dev-v2.0.json")
+    short = ["--max-seq-length", "96", "--doc-stride", "48", "--max-query-length", "24"]
+    runs = {  # family args, transformers class (None: the official head, encoder/ saved)
+        "glue": (["glue", *own], None),
+        "glue-transformers": (["glue", *own, "--head", "transformers"],
+                              "DebertaV2ForSequenceClassification"),
+        "tagging": (["tagging", "--train", conll, "--dev", conll, "--max-train-examples", "8"],
+                    "DebertaV2ForTokenClassification"),
+        "squad": (["squad", "--train", squad, "--dev", squad, *short], None),
+        "squad-independent": (["squad", "--train", squad, "--dev", squad, *short, "--head",
+                               "independent"], "DebertaV2ForQuestionAnswering"),
+    }  # fmt: skip
+    quiet = ["--epochs", "1", "--batch-size", "8", "--no-progress"]
+    for name, ((family, *args), hf_class) in runs.items():
+        out = tmp_path / name
+        assert (
+            main(["finetune", family, "--model", str(disc), "--out", str(out), *quiet, *args]) == 0
+        )
+        model = out / "model"
+        if hf_class is None:
+            loaded = transformers.DebertaV2Model.from_pretrained(model, subfolder="encoder")
+            assert loaded.config.model_type == "deberta-v2"
+        else:
+            assert type(transformers.AutoModel.from_pretrained(model)).__name__ == "DebertaV2Model"
+            assert (
+                getattr(transformers, hf_class).from_pretrained(model).config.num_hidden_layers == 2
+            )
+        assert main(["export", "onnx", "--model", str(model), "--out", str(out / "onnx")]) == 0
+    assert main(["predict", "tagging", "--model", str(tmp_path / "tagging" / "model"),
+                 "the big dog"]) == 0  # fmt: skip
+    assert main(["predict", "squad", "--model", str(tmp_path / "squad" / "model"), "--data", squad,
+                 "--out", str(tmp_path / "answers")]) == 0  # fmt: skip
+    assert (tmp_path / "answers" / "predictions.json").is_file()
