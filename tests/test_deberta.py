@@ -315,3 +315,5 @@ def test_every_family_fine_tunes_predicts_and_exports_a_deberta_discriminator(as
     assert main(["predict", "squad", "--model", str(tmp_path / "squad" / "model"), "--data", squad,
                  "--out", str(tmp_path / "answers")]) == 0  # fmt: skip
     assert (tmp_path / "answers" / "predictions.json").is_file()
+    card = (tmp_path / "glue" / "model" / "README.md").read_text()
+    assert "# DeBERTa-V3 fine-tuned on" in card and "DebertaV2Model.from_pretrained(" in card

@@ -175,9 +175,12 @@ def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: st
     `task_type` is the hub's (`text-classification`), from the family's spec."""
     task, dev = results["task"], results["dev"]
     numbers = {k: float(v) for k, v in dev.items() if isinstance(v, (int, float))}
+    model = hf.load_config(out_dir)
+    title, encoder = TITLES[model.backbone], backbones.of(model).hf_prefix + "Model"
     data = ModelCardData(
         license="unknown", library_name="transformers" if transformers_class else "electra",
-        model_name=f"electra-{task}", tags=["electra", family, task],
+        model_name=f"{model.backbone}-{task}",
+        tags=[*dict.fromkeys(["electra", model.backbone]), family, task],
         eval_results=[EvalResult(task_type=task_type, dataset_type=task, dataset_name=task,
                                  dataset_split="validation", metric_type=k, metric_value=v)
                       for k, v in numbers.items()] or None,
@@ -190,11 +193,11 @@ def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: st
             f"`electra.predict(\"{family}\", \"{out_dir}\", ...)`, or as ONNX (`electra export "
             f"onnx --model {out_dir} --out DIR`). Its head is the official one, which "
             "`transformers` has no class for: `head.safetensors` holds it, and the encoder is in "
-            "`encoder/` (`ElectraModel.from_pretrained(DIR, subfolder=\"encoder\")`), so no "
+            f"`encoder/` (`{encoder}.from_pretrained(DIR, subfolder=\"encoder\")`), so no "
             "`transformers` class can load this directory with a random head in its place. For a "
             "model `transformers` runs as it is, fine-tune with `--head transformers`.")  # fmt: skip
     sections = [
-        ("Model", f"ELECTRA fine-tuned on `{task}` ({family}) by the `electra` toolkit from "
+        ("Model", f"{title} fine-tuned on `{task}` ({family}) by the `electra` toolkit from "
                   f"`{results['model']}`{' (random initialisation: a control run)' if results['random_init'] else ''}."),
         ("Training", f"{results['steps']:,} steps over {results['train_examples']:,} training "
                      f"examples; the model of epoch {results['saved_epoch']} (`keep` "
@@ -206,7 +209,7 @@ def finetuned(out_dir: Path, results: dict[str, Any], family: str, task_type: st
         ("Limitations", "Scored on the dev set named above only; a single fine-tuning seed "
                         "varies, so compare medians over seeds (`--seeds`)."),
     ]  # fmt: skip
-    write_text(out_dir / CARD_FILE, _card(data, f"ELECTRA fine-tuned on {task}", sections))
+    write_text(out_dir / CARD_FILE, _card(data, f"{title} fine-tuned on {task}", sections))
 
 
 def exported(out_dir: Path, kind: str, files: list[str], source: Path) -> None:

@@ -364,8 +364,9 @@ def saved_architecture(path: str | Path) -> str:
     """A checkpoint's `transformers` class, from config.json (a discriminator's when unsaid, as
     the official checkpoints converted by older tools are)."""
     raw = read_config_json(path)
-    pretraining = BACKBONES[raw["model_type"]].hf_prefix + "ForPreTraining"
-    return (raw.get("architectures") or [pretraining])[0]
+    spec = BACKBONES[raw["model_type"]]
+    discriminator = (spec.classes or {}).get("ForPreTraining", ("ForPreTraining",))[0]
+    return (raw.get("architectures") or [spec.hf_prefix + discriminator])[0]
 
 
 def is_saved_as(path: str | Path, model_class: type[nn.Module]) -> bool:
