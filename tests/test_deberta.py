@@ -317,3 +317,37 @@ def test_every_family_fine_tunes_predicts_and_exports_a_deberta_discriminator(as
     assert (tmp_path / "answers" / "predictions.json").is_file()
     card = (tmp_path / "glue" / "model" / "README.md").read_text()
     assert "# DeBERTa-V3 fine-tuned on" in card and "DebertaV2Model.from_pretrained(" in card
+
+
+@pytest.mark.slow
+def test_compare_runs_a_deberta_arm_beside_an_electra_one_to_equal_flops(
+    prepared, assets, tmp_path
+):
+    from electra.cli import main
+    from electra.pretraining.flops import OFFICIAL
+    from electra.pretraining.objectives import step_flops
+
+    shape = ["--embedding-size", "32", "--hidden-size", "32", "--num-layers", "2",
+             "--num-heads", "2", "--intermediate-size", "64", "--max-position-embeddings", "64",
+             "--batch-size", "8", "--eval-batches", "1"]  # fmt: skip
+    deberta = ModelConfig.preset("tiny", backbone="deberta-v3", vocab_size=400, hidden_size=32,
+                                 num_layers=2, num_heads=2, intermediate_size=64,
+                                 max_position_embeddings=64)  # fmt: skip
+    budget = 3 * step_flops(deberta, 32, 8, "rtd", c=OFFICIAL)
+    out = tmp_path / "compare"
+    argv = ["compare", "--data", str(prepared), "--out", str(out), "--flops-budget", str(budget),
+            "--arms", "rtd,deberta-v3:rtd+gdes", "--fractions", "1", "--tagging-dir",
+            str(assets / "conll"), "--seeds", "1", "--max-train-examples", "16", "--epochs", "1",
+            "--no-random-init", *shape]  # fmt: skip
+    assert main(argv) == 0
+    arms = json.loads((out / "compare.json").read_text())["arms"]
+    assert arms["deberta-v3:rtd+gdes"]["steps"] == 3 < arms["rtd"]["steps"]
+    for arm in arms.values():
+        final = arm["stages"][-1]
+        assert final["flops"] <= budget < final["flops"] + arm["step_flops"]["official"]
+    saved = json.loads((out / "deberta-v3-rtd+gdes" / "run" / "pretrain.json").read_text())
+    assert saved["model"]["backbone"] == "deberta-v3"
+    assert saved["pretrain"]["embedding_sharing"] == "gdes"
+    bad = ["compare", "--data", str(prepared), "--out", str(tmp_path / "x"), "--flops-budget",
+           "1e9", "--arms", "gpt:rtd", "--tagging-dir", str(assets / "conll")]  # fmt: skip
+    assert main(bad) == 2
