@@ -351,3 +351,29 @@ def test_compare_runs_a_deberta_arm_beside_an_electra_one_to_equal_flops(
     bad = ["compare", "--data", str(prepared), "--out", str(tmp_path / "x"), "--flops-budget",
            "1e9", "--arms", "gpt:rtd", "--tagging-dir", str(assets / "conll")]  # fmt: skip
     assert main(bad) == 2
+
+
+def test_the_attention_training_path_equals_the_fused_one_when_nothing_is_dropped(monkeypatch):
+    """On CPU with dropout due, attention runs its own steps (our dropout masks); with every
+    element kept they must give what the fused SDPA path gives, gradients included."""
+    from electra.backbones import layers
+    from electra.backbones.deberta.network import DisentangledAttention, relative_index
+
+    config = ModelConfig.preset("tiny", backbone="deberta-v3", attention_dropout=0.25,
+                                hidden_dropout=0.0, **SHAPE)  # fmt: skip
+    attention = DisentangledAttention(config)
+    x = torch.randn(2, 24, 32, requires_grad=True)
+    relative = torch.randn(2 * config.position_buckets, 32)
+    index, keys = relative_index(24, config, x.device), batch()[1].bool()[:, None, None, :]
+    monkeypatch.setattr(
+        layers, "keep_mask", lambda shape, p, device: torch.ones(shape, dtype=torch.bool)
+    )
+    trained = attention.train()(x, keys, relative, index)
+    (grad,) = torch.autograd.grad(trained.sum(), x)
+    inner = []  # what the fused path feeds the output projection
+    attention.out.register_forward_pre_hook(lambda module, args: inner.append(args[0]))
+    attention.eval()(x, keys, relative, index)
+    fused = attention.out(inner[-1] / 0.75)  # every element kept: probabilities rescaled
+    (fused_grad,) = torch.autograd.grad(fused.sum(), x)
+    torch.testing.assert_close(trained, fused, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad, fused_grad, rtol=1e-4, atol=1e-5)

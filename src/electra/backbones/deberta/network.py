@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from electra.backbones.layers import (
@@ -110,7 +111,7 @@ class DisentangledAttention(nn.Module):
         `relative_index`; `attn_mask` (B, 1, 1 or L, L) bool, True where a key may be seen."""
         batch, length, hidden = x.shape
         q, k, v = self._split(self.qkv(x), 3)  # 3 x (B, heads, L, d)
-        shared = nn.functional.linear(  # the relative embeddings through the query and key maps
+        shared = F.linear(  # the relative embeddings through the query and key maps
             self.position_dropout(relative),
             self.qkv.weight[: 2 * hidden],
             self.qkv.bias[: 2 * hidden],
@@ -119,12 +120,16 @@ class DisentangledAttention(nn.Module):
         at = index.expand(batch, self.num_heads, length, length)
         c2p = (q @ position_k.transpose(-1, -2)).gather(-1, at)  # q_i . K_r(i,j)
         p2c = (k @ position_q.transpose(-1, -2)).gather(-1, at.transpose(-1, -2))  # k_j . Q_r(i,j)
-        scores = (q @ k.transpose(-1, -2) + c2p + p2c.transpose(-1, -2)) / math.sqrt(
-            3 * q.shape[-1]
-        )
+        scale = 1 / math.sqrt(3 * q.shape[-1])
+        bias = (c2p + p2c.transpose(-1, -2)) * scale  # (B, heads, L, L): the position terms
         if attn_mask is not None:
-            scores = scores.masked_fill(~attn_mask, torch.finfo(scores.dtype).min)
-        y = self.dropout(scores.softmax(-1)) @ v  # (B, heads, L, d)
+            bias = bias.masked_fill(~attn_mask, torch.finfo(bias.dtype).min)
+        if self.training and self.dropout.p and x.device.type == "cpu":
+            # SDPA has no fused CPU kernel with dropout: the same steps, with our cheap masks.
+            y = self.dropout((q @ k.transpose(-1, -2) * scale + bias).softmax(-1)) @ v
+        else:  # fused, the position terms as an additive bias (with their gradient)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale,
+                                               dropout_p=self.dropout.p if self.training else 0.0)  # fmt: skip
         return self.out(y.transpose(1, 2).reshape(batch, length, hidden))
 
 
