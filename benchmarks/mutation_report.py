@@ -109,6 +109,11 @@ RULES = [
         "equivalent: every row begins with [CLS], a special token that is its own word",
     ),
     (
+        r"ReplacedTokenDetection.*__init__",
+        r"persistent=None",
+        "equivalent: register_buffer reads persistent=None as False (falsy)",
+    ),
+    (
         r"weighted_mean",
         r"\.to\(None\)",
         "equivalent: boolean weights multiply as 0 and 1 either way",

@@ -363,6 +363,7 @@ def test_per_tag_scores_are_zero_where_undefined_and_warn_nothing():
         assert nothing_found == {"f1": 0.0, "precision": 0.0, "recall": 0.0, "accuracy": 0.5}
         nothing_there = score([["O", "O"]], [["B-NP", "O"]])
         assert (nothing_there["f1"], nothing_there["recall"]) == (0.0, 0.0)
+        assert score([["O", "O"]], [["O", "O"]])["f1"] == 0.0  # no spans either side
         conlleval_report([["B-NP", "O"]], [["O", "O"]])
 
 
