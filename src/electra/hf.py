@@ -284,7 +284,7 @@ def load(path: str | Path, model_class: type[M], **kwargs: Any) -> M:
     unknown = [k for k in unmapped if k.startswith(spec.prefix + ".") or not other_task]
     if unknown:
         raise UserError(
-            f"{directory}: unexpected weights {_names(unknown)} (not an ELECTRA checkpoint?)"
+            f"{directory}: unexpected weights {_names(unknown)} (not a {spec.name} checkpoint of this kind?)"
         )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
