@@ -191,6 +191,9 @@ class ModelConfig:
             if self.embedding_size != self.hidden_size:
                 problems.append(f"deberta-v3 embeds at the hidden width: embedding_size "
                                 f"{self.embedding_size} must equal hidden_size {self.hidden_size}")  # fmt: skip
+            if self.generator_fraction != 1:
+                problems.append(f"deberta-v3's generator shares the embeddings at the hidden "
+                                f"width: generator_fraction must be 1, got {self.generator_fraction}")  # fmt: skip
             if self.position_buckets < 1:
                 problems.append(f"`position_buckets` must be positive, got {self.position_buckets}")
         for name in ("generator_fraction", "generator_layers"):
