@@ -115,7 +115,13 @@ def config_from_hf(raw: dict[str, Any]) -> ModelConfig:
     values = {ours: raw.get(hf, transformers_defaults[hf]) for ours, hf in CONFIG_KEYS.items()}
     if values["pad_token_id"] is None:
         values["pad_token_id"] = 0
-    return ModelConfig(backbone="deberta-v3", embedding_size=values["hidden_size"], **values)
+    return ModelConfig(
+        backbone="deberta-v3",
+        embedding_size=values["hidden_size"],
+        generator_fraction=1.0,
+        generator_layers=0.5,
+        **values,
+    )  # V3's generator
 
 
 def encoder_from_hf(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], list[str]]:
