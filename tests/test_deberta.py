@@ -377,3 +377,22 @@ def test_the_attention_training_path_equals_the_fused_one_when_nothing_is_droppe
     (fused_grad,) = torch.autograd.grad(fused.sum(), x)
     torch.testing.assert_close(trained, fused, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(grad, fused_grad, rtol=1e-4, atol=1e-5)
+
+
+def test_a_transformers_deberta_mlm_in_its_default_legacy_layout_loads(tmp_path):
+    """`DebertaV2ForMaskedLM` defaults to `legacy` true (a `cls.predictions` head): what users
+    trained with `transformers` holds. It loads as our generator with the same logits."""
+    config = hf.config_to_hf(CONFIG)
+    reference = transformers.DebertaV2ForMaskedLM(
+        transformers.DebertaV2Config(**{**config, "legacy": True})
+    )
+    assert hasattr(reference, "cls")
+    scrambled(reference).eval().double().save_pretrained(tmp_path)
+    model = hf.load(tmp_path, Generator).eval().double()
+    input_ids, attention_mask = batch()
+    with torch.no_grad():
+        expected = reference(input_ids, attention_mask).logits
+        got = model(input_ids, attention_mask)
+    torch.testing.assert_close(
+        real(got, attention_mask), real(expected, attention_mask), rtol=1e-5, atol=1e-5
+    )

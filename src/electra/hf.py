@@ -72,7 +72,7 @@ def from_hf(
     ours, unmapped = spec.encoder_from_hf(encoder)
     ours = {ENCODER_PREFIX + k: v for k, v in ours.items()}
     unmapped = [prefix + k for k in unmapped]
-    head = _hf_class(model_class, spec)[1]
+    head = {**spec.read_also.get(model_class.hf_class, {}), **_hf_class(model_class, spec)[1]}  # type: ignore[attr-defined]
     for name, tensor in state.items():
         if name.startswith(prefix):
             continue

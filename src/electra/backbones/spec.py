@@ -34,3 +34,5 @@ class Backbone:
     classes: dict[str, tuple[str, Table]] | None = None
     # hf_classes whose head the `transformers` class lacks: saved beside it (`HEAD_FILE`)
     side_heads: tuple[str, ...] = field(default=())
+    # hf_class -> other head names read (never written), e.g. an older `transformers` layout
+    read_also: dict[str, Table] = field(default_factory=dict)

@@ -32,4 +32,5 @@ BACKBONE = Backbone(
         ),
     },
     side_heads=("ForPreTraining",),
+    read_also={"ForMaskedLM": weights.LEGACY_GENERATOR_HEAD},
 )

@@ -77,6 +77,14 @@ GENERATOR_HEAD = {
     "lm_predictions.lm_head.LayerNorm": "head.norm",
     "lm_predictions.lm_head.bias": "head.bias",
 }
+# `DebertaV2ForMaskedLM`'s default (`legacy` true) layout of the same head, read when loading: the
+# decoder is tied to the word embeddings and its bias to the head's.
+LEGACY_GENERATOR_HEAD = {
+    "cls.predictions.transform.dense": "head.dense",
+    "cls.predictions.transform.LayerNorm": "head.norm",
+    "cls.predictions.bias": "head.bias",
+    "cls.predictions.decoder": None,
+}
 
 
 def _terms(value: Any) -> set[str]:
