@@ -11,7 +11,8 @@ Stages, most valuable first, each a child process with a hard cap (shortened to 
 has left, skipped with a reason when too little is left): the device tests one by one; the step
 benchmark (bf16, ours against the `transformers` step) for small at 128 x 128 and base at
 64 x 512 (its recipe's length and a quarter of its batch), with peak memory; the loader; a short pre-training run stopped by SIGINT
-whose losses must fall; the compiled training test; small compiled (our step only). Each stage
+whose losses must fall; the compiled training test; small compiled (our step only); DeBERTa-V3
+xsmall at 64 x 512, eager, against `transformers`' DebertaV2 classes. Each stage
 appends its figures to OUT_DIR/figures.jsonl the moment it ends and rewrites OUT_DIR/summary.md,
 so a later failure loses nothing; a failing child's last output lines are kept. OUT_DIR holds
 only those two files and log.txt; the runs' files live in a scratch directory removed at the end.
@@ -147,7 +148,8 @@ def device_tests(check: Check, compiled: bool) -> None:
                      **({"output": tail(output)} if outcome in ("failed", "timeout", "skipped") else {}))  # fmt: skip
 
 
-def step_benchmark(check: Check, preset: str, batch: int, seq_len: int, compile_: bool) -> None:
+def step_benchmark(check: Check, preset: str, batch: int, seq_len: int, compile_: bool,
+                   backbone: str = "electra") -> None:  # fmt: skip
     """Ours against the `transformers` step (eager), or ours compiled alone."""
     figures = check.scratch / "steps.jsonl"
     figures.unlink(missing_ok=True)
@@ -158,12 +160,14 @@ def step_benchmark(check: Check, preset: str, batch: int, seq_len: int, compile_
     command = [sys.executable, "benchmarks/pretrain_step.py", "--preset", preset, "--device",
                check.args.device, "--precision", "bf16", "--batch-size", str(batch), "--seq-len",
                str(seq_len), "--steps", str(steps), "--warmup", str(warmup), "--json", str(figures),
-               "--child-timeout", str(max(10, min(cap, check.left()) / (1 if compile_ or not peer else 2)))]  # fmt: skip
+               "--child-timeout", str(max(10, min(cap, check.left()) / (1 if compile_ or not peer else 2))),
+               "--backbone", backbone]  # fmt: skip
     if compile_:
         command += ["--compile", "--no-peer"]
     elif not peer:
         command.append("--no-peer")
-    stage = f"step {preset} {batch}x{seq_len} {'compiled' if compile_ else 'eager'}"
+    label = preset if backbone == "electra" else f"{backbone} {preset}"
+    stage = f"step {label} {batch}x{seq_len} {'compiled' if compile_ else 'eager'}"
     outcome, output, seconds = check.run(stage, command, cap)
     results = (
         [json.loads(line) for line in figures.read_text().splitlines()] if figures.exists() else []
@@ -171,7 +175,7 @@ def step_benchmark(check: Check, preset: str, batch: int, seq_len: int, compile_
     for r in results:
         check.record(stage="step", **r)
     if outcome != "ok" or not results:
-        check.record(stage="step", impl="-", preset=preset, compile=compile_, outcome=outcome,
+        check.record(stage="step", impl="-", preset=label, compile=compile_, outcome=outcome,
                      output=tail(output), why="" if peer else "transformers is not installed")  # fmt: skip
 
 
@@ -304,6 +308,10 @@ def check_run(args: argparse.Namespace) -> int:
         pretraining(check)
         device_tests(check, compiled=True)
         step_benchmark(check, small, 8 if quick else 128, 128, compile_=True)
+        # the second backbone, eager against `transformers`' DebertaV2 classes, last: what the
+        # budget leaves (DeBERTa-V3 xsmall at its recipe's length)
+        step_benchmark(check, "tiny" if quick else "xsmall", 8 if quick else 64,
+                       128 if quick else 512, compile_=False, backbone="deberta-v3")  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         check.say(f"done; figures in {out / 'figures.jsonl'}, summary in {out / 'summary.md'}")

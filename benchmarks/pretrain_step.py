@@ -234,7 +234,7 @@ def child(args: argparse.Namespace) -> dict:
     peak = args.peak_tflops or device_peak_tflops(device)
     return {
         "impl": args.impl,
-        "preset": args.preset,
+        "preset": preset_label(args),
         "precision": precision,
         "compile": compiled,
         "batch": [args.batch_size, args.seq_len],
@@ -247,6 +247,11 @@ def child(args: argparse.Namespace) -> dict:
         "mfu": achieved / (peak * 1e12) if peak else None,
         "threads": torch.get_num_threads(),
     }
+
+
+def preset_label(args: argparse.Namespace) -> str:
+    """The preset as results name it: `small`, or `deberta-v3 xsmall` for another backbone."""
+    return args.preset if args.backbone == "electra" else f"{args.backbone} {args.preset}"
 
 
 def append_json(path: str, record: dict) -> None:
@@ -358,7 +363,7 @@ def main() -> None:
         ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
         print(f"{precision:<10}{'model FLOPs/token':<16}{ours['flops_per_token']:>10.3g}")
         if args.json:
-            append_json(args.json, {"impl": "ratio", "preset": args.preset, "precision": precision,
+            append_json(args.json, {"impl": "ratio", "preset": preset_label(args), "precision": precision,
                                     "compile": args.compile, "ratio_to_transformers": ratio,
                                     "ratio_by_round": round_ratios})  # fmt: skip
         print(
