@@ -18,7 +18,9 @@ import torch.distributed as dist
 from pretrain_data import tiny_model, use_packed_attention
 from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, examples
 
+from electra.adam import AdamWeightDecay
 from electra.backbones.models import Discriminator
+from electra.config import ModelConfig
 from electra.data.shards import iterate_batches
 from electra.pretraining import setup as pretrain_setup
 from electra.pretraining import trainer
@@ -62,7 +64,9 @@ def test_steps_run_in_native_precision_without_waiting_for_the_device(device, pr
     run = pretrain_setup.setup(Process(str(device)), prepared, tmp_path, tiny_model(400),
                         config(grad_accum=2), resume=False)  # fmt: skip
     assert run.config.precision == ("bf16" if native_bf16(device) else "fp32")
-    assert run.optimizer.defaults["fused"]
+    assert isinstance(run.optimizer, AdamWeightDecay)  # the official update, foreach kernels
+    departure = pretrain_setup.make_optimizer(run.module, config(bias_correction=True), device)
+    assert departure.defaults["fused"]  # --bias-correction: AdamW as one fused kernel
     if device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 0):
         assert torch.backends.cuda.matmul.allow_tf32
     loaded = packed_batches(iterate_batches(run.train_set, run.micro_batch, 0, 0, 1),
@@ -112,6 +116,31 @@ def test_packed_attention_kernels_compute_each_example_alone(device):
         grads[kernel] = [p.grad.clone() for p in model.parameters()]
     for a, b in zip(grads["flex"], grads["sdpa"], strict=True):
         torch.testing.assert_close(a, b, atol=2e-4, rtol=2e-3)
+
+
+def test_deberta_packs_rows_exactly_and_trains_in_native_precision_without_waiting(device):
+    """The second backbone on the device: each packed example's states equal its states alone
+    (relative attention inside the block mask; SDPA with the position terms as a bias), and an
+    RTD step in the device's native precision, forward and backward, never waits on it."""
+    config = ModelConfig.preset("tiny", backbone="deberta-v3", vocab_size=50, hidden_size=32,
+                                num_layers=2, num_heads=2, intermediate_size=64,
+                                max_position_embeddings=64, position_buckets=8)  # fmt: skip
+    torch.manual_seed(0)
+    encoder = Discriminator(config).to(device).eval().electra
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = to_device(pack_rows(ids, SPECIAL), device)
+    with torch.no_grad(), full_fp32_matmuls():
+        alone = encoder(**to_device(model_inputs(ids, SPECIAL.pad, SPECIAL.sep), device))
+        assert_each_example_as_alone(packed, ids, encoder(**packed).float().cpu(), alone.cpu())
+    objective = build(config, PretrainConfig.preset("tiny", "deberta-v3", seq_len=16), SPECIAL)
+    objective.to(device).train()
+    dtype = torch.bfloat16 if native_bf16(device) else None
+    with no_host_sync(device):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = objective(**packed)
+        out.loss.backward()
+    assert torch.isfinite(out.loss)
+    assert all(torch.isfinite(p.grad).all() for p in objective.parameters() if p.grad is not None)
 
 
 def test_packed_rows_with_attention_dropout_take_a_fused_kernel(device):
