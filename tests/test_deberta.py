@@ -19,14 +19,15 @@ from electra.tasks.tagging.model import TokenClassifier
 
 transformers = pytest.importorskip("transformers")
 
-# Eight buckets over 24 tokens: distances past 4 fall into the log-spaced buckets.
+# Eight buckets over 24 tokens: distances past 4 fall into the log-spaced buckets, and those past
+# 16 (max_relative_positions) onto the table's last rows.
 SHAPE = dict(vocab_size=61, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=48,
-             max_position_embeddings=64, position_buckets=8)  # fmt: skip
+             max_position_embeddings=64, position_buckets=8, max_relative_positions=16)  # fmt: skip
 CONFIG = ModelConfig.preset("tiny", backbone="deberta-v3", embedding_size=32, **SHAPE)
 
 
 def hf_config(**extra):
-    return transformers.DebertaV2Config(**hf.config_to_hf(CONFIG), **extra)
+    return transformers.DebertaV2Config(**{**hf.config_to_hf(CONFIG), **extra})
 
 
 def batch():
@@ -48,7 +49,7 @@ def test_distances_fall_into_transformers_log_buckets():
     from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
 
     distance = torch.arange(-600, 601)[None, :]
-    for buckets, limit in ((8, 64), (256, 512), (32, 100)):
+    for buckets, limit in ((8, 64), (256, 512), (32, 100), (7, 50)):  # an odd count too
         assert torch.equal(
             bucket_positions(distance, buckets, limit),
             make_log_bucket_position(distance, buckets, limit).long(),
@@ -396,3 +397,87 @@ def test_a_transformers_deberta_mlm_in_its_default_legacy_layout_loads(tmp_path)
     torch.testing.assert_close(
         real(got, attention_mask), real(expected, attention_mask), rtol=1e-5, atol=1e-5
     )
+
+
+V3_LAYOUT = dict(model_type="deberta-v2", relative_attention=True, position_biased_input=False,
+                 pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
+                 position_buckets=256)  # fmt: skip
+
+
+def test_a_config_json_without_the_sizes_takes_transformers_defaults():
+    from electra.backbones.deberta.weights import config_from_hf
+
+    theirs = transformers.DebertaV2Config()
+    ours = config_from_hf({**V3_LAYOUT, "pad_token_id": None})
+    pairs = {"vocab_size": "vocab_size", "hidden_size": "hidden_size",
+             "num_layers": "num_hidden_layers", "num_heads": "num_attention_heads",
+             "intermediate_size": "intermediate_size", "hidden_act": "hidden_act",
+             "max_position_embeddings": "max_position_embeddings",
+             "type_vocab_size": "type_vocab_size", "hidden_dropout": "hidden_dropout_prob",
+             "attention_dropout": "attention_probs_dropout_prob",
+             "layer_norm_eps": "layer_norm_eps", "initializer_range": "initializer_range",
+             "max_relative_positions": "max_relative_positions"}  # fmt: skip
+    for field, key in pairs.items():
+        assert getattr(ours, field) == getattr(theirs, key), field
+    assert ours.pad_token_id == 0 and ours.embedding_size == ours.hidden_size
+    assert (ours.generator_fraction, ours.generator_layers) == (1.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [({"relative_attention": False}, "relative_attention"),
+     ({"position_biased_input": True}, "position_biased_input"),
+     ({"pos_att_type": "c2p"}, "pos_att_type"), ({"pos_att_type": ["c2p"]}, "pos_att_type"),
+     ({"share_att_key": False}, "share_att_key"), ({"norm_rel_ebd": "none"}, "norm_rel_ebd"),
+     ({"conv_kernel_size": 3}, "conv_kernel_size"),
+     ({"embedding_size": 128, "hidden_size": 64}, "embedding_size"),
+     ({"attention_head_size": 32, "hidden_size": 64, "num_attention_heads": 4},
+      "attention_head_size")],
+)  # fmt: skip
+def test_a_layout_other_than_v3s_is_refused_naming_the_key(change, named):
+    from electra.backbones.deberta.weights import config_from_hf
+    from electra.errors import UserError
+
+    with pytest.raises(UserError, match=named):
+        config_from_hf({**V3_LAYOUT, **change})
+    relaxed = config_from_hf({**V3_LAYOUT, "pos_att_type": "P2C | c2p", "hidden_size": 64,
+                              "num_attention_heads": 4, "attention_head_size": 16})  # fmt: skip
+    assert relaxed.hidden_size == 64  # the hub's spelling of the terms, and a matching head size
+
+
+def test_segments_another_activation_and_no_mask_match_transformers(tmp_path):
+    """What the V3 presets leave out but a `config.json` may hold: segment embeddings and
+    another activation (every one of DeBERTa's follows `hidden_act`); full rows with no mask."""
+    reference = transformers.DebertaV2ForMaskedLM(
+        hf_config(type_vocab_size=2, hidden_act="gelu_new")
+    )
+    scrambled(reference).eval().double().save_pretrained(tmp_path)
+    model = hf.load(tmp_path, Generator).eval().double()
+    input_ids = batch()[0][:1]
+    types = (torch.arange(24) >= 10).long()[None, :]
+    with torch.no_grad():
+        expected = reference(input_ids, token_type_ids=types).logits
+        torch.testing.assert_close(model(input_ids, None, types), expected, rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(model(input_ids), expected)  # segment 0 everywhere differs
+
+
+def test_packed_rows_compute_each_example_as_alone_and_padding_trains_nothing():
+    from test_pretrain_packing import SPECIAL, assert_each_example_as_alone, examples
+
+    from electra.pretraining.packing import model_inputs, pack_rows
+
+    config = ModelConfig.preset("tiny", backbone="deberta-v3", **{**SHAPE, "vocab_size": 50})
+    model = scrambled(Discriminator(config), seed=3).eval()
+    ids = examples([9, 7, 5, 4, 3, 12])
+    packed = pack_rows(ids, SPECIAL)
+    alone_inputs = model_inputs(ids, SPECIAL.pad, SPECIAL.sep)
+    with torch.no_grad():
+        assert_each_example_as_alone(
+            packed, ids, model.electra(**packed), model.electra(**alone_inputs)
+        )
+        logits = model(**packed)[..., None]  # the head adds each example's own first state
+        assert_each_example_as_alone(packed, ids, logits, model(**alone_inputs)[..., None])
+    model.train()
+    model(**alone_inputs).sum().backward()
+    word = model.electra.embeddings.word.weight.grad
+    assert word[SPECIAL.pad].abs().sum() == 0 and word[ids[0, 1]].abs().sum() > 0
