@@ -3,6 +3,7 @@ directions, on tiny models whose every parameter is drawn at a large scale."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -161,6 +162,9 @@ def test_replaced_token_detection_trains_a_deberta_pair_and_exports_it(tmp_path,
     model_config = ModelConfig.preset("tiny", backbone="deberta-v3", **SHAPE)
     assert model_config.generator().num_layers == 1 and model_config.generator().hidden_size == 32
     objective = ReplacedTokenDetection(model_config, config, special)
+    shared, own = objective.generator.electra.embeddings, objective.discriminator.electra.embeddings
+    assert (own is shared) == (sharing == "shared")
+    assert (getattr(own, "_shared", (None,))[0] is shared) == (sharing == "gdes")
     input_ids, attention_mask = batch()
     input_ids[:, 0] = special.cls
     out = objective(input_ids, attention_mask)
@@ -406,6 +410,7 @@ V3_LAYOUT = dict(model_type="deberta-v2", relative_attention=True, position_bias
 
 def test_a_config_json_without_the_sizes_takes_transformers_defaults():
     from electra.backbones.deberta.weights import config_from_hf
+    from electra.errors import UserError
 
     theirs = transformers.DebertaV2Config()
     ours = config_from_hf({**V3_LAYOUT, "pad_token_id": None})
@@ -421,6 +426,10 @@ def test_a_config_json_without_the_sizes_takes_transformers_defaults():
         assert getattr(ours, field) == getattr(theirs, key), field
     assert ours.pad_token_id == 0 and ours.embedding_size == ours.hidden_size
     assert (ours.generator_fraction, ours.generator_layers) == (1.0, 0.5)
+    assert config_from_hf(V3_LAYOUT).pad_token_id == 0  # absent: transformers' 0
+    no_buckets = {k: v for k, v in V3_LAYOUT.items() if k != "position_buckets"}
+    with pytest.raises(UserError, match="position_buckets"):  # transformers' -1: no buckets
+        config_from_hf(no_buckets)
 
 
 @pytest.mark.parametrize(
@@ -428,6 +437,7 @@ def test_a_config_json_without_the_sizes_takes_transformers_defaults():
     [({"relative_attention": False}, "relative_attention"),
      ({"position_biased_input": True}, "position_biased_input"),
      ({"pos_att_type": "c2p"}, "pos_att_type"), ({"pos_att_type": ["c2p"]}, "pos_att_type"),
+     ({"pos_att_type": None}, "pos_att_type"), ({"max_relative_positions": 5}, "max_relative"),
      ({"share_att_key": False}, "share_att_key"), ({"norm_rel_ebd": "none"}, "norm_rel_ebd"),
      ({"conv_kernel_size": 3}, "conv_kernel_size"),
      ({"embedding_size": 128, "hidden_size": 64}, "embedding_size"),
@@ -459,6 +469,8 @@ def test_segments_another_activation_and_no_mask_match_transformers(tmp_path):
         expected = reference(input_ids, token_type_ids=types).logits
         torch.testing.assert_close(model(input_ids, None, types), expected, rtol=1e-5, atol=1e-5)
         assert not torch.allclose(model(input_ids), expected)  # segment 0 everywhere differs
+        zeros = reference(input_ids, token_type_ids=torch.zeros_like(types)).logits
+        torch.testing.assert_close(model(input_ids), zeros, rtol=1e-5, atol=1e-5)
 
 
 def test_packed_rows_compute_each_example_as_alone_and_padding_trains_nothing():
@@ -478,6 +490,20 @@ def test_packed_rows_compute_each_example_as_alone_and_padding_trains_nothing():
         logits = model(**packed)[..., None]  # the head adds each example's own first state
         assert_each_example_as_alone(packed, ids, logits, model(**alone_inputs)[..., None])
     model.train()
-    model(**alone_inputs).sum().backward()
+    model(**packed).sum().backward()  # packed rows' padding is not multiplied away
     word = model.electra.embeddings.word.weight.grad
     assert word[SPECIAL.pad].abs().sum() == 0 and word[ids[0, 1]].abs().sum() > 0
+
+
+@pytest.mark.parametrize("limit", [16, -1])
+def test_relative_rows_are_transformers_clamped_buckets_past_the_farthest_distance(limit):
+    from transformers.models.deberta_v2.modeling_deberta_v2 import build_relative_position
+
+    from electra.backbones.deberta.network import relative_index
+
+    config = dataclasses.replace(CONFIG, max_relative_positions=limit)
+    states = torch.zeros(1, 70, 1)  # longer than the farthest distance: rows clamp at both ends
+    theirs = build_relative_position(states, states, 8, limit if limit > 0 else 64)[0]
+    expected = (theirs + 8).clamp(0, 15)
+    got = relative_index(70, config, torch.device("cpu"))
+    assert torch.equal(got, expected) and got.min() == 0 and got.max() == 15

@@ -196,6 +196,13 @@ class ModelConfig:
                                 f"width: generator_fraction must be 1, got {self.generator_fraction}")  # fmt: skip
             if self.position_buckets < 1:
                 problems.append(f"`position_buckets` must be positive, got {self.position_buckets}")
+            elif (
+                self.max_relative_positions != -1
+                and self.max_relative_positions <= self.position_buckets // 2 + 1
+            ):
+                problems.append(f"`max_relative_positions` must be -1 (the positions) or more than "
+                                f"position_buckets / 2 + 1 ({self.position_buckets // 2 + 1}), where "
+                                f"the log buckets begin; got {self.max_relative_positions}")  # fmt: skip
         for name in ("generator_fraction", "generator_layers"):
             if not 0 < getattr(self, name) <= 1:
                 problems.append(f"`{name}` {getattr(self, name)} is not in (0, 1]")

@@ -170,7 +170,6 @@ class DebertaModel(nn.Module):
 
     def __init__(self, config: ModelConfig, embeddings: nn.Module | None = None) -> None:
         super().__init__()
-        self.config = config
         self.embeddings = embeddings if embeddings is not None else Embeddings(config)
         self.encoder = Encoder(config)
 

@@ -99,6 +99,15 @@ def config_to_hf(config: ModelConfig) -> dict[str, Any]:
     return {**values, **layout, "legacy": False, "pooler_hidden_size": config.hidden_size}
 
 
+# `DebertaV2Config`'s defaults, for keys a config.json leaves out
+_TRANSFORMERS_DEFAULTS = dict(
+    vocab_size=128100, hidden_size=1536, num_hidden_layers=24, num_attention_heads=24,
+    intermediate_size=6144, max_position_embeddings=512, type_vocab_size=0, hidden_act="gelu",
+    hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, layer_norm_eps=1e-7,
+    initializer_range=0.02, pad_token_id=0, position_buckets=-1, max_relative_positions=-1,
+)  # fmt: skip
+
+
 def config_from_hf(raw: dict[str, Any]) -> ModelConfig:
     """`ModelConfig` from `config.json`'s values (absent keys take transformers' defaults), when
     they describe DeBERTa-V3's layout."""
@@ -106,30 +115,19 @@ def config_from_hf(raw: dict[str, Any]) -> ModelConfig:
         if not fits(raw.get(key, _DEFAULTS[key])):
             raise UserError(f"{key} is {raw.get(key, _DEFAULTS[key])!r}; electra reads "
                             f"DeBERTa-V3's layout, {key} {expected!r}")  # fmt: skip
-    hidden = raw.get("hidden_size", 1536)
+    values = {ours: raw.get(hf, _TRANSFORMERS_DEFAULTS[hf]) for ours, hf in CONFIG_KEYS.items()}
+    if values["pad_token_id"] is None:
+        values["pad_token_id"] = 0
+    hidden, heads = values["hidden_size"], values["num_heads"]
     if raw.get("embedding_size", hidden) != hidden:
         raise UserError("embedding_size differs from hidden_size; electra reads DeBERTa-V3's "
                         "layout, which embeds at the hidden width")  # fmt: skip
-    heads = raw.get("num_attention_heads", 24)
     if raw.get("attention_head_size", hidden // heads) != hidden // heads:
         raise UserError(f"attention_head_size {raw['attention_head_size']} is not hidden_size / "
                         f"num_attention_heads ({hidden // heads})")  # fmt: skip
-    transformers_defaults = dict(
-        vocab_size=128100, hidden_size=1536, num_hidden_layers=24, num_attention_heads=24,
-        intermediate_size=6144, max_position_embeddings=512, type_vocab_size=0, hidden_act="gelu",
-        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, layer_norm_eps=1e-7,
-        initializer_range=0.02, pad_token_id=0, position_buckets=-1, max_relative_positions=-1,
-    )  # fmt: skip
-    values = {ours: raw.get(hf, transformers_defaults[hf]) for ours, hf in CONFIG_KEYS.items()}
-    if values["pad_token_id"] is None:
-        values["pad_token_id"] = 0
-    return ModelConfig(
-        backbone="deberta-v3",
-        embedding_size=values["hidden_size"],
-        generator_fraction=1.0,
-        generator_layers=0.5,
-        **values,
-    )  # V3's generator
+    # V3's generator: as wide as the discriminator, half as deep
+    return ModelConfig(backbone="deberta-v3", embedding_size=hidden, generator_fraction=1.0,
+                       generator_layers=0.5, **values)  # fmt: skip
 
 
 def encoder_from_hf(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], list[str]]:
