@@ -20,6 +20,74 @@ KILLED, SURVIVED, NO_TESTS = (1, 3), (0,), (33,)
 # (function pattern, diff pattern, verdict): the first rule whose patterns both match applies.
 RULES = [
     (
+        r"bucket_positions",
+        r"full_like\(magnitude, mid [-+] \d\)",
+        "equivalent: the stand-in for near distances only keeps the log finite; they take the "
+        "distance itself",
+    ),
+    (
+        r"bucket_positions",
+        r"magnitude < mid, distance|far / distance\.sign|near = magnitude <= mid",
+        "equivalent at |d| = mid, whose log bucket is mid itself (and the sign is +-1 where read)",
+    ),
+    (
+        r"relative_index",
+        r"limit >= 0|limit > 1",
+        "equivalent: a max_relative_positions of 0 or 1 is refused by the config check",
+    ),
+    (
+        r"relative_index|Encoder.*forward",
+        r"arange\(length, \)|config, None\)",
+        "equivalent on CPU, where the suite runs (one device); GPU placement is the GPU check's",
+    ),
+    (
+        r"DebertaModel.*forward",
+        r"\.to\(None\)",
+        "equivalent: multiplying by an integer or boolean mask promotes to the states' dtype",
+    ),
+    (
+        r"DebertaModel.*forward",
+        r"token_type_ids, (None)?\)",
+        "equivalent: DeBERTa's embeddings take no positions",
+    ),
+    (
+        r"DisentangledAttention.*forward",
+        r'or x\.device\.type == "cpu"|self\.training or self\.dropout\.p',
+        "equivalent in results: both attention paths compute the same (tested), and dropout is "
+        "off outside training",
+    ),
+    (
+        r"DisentangledAttention.*forward",
+        r"transpose\(-1, \+2\)",
+        "equivalent for the 4-D tensors it is called with (dim 2 is -2)",
+    ),
+    (
+        r"DisentangledAttention.*forward",
+        r"dropout_p=|\n\+\s+\)  # fmt: skip",
+        "equivalent on CPU: training with dropout never takes SDPA there (GPU: the device tests)",
+    ),
+    (
+        r"deberta.*config_from_hf",
+        r"raw\.get\(key, (None)?\)",
+        "equivalent: an absent layout key reads as its transformers default does (refused, or "
+        "no convolution)",
+    ),
+    (
+        r"deberta.*config_from_hf",
+        r"hidden / heads",
+        "equivalent: hidden_size is a multiple of the heads (checked), so the division is exact",
+    ),
+    (
+        r"deberta.*config_from_hf",
+        r'"XX|"[A-Z ,]{8,}"',
+        "message text: what the refusal names, not what it refuses",
+    ),
+    (
+        r"deberta.*config_to_hf",
+        r"pooler_hidden_size|POOLER_HIDDEN_SIZE",
+        "equivalent: transformers takes pooler_hidden_size as hidden_size when absent",
+    ),
+    (
         r"read_scored",
         r"seen|XX|[A-Z]{4}",
         "message text: what the refusal names, not what it refuses",
