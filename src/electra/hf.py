@@ -220,44 +220,37 @@ def read_weights(path: str | Path) -> dict[str, Tensor]:
     """The state dict of a checkpoint directory, whichever of the Hugging Face files holds it,
     with a head saved beside it (`HEAD_FILE`)."""
     directory = _checkpoint_dir(path)
-    state = _read_model_weights(directory)
-    if (directory / HEAD_FILE).is_file():
-        try:
-            state |= _read_safetensors(directory / HEAD_FILE)
-        except UserError:
-            raise
-        except Exception as e:
-            raise UserError(
-                f"{directory / HEAD_FILE}: cannot read it ({type(e).__name__}: {e})"
-            ) from None
-    return state
-
-
-def _read_model_weights(directory: Path) -> dict[str, Tensor]:
     try:
-        if (directory / SAFETENSORS_FILE).is_file():
-            return _read_safetensors(directory / SAFETENSORS_FILE)
-        if (directory / SAFETENSORS_INDEX_FILE).is_file():
-            index = json.loads((directory / SAFETENSORS_INDEX_FILE).read_text(encoding="utf-8"))
-            state: dict[str, Tensor] = {}
-            for shard in sorted(set(index["weight_map"].values())):
-                state.update(_read_safetensors(_inside(directory, shard)))
-            return state
-        if (directory / PYTORCH_FILE).is_file():
-            try:
-                state = torch.load(directory / PYTORCH_FILE, map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError:  # PyTorch's advice to unpickle anyway is not ours
-                raise UserError(
-                    f"{directory / PYTORCH_FILE}: holds Python objects besides tensors (a pickle), "
-                    "which electra never executes; save the weights as safetensors"
-                ) from None
-            if not isinstance(state, dict):
-                raise UserError(f"{directory / PYTORCH_FILE}: expected a state dict")
-            return state
+        state = _model_weights(directory)
+        if (directory / HEAD_FILE).is_file():
+            state |= _read_safetensors(directory / HEAD_FILE)
+        return state
     except UserError:
         raise
     except Exception as e:  # corrupt or truncated files surface as many exception types
         raise UserError(f"{directory}: cannot read the weights ({type(e).__name__}: {e})") from None
+
+
+def _model_weights(directory: Path) -> dict[str, Tensor]:
+    if (directory / SAFETENSORS_FILE).is_file():
+        return _read_safetensors(directory / SAFETENSORS_FILE)
+    if (directory / SAFETENSORS_INDEX_FILE).is_file():
+        index = json.loads((directory / SAFETENSORS_INDEX_FILE).read_text(encoding="utf-8"))
+        state: dict[str, Tensor] = {}
+        for shard in sorted(set(index["weight_map"].values())):
+            state.update(_read_safetensors(_inside(directory, shard)))
+        return state
+    if (directory / PYTORCH_FILE).is_file():
+        try:
+            state = torch.load(directory / PYTORCH_FILE, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:  # PyTorch's advice to unpickle anyway is not ours
+            raise UserError(
+                f"{directory / PYTORCH_FILE}: holds Python objects besides tensors (a pickle), "
+                "which electra never executes; save the weights as safetensors"
+            ) from None
+        if not isinstance(state, dict):
+            raise UserError(f"{directory / PYTORCH_FILE}: expected a state dict")
+        return state
     raise UserError(f"{directory}: no weights (expected {SAFETENSORS_FILE} or {PYTORCH_FILE})")
 
 
